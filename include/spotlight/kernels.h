@@ -1,0 +1,57 @@
+// kernels.h — the row kernels of the model, each a forward/backward pair on MatViews:
+// masked scaled softmax (attention), layer norm, ReLU/GELU, dropout, residual adds and biases.
+// Input gradients are overwritten; parameter gradients (dgamma, dbeta, dbias) accumulate.
+#pragma once
+
+#include <span>
+
+#include "spotlight/rng.h"
+#include "spotlight/tensor.h"
+
+namespace spotlight {
+
+// Which keys each query may see. Key j is visible to query i of sentence b iff
+// j < key_len[b] and (not causal or j <= i + query_offset). Never a −inf tensor.
+struct Mask {
+  std::span<const int> key_len;  // [B] real (unpadded) key count per sentence
+  bool causal = false;
+  int query_offset = 0;  // position of query 0 among the keys (decoding with a KV cache)
+
+  // Number of leading keys visible to query i of sentence b, out of tk.
+  long visible(long b, long i, long tk) const;
+};
+
+// scores [Tq, Tk] of sentence b → probs in place: softmax(scale · scores) over the visible keys,
+// exactly 0 elsewhere (a row with no visible key becomes all zeros).
+void masked_softmax(const MatView& scores, float scale, const Mask& mask, long b);
+// dprobs → dscores in place: dscores = scale · p ⊙ (dp − Σ_j p·dp). Masked keys have p = 0, so
+// their gradient is 0.
+void masked_softmax_backward(const MatView& probs, const MatView& dprobs, float scale);
+
+// y = (x − mean) · rstd · gamma + beta per row, biased variance. mean, rstd: [rows].
+void layer_norm(const MatView& x, const float* gamma, const float* beta, float eps,
+                const MatView& y, float* mean, float* rstd);
+// dx overwritten; dgamma, dbeta accumulate.
+void layer_norm_backward(const MatView& x, const float* gamma, const float* mean,
+                         const float* rstd, const MatView& dy, const MatView& dx, float* dgamma,
+                         float* dbeta);
+
+enum class Activation { relu, gelu };  // gelu: exact (erf) form, as PyTorch's default
+void activation(Activation a, const MatView& x, const MatView& y);
+// dx = dy · f'(x), x the activation's input. dx may alias dy.
+void activation_backward(Activation a, const MatView& x, const MatView& dy, const MatView& dx);
+
+// Inverted dropout. Fills mask (shaped like x) with 0 (prob p) or 1/(1−p) and sets y = x ⊙ mask.
+// With p == 0 the mask is left empty and y = x. y may alias x.
+void dropout(float p, Rng& rng, const Tensor& x, Tensor& mask, Tensor& y);
+// dx = dy ⊙ mask (dx = dy when mask is empty). dx may alias dy.
+void dropout_backward(const Tensor& mask, const Tensor& dy, Tensor& dx);
+
+// y = a + b (y may alias either); y += x.
+void add(const Tensor& a, const Tensor& b, Tensor& y);
+void add_to(Tensor& y, const Tensor& x);
+// y[i, :] += bias for every row; dbias += Σ_i dy[i, :].
+void add_bias(const MatView& y, const float* bias);
+void add_bias_backward(const MatView& dy, float* dbias);
+
+}  // namespace spotlight

@@ -1,0 +1,63 @@
+// attention.h — the one multi-head attention of the model. It serves encoder self-attention
+// (kv = x, padding mask), decoder causal self-attention (kv = x, causal mask) and decoder
+// cross-attention (kv = encoder memory, padding mask); only the key/value source and the Mask
+// differ.
+//
+//   q = xq·Wqᵀ + bq   k = xkv·Wkᵀ + bk   v = xkv·Wvᵀ + bv          [N, D], heads = column blocks
+//   for each sentence b and head h:
+//     P_bh   = masked_softmax(q_bh · k_bhᵀ / sqrt(Dh))               [Tq, Tk]
+//     ctx_bh = dropout(P_bh) · v_bh                                  [Tq, Dh]
+//   y = ctx·Woᵀ + bo
+//
+// Rows of xq are B sentences of Tq tokens, rows of xkv B sentences of Tk tokens (b-major).
+#pragma once
+
+#include "spotlight/kernels.h"
+#include "spotlight/layers/linear.h"
+
+namespace spotlight {
+
+// The attention core shared by training and decoding: ctx = dropout(softmax(q·kᵀ·scale)) · v
+// per sentence and head, all gemms on column-block views. probs [B, H, Tq, Tk] receives the
+// softmax; attn the dropped-out probabilities (only when dropout is on; mask as in dropout()).
+void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
+            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, Tensor& drop_mask,
+            Tensor& attn, Tensor& ctx);
+// Backward of attend: dq, dk, dv overwritten. dprobs [B, H, Tq, Tk] is scratch.
+void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
+                     const Tensor& probs, const Tensor& drop_mask, const Tensor& attn,
+                     const Tensor& dctx, Tensor& dprobs, Tensor& dq, Tensor& dk, Tensor& dv);
+
+struct MultiHeadAttention {
+  Linear q_proj, k_proj, v_proj, out_proj;
+  long heads = 1;
+  float dropout = 0.0f;  // on the attention probabilities (fairseq's attention_dropout)
+
+  struct Cache {
+    Tensor q, k, v;    // [B·Tq, D], [B·Tk, D], [B·Tk, D]
+    Tensor probs;      // [B, H, Tq, Tk] softmax output
+    Tensor drop_mask;  // [B, H, Tq, Tk] dropout multipliers, empty when off
+    Tensor attn;       // [B, H, Tq, Tk] probs after dropout, empty when off
+    Tensor ctx;        // [B·Tq, D] heads concatenated (out_proj input)
+    long batch = 0;
+  };
+
+  MultiHeadAttention() = default;
+  // Parameters: name + ".q_proj.weight" etc.
+  MultiHeadAttention(const std::string& name, long dim, long heads, float dropout);
+  long dim() const { return q_proj.in(); }
+  void init(Rng& rng);
+  void collect(ParamList& ps);
+
+  // xq [B·Tq, D], xkv [B·Tk, D] → y [B·Tq, D]. Dropout is active iff rng is given.
+  void forward(const Tensor& xq, const Tensor& xkv, long batch, const Mask& mask, Cache& c,
+               Tensor& y, Rng* rng) const;
+  // dxq and dxkv overwritten (for self-attention the caller adds them: explicit fan-out).
+  void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy,
+                Tensor& dxq, Tensor& dxkv);
+
+ private:
+  Tensor dctx_, dprobs_, dq_, dk_, dv_;  // backward scratch
+};
+
+}  // namespace spotlight

@@ -1,0 +1,36 @@
+// feed_forward.h — position-wise feed-forward: y = fc2(dropout(act(fc1(x)))).
+//   fc1: [F, D], fc2: [D, F]; act = ReLU (default) or GELU; dropout here is fairseq's
+//   activation_dropout.
+#pragma once
+
+#include "spotlight/kernels.h"
+#include "spotlight/layers/linear.h"
+
+namespace spotlight {
+
+struct FeedForward {
+  Linear fc1, fc2;
+  Activation act = Activation::relu;
+  float dropout = 0.0f;
+
+  struct Cache {
+    Tensor pre;     // [N, F] fc1 output (activation input)
+    Tensor hidden;  // [N, F] after activation and dropout (fc2 input)
+    Tensor mask;    // [N, F] dropout multipliers, empty when off
+  };
+
+  FeedForward() = default;
+  // Parameters are named prefix + "fc1" and prefix + "fc2" (fairseq style).
+  FeedForward(const std::string& prefix, long dim, long ffn, Activation act, float dropout);
+  void init(Rng& rng) { fc1.init(rng); fc2.init(rng); }
+  void collect(ParamList& ps) { fc1.collect(ps); fc2.collect(ps); }
+
+  // x [N, D] → y [N, D]. Dropout is active iff rng is given (training).
+  void forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const;
+  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
+
+ private:
+  Tensor dhidden_;  // [N, F] backward scratch
+};
+
+}  // namespace spotlight

@@ -1,0 +1,74 @@
+// encoder.h — the encoder stack: L layers of [self-attention, feed-forward], each inside a
+// Residual block, and (pre-norm only) a final LayerNorm. Its output is the "memory" that every
+// decoder layer's cross-attention reads.
+#pragma once
+
+#include <vector>
+
+#include "spotlight/layers/attention.h"
+#include "spotlight/layers/feed_forward.h"
+#include "spotlight/model/residual.h"
+
+namespace spotlight {
+
+// Shape and regularisation shared by encoder and decoder layers.
+struct LayerShape {
+  long dim = 256, heads = 4, ffn = 1024;
+  Norm norm = Norm::pre;
+  Activation activation = Activation::relu;
+  float dropout = 0.1f, attention_dropout = 0.0f, activation_dropout = 0.0f;
+};
+
+struct EncoderLayer {
+  MultiHeadAttention self_attn;
+  Residual self_block;  // self_attn_layer_norm
+  FeedForward ff;       // fc1, fc2
+  Residual ff_block;    // final_layer_norm
+
+  struct Cache {
+    Residual::Cache r_attn, r_ff;
+    MultiHeadAttention::Cache attn;
+    FeedForward::Cache ff;
+    Tensor mid;  // [N, D] output of the attention block
+  };
+
+  EncoderLayer(const std::string& prefix, const LayerShape& s);
+  void init(Rng& rng) { self_attn.init(rng); ff.init(rng); }
+  void collect(ParamList& ps);
+
+  // x, y [B·S, D]; mask: source lengths.
+  void forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& y,
+               Rng* rng) const;
+  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
+
+ private:
+  Tensor dmid_, dkv_;
+};
+
+struct Encoder {
+  std::vector<EncoderLayer> layers;
+  LayerNorm layer_norm;  // final norm, pre-norm only
+  bool final_norm = true;
+
+  struct Cache {
+    std::vector<EncoderLayer::Cache> layers;
+    std::vector<Tensor> outs;  // [L] × [B·S, D] output of each layer
+    LayerNorm::Cache ln;
+  };
+
+  Encoder() = default;
+  Encoder(const std::string& prefix, long num_layers, const LayerShape& s);
+  void init(Rng& rng);
+  void collect(ParamList& ps);
+
+  // x [B·S, D] (embedded source) → memory [B·S, D].
+  void forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& memory,
+               Rng* rng) const;
+  // dmemory → dx (overwritten).
+  void backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Tensor& dx);
+
+ private:
+  Tensor dbuf_[2];
+};
+
+}  // namespace spotlight

@@ -1,0 +1,78 @@
+// residual.h — the residual sub-block around every sublayer (attention or feed-forward), the one
+// place where pre-norm and post-norm differ:
+//   pre-norm  (default):         y = x + dropout(f(LN(x)))
+//   post-norm (original paper):  y = LN(x + dropout(f(x)))
+// f is passed as a callable, so encoder and decoder layers share this code for all their blocks.
+#pragma once
+
+#include "spotlight/kernels.h"
+#include "spotlight/layers/layer_norm.h"
+
+namespace spotlight {
+
+enum class Norm { pre, post };
+
+struct Residual {
+  LayerNorm norm;
+  Norm kind = Norm::pre;
+  float dropout = 0.0f;  // on the sublayer output (fairseq's dropout)
+
+  struct Cache {
+    LayerNorm::Cache ln;
+    Tensor normed;  // [N, D] pre-norm: LN(x), the sublayer input
+    Tensor out;     // [N, D] sublayer output (dropped out in place)
+    Tensor mask;    // [N, D] dropout multipliers, empty when off
+    Tensor sum;     // [N, D] post-norm: x + dropout(f(x)), the LayerNorm input
+  };
+
+  Residual() = default;
+  Residual(const std::string& norm_name, long dim, Norm k, float p)
+      : norm(norm_name, dim), kind(k), dropout(p) {}
+  void collect(ParamList& ps) { norm.collect(ps); }
+
+  // The input f sees: LN(x) in pre-norm, x itself in post-norm.
+  const Tensor& sublayer_input(const Tensor& x, const Cache& c) const {
+    return kind == Norm::pre ? c.normed : x;
+  }
+
+  // f(const Tensor& in, Tensor& out). Dropout is active iff rng is given.
+  template <class F>
+  void forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng, F&& f) const {
+    if (kind == Norm::pre) norm.forward(x, c.ln, c.normed);
+    f(sublayer_input(x, c), c.out);
+    if (rng != nullptr)
+      spotlight::dropout(dropout, *rng, c.out, c.mask, c.out);
+    else
+      c.mask.resize({0});
+    if (kind == Norm::pre) {
+      add(x, c.out, y);
+    } else {
+      add(x, c.out, c.sum);
+      norm.forward(c.sum, c.ln, y);
+    }
+  }
+
+  // fb(const Tensor& in, const Tensor& dout, Tensor& din): the sublayer's backward, din
+  // overwritten. dx overwritten; must not alias dy.
+  template <class FB>
+  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx, FB&& fb) {
+    const Tensor* dsum = &dy;  // gradient at x + dropout(f(.))
+    if (kind == Norm::post) {
+      norm.backward(c.sum, c.ln, dy, dsum_);  // undo the LayerNorm after the sum
+      dsum = &dsum_;
+    }
+    dropout_backward(c.mask, *dsum, dout_);      // undo dropout
+    fb(sublayer_input(x, c), dout_, din_);       // undo f
+    if (kind == Norm::pre) {
+      norm.backward(x, c.ln, din_, dx);  // undo LN(x)
+      add_to(dx, *dsum);                 // + the identity path
+    } else {
+      add(din_, *dsum, dx);  // f's path + the identity path
+    }
+  }
+
+ private:
+  Tensor dsum_, dout_, din_;  // backward scratch
+};
+
+}  // namespace spotlight

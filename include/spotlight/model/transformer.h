@@ -1,0 +1,95 @@
+// transformer.h — the encoder–decoder Transformer: one shared Embedding (source, target and
+// output projection), sinusoidal positions, Encoder, Decoder. forward/backward for training
+// (logits for a whole Batch); the parameter registry every optimizer and checkpoint walks.
+//
+//   src_x  = dropout(E[src]·√D + pe)      memory = Encoder(src_x)
+//   tgt_x  = dropout(E[tgt_in]·√D + pe)   h      = Decoder(tgt_x, memory)
+//   logits = h · Eᵀ                        [B·T, V]
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "spotlight/layers/embedding.h"
+#include "spotlight/layers/positional.h"
+#include "spotlight/model/batch.h"
+#include "spotlight/model/decoder.h"
+
+namespace spotlight {
+
+struct ModelConfig {
+  long vocab_size = 8000;     // joint source/target vocabulary (shared embedding)
+  long d_model = 256;         // D
+  long heads = 4;             // H; D must divide by H
+  long ffn = 1024;            // F, feed-forward inner size
+  long encoder_layers = 3;
+  long decoder_layers = 3;
+  Norm norm = Norm::pre;      // pre-norm (final LayerNorm per stack) or post-norm (the paper)
+  Activation activation = Activation::relu;
+  float dropout = 0.1f;             // embeddings and residual branches
+  float attention_dropout = 0.0f;   // attention probabilities
+  float activation_dropout = 0.0f;  // feed-forward hidden layer
+  long max_positions = 1024;        // longest sequence the position table covers
+  int pad_id = 0, unk_id = 1, bos_id = 2, eos_id = 3;
+
+  LayerShape layer_shape() const {
+    return {d_model, heads, ffn, norm, activation, dropout, attention_dropout,
+            activation_dropout};
+  }
+};
+
+class Transformer {
+ public:
+  ModelConfig cfg;
+  Embedding embed;  // "embed_tokens.weight"
+  SinusoidalPositions positions;
+  Encoder encoder;  // "encoder.*"
+  Decoder decoder;  // "decoder.*"
+
+  struct Cache {
+    Tensor src_x, src_mask;  // [B·S, D] embedded source after dropout; its dropout mask
+    Tensor tgt_x, tgt_mask;  // [B·T, D] embedded target input after dropout; its mask
+    Encoder::Cache enc;
+    Tensor memory;  // [B·S, D]
+    Decoder::Cache dec;
+    Tensor h;       // [B·T, D] decoder output
+    Tensor logits;  // [B·T, V]
+  };
+
+  explicit Transformer(const ModelConfig& cfg);
+  Transformer(const Transformer&) = delete;  // the registry points into this object
+  Transformer& operator=(const Transformer&) = delete;
+
+  void init(Rng& rng);
+  // Every parameter once, in a fixed order (the paper's): embedding, encoder, decoder.
+  const ParamList& params() const { return params_; }
+  Param& param(const std::string& name);  // throws if absent
+  long num_parameters() const;
+  void zero_grad();
+
+  // Weights as safetensors (PyTorch names and layouts), written atomically.
+  void save_weights(const std::string& path,
+                    const std::map<std::string, std::string>& metadata = {}) const;
+  // Loads every parameter; the file must hold exactly this model's names and shapes.
+  void load_weights(const std::string& path);
+
+  // Logits for every target position into c.logits. Dropout is active iff rng is given.
+  void forward(const Batch& batch, Cache& c, Rng* rng) const;
+  // dlogits [B·T, V] → every parameter's gradient (accumulated).
+  void backward(const Batch& batch, Cache& c, const Tensor& dlogits);
+
+  // Pieces of forward, public for decoding and tests.
+  void embed_tokens(std::span<const int> ids, long batch, long len, long offset, Tensor& x) const;
+  static Mask source_mask(const Batch& b) { return {b.src_len, false, 0}; }
+  static Mask target_mask(const Batch& b) { return {b.tgt_len, true, 0}; }
+
+ private:
+  ParamList params_;
+  Tensor dh_, dx_, dmemory_, demb_;  // backward scratch
+};
+
+// Throws with a message naming the problem unless the batch is well formed for this model:
+// non-empty, consistent sizes, lengths within [1, padded length], ids within the vocabulary.
+void validate_batch(const Batch& b, const ModelConfig& cfg);
+
+}  // namespace spotlight

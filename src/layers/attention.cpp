@@ -1,0 +1,128 @@
+#include "spotlight/layers/attention.h"
+
+#include <cmath>
+
+#include "spotlight/blas.h"
+#include "spotlight/check.h"
+
+namespace spotlight {
+
+namespace {
+// Column block of head h for sentence b: rows [b·T, (b+1)·T), cols [h·Dh, (h+1)·Dh).
+MatView head(const Tensor& x, long b, long t, long h, long dh) {
+  return x.view().block(b * t, h * dh, t, dh);
+}
+// The [Tq, Tk] block of sentence b, head h in a [B, H, Tq, Tk] tensor.
+MatView scores_block(const Tensor& p, long b, long h, long heads, long tq, long tk) {
+  return {const_cast<float*>(p.data()) + ((b * heads + h) * tq) * tk, tq, tk, tk};
+}
+}  // namespace
+
+void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
+            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, Tensor& drop_mask,
+            Tensor& attn, Tensor& ctx) {
+  const long d = q.cols(), dh = d / heads;
+  require(batch > 0 && q.rows() % batch == 0 && k.rows() % batch == 0 && k.same_shape(v) &&
+              k.cols() == d && d % heads == 0,
+          "attend: inconsistent q/k/v shapes");
+  require(mask.key_len.empty() || static_cast<long>(mask.key_len.size()) == batch,
+          "attend: mask has " + std::to_string(mask.key_len.size()) + " key lengths for a batch of " +
+              std::to_string(batch));
+  const long tq = q.rows() / batch, tk = k.rows() / batch;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  probs.resize({batch, heads, tq, tk});
+  ctx.resize({q.rows(), d});
+  for (long b = 0; b < batch; ++b)
+    for (long h = 0; h < heads; ++h) {
+      const MatView s = scores_block(probs, b, h, heads, tq, tk);
+      gemm(head(q, b, tq, h, dh), Op::N, head(k, b, tk, h, dh), Op::T, s);  // S = q·kᵀ
+      masked_softmax(s, scale, mask, b);                                    // P = softmax(S/√Dh)
+    }
+  const bool drop = rng != nullptr && dropout_p > 0.0f;
+  if (drop) {
+    dropout(dropout_p, *rng, probs, drop_mask, attn);
+  } else {
+    drop_mask.resize({0});
+    attn.resize({0});
+  }
+  const Tensor& a = drop ? attn : probs;
+  for (long b = 0; b < batch; ++b)
+    for (long h = 0; h < heads; ++h)  // ctx_bh = A_bh · v_bh
+      gemm(scores_block(a, b, h, heads, tq, tk), Op::N, head(v, b, tk, h, dh), Op::N,
+           head(ctx, b, tq, h, dh));
+}
+
+void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
+                     const Tensor& probs, const Tensor& drop_mask, const Tensor& attn,
+                     const Tensor& dctx, Tensor& dprobs, Tensor& dq, Tensor& dk, Tensor& dv) {
+  const long d = q.cols(), dh = d / heads;
+  const long tq = q.rows() / batch, tk = k.rows() / batch;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const Tensor& a = attn.size() > 0 ? attn : probs;
+  dprobs.resize({batch, heads, tq, tk});
+  dq.resize_like(q);
+  dk.resize_like(k);
+  dv.resize_like(v);
+  for (long b = 0; b < batch; ++b)
+    for (long h = 0; h < heads; ++h) {
+      const MatView da = scores_block(dprobs, b, h, heads, tq, tk);
+      gemm(head(dctx, b, tq, h, dh), Op::N, head(v, b, tk, h, dh), Op::T, da);  // dA = dctx·vᵀ
+      gemm(scores_block(a, b, h, heads, tq, tk), Op::T, head(dctx, b, tq, h, dh), Op::N,
+           head(dv, b, tk, h, dh));  // dv = Aᵀ·dctx
+    }
+  dropout_backward(drop_mask, dprobs, dprobs);  // undo dropout on P
+  for (long b = 0; b < batch; ++b)
+    for (long h = 0; h < heads; ++h) {
+      const MatView ds = scores_block(dprobs, b, h, heads, tq, tk);
+      masked_softmax_backward(scores_block(probs, b, h, heads, tq, tk), ds, scale);  // undo softmax
+      gemm(ds, Op::N, head(k, b, tk, h, dh), Op::N, head(dq, b, tq, h, dh));  // dq = dS·k
+      gemm(ds, Op::T, head(q, b, tq, h, dh), Op::N, head(dk, b, tk, h, dh));  // dk = dSᵀ·q
+    }
+}
+
+MultiHeadAttention::MultiHeadAttention(const std::string& name, long dim, long h, float p)
+    : q_proj(name + ".q_proj", dim, dim),
+      k_proj(name + ".k_proj", dim, dim),
+      v_proj(name + ".v_proj", dim, dim),
+      out_proj(name + ".out_proj", dim, dim),
+      heads(h),
+      dropout(p) {
+  require(h > 0 && dim % h == 0, name + ": model dimension " + std::to_string(dim) +
+                                     " is not divisible by " + std::to_string(h) + " heads");
+}
+
+void MultiHeadAttention::init(Rng& rng) {
+  q_proj.init(rng);
+  k_proj.init(rng);
+  v_proj.init(rng);
+  out_proj.init(rng);
+}
+
+void MultiHeadAttention::collect(ParamList& ps) {
+  q_proj.collect(ps);
+  k_proj.collect(ps);
+  v_proj.collect(ps);
+  out_proj.collect(ps);
+}
+
+void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch,
+                                 const Mask& mask, Cache& c, Tensor& y, Rng* rng) const {
+  q_proj.forward(xq, c.q);
+  k_proj.forward(xkv, c.k);
+  v_proj.forward(xkv, c.v);
+  c.batch = batch;
+  attend(c.q, c.k, c.v, batch, heads, mask, dropout, rng, c.probs, c.drop_mask, c.attn, c.ctx);
+  out_proj.forward(c.ctx, y);
+}
+
+void MultiHeadAttention::backward(const Tensor& xq, const Tensor& xkv, const Cache& c,
+                                  const Tensor& dy, Tensor& dxq, Tensor& dxkv) {
+  out_proj.backward(c.ctx, dy, &dctx_);  // undo out_proj
+  attend_backward(c.q, c.k, c.v, c.batch, heads, c.probs, c.drop_mask, c.attn, dctx_, dprobs_,
+                  dq_, dk_, dv_);       // undo the attention core
+  q_proj.backward(xq, dq_, &dxq);        // undo q projection
+  k_proj.backward(xkv, dk_, &dxkv);      // undo k projection
+  v_proj.backward(xkv, dv_, &dxkv, true);  // undo v projection (fan-in with k)
+}
+
+}  // namespace spotlight

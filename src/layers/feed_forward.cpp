@@ -1,0 +1,26 @@
+#include "spotlight/layers/feed_forward.h"
+
+namespace spotlight {
+
+FeedForward::FeedForward(const std::string& prefix, long dim, long ffn, Activation a, float p)
+    : fc1(prefix + "fc1", dim, ffn), fc2(prefix + "fc2", ffn, dim), act(a), dropout(p) {}
+
+void FeedForward::forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const {
+  fc1.forward(x, c.pre);
+  c.hidden.resize_like(c.pre);
+  activation(act, c.pre.view(), c.hidden.view());
+  if (rng != nullptr)
+    spotlight::dropout(dropout, *rng, c.hidden, c.mask, c.hidden);
+  else
+    c.mask.resize({0});
+  fc2.forward(c.hidden, y);
+}
+
+void FeedForward::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
+  fc2.backward(c.hidden, dy, &dhidden_);                            // undo fc2
+  dropout_backward(c.mask, dhidden_, dhidden_);                      // undo dropout
+  activation_backward(act, c.pre.view(), dhidden_.view(), dhidden_.view());  // undo act
+  fc1.backward(x, dhidden_, &dx);                                    // undo fc1
+}
+
+}  // namespace spotlight

@@ -1,0 +1,119 @@
+#include "spotlight/model/decoder.h"
+
+#include <algorithm>
+
+namespace spotlight {
+
+DecoderLayer::DecoderLayer(const std::string& p, const LayerShape& s)
+    : self_attn(p + "self_attn", s.dim, s.heads, s.attention_dropout),
+      self_block(p + "self_attn_layer_norm", s.dim, s.norm, s.dropout),
+      encoder_attn(p + "encoder_attn", s.dim, s.heads, s.attention_dropout),
+      cross_block(p + "encoder_attn_layer_norm", s.dim, s.norm, s.dropout),
+      ff(p, s.dim, s.ffn, s.activation, s.activation_dropout),
+      ff_block(p + "final_layer_norm", s.dim, s.norm, s.dropout) {}
+
+void DecoderLayer::init(Rng& rng) {
+  self_attn.init(rng);
+  encoder_attn.init(rng);
+  ff.init(rng);
+}
+
+void DecoderLayer::collect(ParamList& ps) {
+  self_attn.collect(ps);
+  self_block.collect(ps);
+  encoder_attn.collect(ps);
+  cross_block.collect(ps);
+  ff.collect(ps);
+  ff_block.collect(ps);
+}
+
+void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch,
+                           const Mask& self_mask, const Mask& memory_mask, Cache& c, Tensor& y,
+                           Rng* rng) const {
+  self_block.forward(x, c.r_self, c.mid1, rng, [&](const Tensor& in, Tensor& out) {
+    self_attn.forward(in, in, batch, self_mask, c.self, out, rng);
+  });
+  cross_block.forward(c.mid1, c.r_cross, c.mid2, rng, [&](const Tensor& in, Tensor& out) {
+    encoder_attn.forward(in, memory, batch, memory_mask, c.cross, out, rng);
+  });
+  ff_block.forward(c.mid2, c.r_ff, y, rng,
+                   [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
+}
+
+void DecoderLayer::backward(const Tensor& x, const Tensor& memory, const Cache& c,
+                            const Tensor& dy, Tensor& dx, Tensor& dmemory) {
+  ff_block.backward(c.mid2, c.r_ff, dy, dmid2_,  // undo the feed-forward block
+                    [&](const Tensor& in, const Tensor& dout, Tensor& din) {
+                      ff.backward(in, c.ff, dout, din);
+                    });
+  cross_block.backward(c.mid1, c.r_cross, dmid2_, dmid1_,  // undo the cross-attention block
+                       [&](const Tensor& in, const Tensor& dout, Tensor& din) {
+                         encoder_attn.backward(in, memory, c.cross, dout, din, dkv_);
+                         add_to(dmemory, dkv_);  // every layer reads the memory
+                       });
+  self_block.backward(x, c.r_self, dmid1_, dx,  // undo the self-attention block
+                      [&](const Tensor& in, const Tensor& dout, Tensor& din) {
+                        self_attn.backward(in, in, c.self, dout, din, dkv_);
+                        add_to(din, dkv_);
+                      });
+}
+
+Decoder::Decoder(const std::string& prefix, long n, const LayerShape& s)
+    : layer_norm(prefix + "layer_norm", s.dim), final_norm(s.norm == Norm::pre) {
+  layers.reserve(static_cast<size_t>(n));
+  for (long i = 0; i < n; ++i)
+    layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", s);
+}
+
+void Decoder::init(Rng& rng) {
+  for (auto& l : layers) l.init(rng);
+  layer_norm.init();
+}
+
+void Decoder::collect(ParamList& ps) {
+  for (auto& l : layers) l.collect(ps);
+  if (final_norm) layer_norm.collect(ps);
+}
+
+void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
+                      const Mask& memory_mask, Cache& c, Tensor& h, Rng* rng) const {
+  const size_t n = layers.size();
+  c.layers.resize(n);
+  c.outs.resize(n);
+  for (size_t i = 0; i < n; ++i)
+    layers[i].forward(i == 0 ? x : c.outs[i - 1], memory, batch, self_mask, memory_mask,
+                      c.layers[i], c.outs[i], rng);
+  const Tensor& top = n == 0 ? x : c.outs.back();
+  if (final_norm) {
+    layer_norm.forward(top, c.ln, h);
+  } else {
+    h.resize_like(top);
+    std::copy_n(top.data(), top.size(), h.data());
+  }
+}
+
+void Decoder::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,
+                       Tensor& dx, Tensor& dmemory) {
+  const size_t n = layers.size();
+  const Tensor& top = n == 0 ? x : c.outs.back();
+  dmemory.resize_like(memory);
+  dmemory.zero();
+  Tensor* d = &dbuf_[0];
+  if (final_norm) {
+    layer_norm.backward(top, c.ln, dh, *d);  // undo the final LayerNorm
+  } else {
+    d->resize_like(dh);
+    std::copy_n(dh.data(), dh.size(), d->data());
+  }
+  for (size_t i = n; i-- > 0;) {
+    Tensor* next = i == 0 ? &dx : (d == &dbuf_[0] ? &dbuf_[1] : &dbuf_[0]);
+    layers[i].backward(i == 0 ? x : c.outs[i - 1], memory, c.layers[i], *d, *next, dmemory);
+    d = next;
+  }
+  if (n == 0) {
+    dx.resize_like(*d);
+    std::copy_n(d->data(), d->size(), dx.data());
+  }
+}
+
+}  // namespace spotlight

@@ -1,0 +1,95 @@
+#include "spotlight/model/encoder.h"
+
+#include <algorithm>
+
+namespace spotlight {
+
+EncoderLayer::EncoderLayer(const std::string& p, const LayerShape& s)
+    : self_attn(p + "self_attn", s.dim, s.heads, s.attention_dropout),
+      self_block(p + "self_attn_layer_norm", s.dim, s.norm, s.dropout),
+      ff(p, s.dim, s.ffn, s.activation, s.activation_dropout),
+      ff_block(p + "final_layer_norm", s.dim, s.norm, s.dropout) {}
+
+void EncoderLayer::collect(ParamList& ps) {
+  self_attn.collect(ps);
+  self_block.collect(ps);
+  ff.collect(ps);
+  ff_block.collect(ps);
+}
+
+void EncoderLayer::forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& y,
+                           Rng* rng) const {
+  self_block.forward(x, c.r_attn, c.mid, rng, [&](const Tensor& in, Tensor& out) {
+    self_attn.forward(in, in, batch, mask, c.attn, out, rng);
+  });
+  ff_block.forward(c.mid, c.r_ff, y, rng,
+                   [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
+}
+
+void EncoderLayer::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
+  ff_block.backward(c.mid, c.r_ff, dy, dmid_,  // undo the feed-forward block
+                    [&](const Tensor& in, const Tensor& dout, Tensor& din) {
+                      ff.backward(in, c.ff, dout, din);
+                    });
+  self_block.backward(x, c.r_attn, dmid_, dx,  // undo the self-attention block
+                      [&](const Tensor& in, const Tensor& dout, Tensor& din) {
+                        self_attn.backward(in, in, c.attn, dout, din, dkv_);
+                        add_to(din, dkv_);  // q and k/v read the same input
+                      });
+}
+
+Encoder::Encoder(const std::string& prefix, long n, const LayerShape& s)
+    : layer_norm(prefix + "layer_norm", s.dim), final_norm(s.norm == Norm::pre) {
+  layers.reserve(static_cast<size_t>(n));
+  for (long i = 0; i < n; ++i)
+    layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", s);
+}
+
+void Encoder::init(Rng& rng) {
+  for (auto& l : layers) l.init(rng);
+  layer_norm.init();
+}
+
+void Encoder::collect(ParamList& ps) {
+  for (auto& l : layers) l.collect(ps);
+  if (final_norm) layer_norm.collect(ps);
+}
+
+void Encoder::forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& memory,
+                      Rng* rng) const {
+  const size_t n = layers.size();
+  c.layers.resize(n);
+  c.outs.resize(n);
+  for (size_t i = 0; i < n; ++i)
+    layers[i].forward(i == 0 ? x : c.outs[i - 1], batch, mask, c.layers[i], c.outs[i], rng);
+  const Tensor& top = n == 0 ? x : c.outs.back();
+  if (final_norm) {
+    layer_norm.forward(top, c.ln, memory);
+  } else {
+    memory.resize_like(top);
+    std::copy_n(top.data(), top.size(), memory.data());
+  }
+}
+
+void Encoder::backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Tensor& dx) {
+  const size_t n = layers.size();
+  const Tensor& top = n == 0 ? x : c.outs.back();
+  Tensor* d = &dbuf_[0];
+  if (final_norm) {
+    layer_norm.backward(top, c.ln, dmemory, *d);  // undo the final LayerNorm
+  } else {
+    d->resize_like(dmemory);
+    std::copy_n(dmemory.data(), dmemory.size(), d->data());
+  }
+  for (size_t i = n; i-- > 0;) {
+    Tensor* next = i == 0 ? &dx : (d == &dbuf_[0] ? &dbuf_[1] : &dbuf_[0]);
+    layers[i].backward(i == 0 ? x : c.outs[i - 1], c.layers[i], *d, *next);
+    d = next;
+  }
+  if (n == 0) {
+    dx.resize_like(*d);
+    std::copy_n(d->data(), d->size(), dx.data());
+  }
+}
+
+}  // namespace spotlight

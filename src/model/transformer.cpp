@@ -1,0 +1,123 @@
+#include "spotlight/model/transformer.h"
+
+#include <algorithm>
+
+#include "spotlight/check.h"
+#include "spotlight/safetensors.h"
+
+namespace spotlight {
+
+Transformer::Transformer(const ModelConfig& c)
+    : cfg(c),
+      embed("embed_tokens.weight", c.vocab_size, c.d_model, c.pad_id),
+      positions(c.max_positions, c.d_model),
+      encoder("encoder.", c.encoder_layers, c.layer_shape()),
+      decoder("decoder.", c.decoder_layers, c.layer_shape()) {
+  require(c.vocab_size > 4 && c.d_model > 0 && c.ffn > 0 && c.encoder_layers >= 0 &&
+              c.decoder_layers >= 0,
+          "model: vocab_size, d_model and ffn must be positive");
+  embed.collect(params_);
+  encoder.collect(params_);
+  decoder.collect(params_);
+}
+
+void Transformer::init(Rng& rng) {
+  embed.init(rng);
+  encoder.init(rng);
+  decoder.init(rng);
+}
+
+Param& Transformer::param(const std::string& name) {
+  for (Param* p : params_)
+    if (p->name == name) return *p;
+  require(false, "model has no parameter named '" + name + "'");
+  return *params_.front();
+}
+
+long Transformer::num_parameters() const {
+  long n = 0;
+  for (const Param* p : params_) n += p->value.size();
+  return n;
+}
+
+void Transformer::zero_grad() {
+  for (Param* p : params_) p->grad.zero();
+}
+
+void Transformer::save_weights(const std::string& path,
+                               const std::map<std::string, std::string>& metadata) const {
+  TensorRefs refs;
+  for (const Param* p : params_) refs.emplace_back(p->name, &p->value);
+  write_safetensors(path, refs, metadata);
+}
+
+void Transformer::load_weights(const std::string& path) {
+  auto tensors = read_safetensors(path);
+  for (Param* p : params_) {
+    auto it = tensors.find(p->name);
+    require(it != tensors.end(), path + ": no tensor '" + p->name +
+                                     "' — the checkpoint is for a different model shape");
+    require(it->second.shape() == p->value.shape(),
+            path + ": tensor '" + p->name + "' has shape " + shape_str(it->second.shape()) +
+                " but this model needs " + shape_str(p->value.shape()) +
+                " — the checkpoint is for a different model shape");
+    std::copy_n(it->second.data(), p->value.size(), p->value.data());
+    tensors.erase(it);
+  }
+  require(tensors.empty(), path + ": unexpected tensor '" +
+                               (tensors.empty() ? "" : tensors.begin()->first) +
+                               "' — the checkpoint is for a different model shape");
+}
+
+void validate_batch(const Batch& b, const ModelConfig& cfg) {
+  require(b.batch > 0, "empty batch: it holds no sentence pairs");
+  const auto B = static_cast<size_t>(b.batch);
+  require(b.src_len.size() == B && b.tgt_len.size() == B &&
+              b.src.size() == B * static_cast<size_t>(b.src_len_max) &&
+              b.tgt_in.size() == B * static_cast<size_t>(b.tgt_len_max) &&
+              b.tgt_out.size() == b.tgt_in.size(),
+          "malformed batch: id and length arrays do not match its shape");
+  for (size_t i = 0; i < B; ++i)
+    require(b.src_len[i] >= 1 && b.src_len[i] <= b.src_len_max && b.tgt_len[i] >= 1 &&
+                b.tgt_len[i] <= b.tgt_len_max,
+            "malformed batch: sentence " + std::to_string(i) + " has a length outside [1, " +
+                "padded length]");
+  for (int id : b.tgt_out)
+    require(id >= 0 && id < cfg.vocab_size, "target token id " + std::to_string(id) +
+                                                " out of range [0, " +
+                                                std::to_string(cfg.vocab_size) + ")");
+}
+
+void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, long offset,
+                               Tensor& x) const {
+  embed.forward(ids, x);
+  positions.add(x, batch, len, offset);
+}
+
+void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
+  validate_batch(b, cfg);
+  embed_tokens(b.src, b.batch, b.src_len_max, 0, c.src_x);
+  embed_tokens(b.tgt_in, b.batch, b.tgt_len_max, 0, c.tgt_x);
+  if (rng != nullptr) {
+    dropout(cfg.dropout, *rng, c.src_x, c.src_mask, c.src_x);
+    dropout(cfg.dropout, *rng, c.tgt_x, c.tgt_mask, c.tgt_x);
+  } else {
+    c.src_mask.resize({0});
+    c.tgt_mask.resize({0});
+  }
+  encoder.forward(c.src_x, b.batch, source_mask(b), c.enc, c.memory, rng);
+  decoder.forward(c.tgt_x, c.memory, b.batch, target_mask(b), source_mask(b), c.dec, c.h, rng);
+  embed.project(c.h, c.logits);
+}
+
+void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
+  embed.project_backward(c.h, dlogits, dh_);                       // undo the output projection
+  decoder.backward(c.tgt_x, c.memory, c.dec, dh_, dx_, dmemory_);  // undo the decoder
+  dropout_backward(c.tgt_mask, dx_, demb_);                        // undo target dropout
+  embed.backward(b.tgt_in, demb_);                                 // undo target lookup
+  encoder.backward(c.src_x, c.enc, dmemory_, dx_);                 // undo the encoder
+  dropout_backward(c.src_mask, dx_, demb_);                        // undo source dropout
+  embed.backward(b.src, demb_);                                    // undo source lookup
+}
+
+}  // namespace spotlight

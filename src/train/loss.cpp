@@ -1,0 +1,52 @@
+#include "spotlight/train/loss.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "spotlight/check.h"
+
+namespace spotlight {
+
+LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int pad_id,
+                        float eps, float grad_scale, Tensor* dlogits) {
+  const long n = logits.rows(), v = logits.cols();
+  require(static_cast<long>(targets.size()) == n,
+          "cross_entropy: " + std::to_string(targets.size()) + " targets for " +
+              std::to_string(n) + " rows of logits");
+  require(eps >= 0.0f && eps < 1.0f, "cross_entropy: label smoothing must be in [0, 1)");
+  if (dlogits != nullptr && dlogits != &logits) dlogits->resize_like(logits);
+  LossStats st;
+  for (long i = 0; i < n; ++i) {
+    const int y = targets[static_cast<size_t>(i)];
+    const float* l = logits.view().row(i);
+    float* d = dlogits != nullptr ? dlogits->view().row(i) : nullptr;
+    if (y == pad_id) {
+      if (d != nullptr) std::fill_n(d, v, 0.0f);
+      continue;
+    }
+    require(y >= 0 && y < v, "cross_entropy: target id " + std::to_string(y) +
+                                 " out of range [0, " + std::to_string(v) + ")");
+    const float mx = *std::max_element(l, l + v);
+    double sum_exp = 0.0, sum_logits = 0.0;
+    for (long j = 0; j < v; ++j) {
+      sum_exp += std::exp(static_cast<double>(l[j] - mx));
+      sum_logits += l[j];
+    }
+    const double lse = mx + std::log(sum_exp);
+    const double nll = lse - l[y];
+    const double smooth = lse - sum_logits / static_cast<double>(v);  // −Σ lp_j / V
+    st.nll += nll;
+    st.loss += (1.0 - eps) * nll + eps * smooth;
+    ++st.tokens;
+    if (d != nullptr) {
+      const float inv = static_cast<float>(1.0 / sum_exp);
+      const float uniform = eps / static_cast<float>(v);
+      for (long j = 0; j < v; ++j)
+        d[j] = grad_scale * (std::exp(l[j] - mx) * inv - uniform);
+      d[y] -= grad_scale * (1.0f - eps);
+    }
+  }
+  return st;
+}
+
+}  // namespace spotlight
