@@ -1,0 +1,132 @@
+// Kernels: masked softmax, layer norm, activations and dropout against finite differences and
+// hand-computed values.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "spotlight/kernels.h"
+#include "support/grad_check.h"
+
+using namespace spotlight;
+using namespace spotlight::testing;
+
+TEST_CASE("masked softmax: hand-computed values, masks, zero rows") {
+  Tensor s({3, 4});
+  for (long i = 0; i < 12; ++i) s[i] = static_cast<float>(i % 4);  // rows 0 1 2 3
+  const std::vector<int> len = {3};
+  Mask m{len, true, 0};  // row i sees keys [0, min(3, i+1))
+  masked_softmax(s.view(), 1.0f, m, 0);
+  CHECK(s.view().at(0, 0) == 1.0f);
+  CHECK(s.view().at(0, 1) == 0.0f);
+  const float e = std::exp(1.0f);
+  CHECK(s.view().at(1, 0) == doctest::Approx(1.0f / (1.0f + e)));
+  CHECK(s.view().at(1, 1) == doctest::Approx(e / (1.0f + e)));
+  CHECK(s.view().at(2, 3) == 0.0f);  // beyond key_len
+  for (long i = 0; i < 3; ++i) {
+    float sum = 0.0f;
+    for (long j = 0; j < 4; ++j) sum += s.view().at(i, j);
+    CHECK(sum == doctest::Approx(1.0f).epsilon(1e-6));
+  }
+  // query_offset shifts the causal frontier; a row with no visible key is all zeros.
+  Tensor t({1, 4});
+  t.fill(2.0f);
+  const std::vector<int> none = {0};
+  masked_softmax(t.view(), 1.0f, Mask{none, false, 0}, 0);
+  for (long j = 0; j < 4; ++j) CHECK(t[j] == 0.0f);
+  Mask off{{}, true, 2};
+  CHECK(off.visible(0, 0, 10) == 3);
+}
+
+TEST_CASE("masked softmax backward matches finite differences (causal, padded, scaled)") {
+  Rng rng(3);
+  const long tq = 5, tk = 6;
+  Tensor s({tq, tk}), w({tq, tk}), p({tq, tk});
+  fill_uniform(s, rng, -2, 2);
+  fill_uniform(w, rng);
+  const std::vector<int> len = {4};
+  const Mask m{len, true, 1};
+  const float scale = 0.35f;
+  auto f = [&] {
+    p = s;
+    masked_softmax(p.view(), scale, m, 0);
+    return dot(p, w);
+  };
+  f();
+  Tensor ds = w;
+  masked_softmax_backward(p.view(), ds.view(), scale);
+  expect_gradients({{"scores", &s, &ds}}, f);
+}
+
+TEST_CASE("layer norm forward is normalised and backward matches finite differences") {
+  Rng rng(4);
+  const long n = 4, d = 7;
+  Tensor x({n, d}), y({n, d}), w({n, d}), gamma({d}), beta({d}), mean({n}), rstd({n});
+  fill_uniform(x, rng, -3, 3);
+  fill_uniform(w, rng);
+  fill_uniform(gamma, rng, 0.5, 1.5);
+  fill_uniform(beta, rng);
+  Tensor unit({d}), zero({d});
+  unit.fill(1.0f);
+  layer_norm(x.view(), unit.data(), zero.data(), 1e-5f, y.view(), mean.data(), rstd.data());
+  double m0 = 0, v0 = 0;
+  for (long j = 0; j < d; ++j) m0 += y.view().at(0, j);
+  for (long j = 0; j < d; ++j) v0 += y.view().at(0, j) * y.view().at(0, j);
+  CHECK(m0 / d == doctest::Approx(0.0).epsilon(1e-5));
+  CHECK(v0 / d == doctest::Approx(1.0).epsilon(1e-4));
+
+  auto f = [&] {
+    layer_norm(x.view(), gamma.data(), beta.data(), 1e-5f, y.view(), mean.data(), rstd.data());
+    return dot(y, w);
+  };
+  f();
+  Tensor dx({n, d}), dgamma({d}), dbeta({d});
+  layer_norm_backward(x.view(), gamma.data(), mean.data(), rstd.data(), w.view(), dx.view(),
+                      dgamma.data(), dbeta.data());
+  expect_gradients({{"x", &x, &dx}, {"gamma", &gamma, &dgamma}, {"beta", &beta, &dbeta}}, f);
+}
+
+TEST_CASE("ReLU and GELU backward match finite differences") {
+  for (Activation a : {Activation::relu, Activation::gelu}) {
+    CAPTURE(static_cast<int>(a));
+    Rng rng(5);
+    Tensor x({3, 8}), y({3, 8}), w({3, 8}), dx({3, 8});
+    fill_uniform(x, rng, -2, 2);
+    for (long i = 0; i < x.size(); ++i)  // keep ReLU inputs away from its kink
+      if (std::fabs(x[i]) < 0.05f) x[i] = 0.5f;
+    fill_uniform(w, rng);
+    auto f = [&] {
+      activation(a, x.view(), y.view());
+      return dot(y, w);
+    };
+    activation_backward(a, x.view(), w.view(), dx.view());
+    expect_gradients({{"x", &x, &dx}}, f);
+  }
+  Tensor x({1, 3}), y({1, 3});
+  x[0] = -1.0f; x[1] = 0.0f; x[2] = 1.0f;
+  activation(Activation::gelu, x.view(), y.view());
+  CHECK(y[0] == doctest::Approx(-0.158655254f));  // −1 · Φ(−1)
+  CHECK(y[1] == 0.0f);
+  CHECK(y[2] == doctest::Approx(0.841344746f));
+}
+
+TEST_CASE("dropout: expected scale, backward uses the same mask, p = 0 is identity") {
+  Rng rng(6);
+  Tensor x({200, 50}), y, mask, dy({200, 50}), dx;
+  x.fill(1.0f);
+  dropout(0.25f, rng, x, mask, y);
+  double sum = 0.0;
+  long zeros = 0;
+  for (long i = 0; i < y.size(); ++i) {
+    sum += y[i];
+    zeros += y[i] == 0.0f;
+  }
+  CHECK(sum / y.size() == doctest::Approx(1.0).epsilon(0.02));
+  CHECK(static_cast<double>(zeros) / y.size() == doctest::Approx(0.25).epsilon(0.05));
+  dy.fill(2.0f);
+  dropout_backward(mask, dy, dx);
+  for (long i = 0; i < dx.size(); ++i) CHECK(dx[i] == (y[i] == 0.0f ? 0.0f : 2.0f / 0.75f));
+  dropout(0.0f, rng, x, mask, y);
+  CHECK(mask.size() == 0);
+  for (long i = 0; i < y.size(); ++i) REQUIRE(y[i] == x[i]);
+  CHECK_THROWS_AS(dropout(1.0f, rng, x, mask, y), Error);
+}

@@ -1,0 +1,216 @@
+// Layers: every forward/backward pair against finite differences, with dropout on where the
+// layer has it (same Rng seed on every evaluation, so the masks stay fixed).
+#include <doctest/doctest.h>
+
+#include "spotlight/layers/attention.h"
+#include "spotlight/layers/embedding.h"
+#include "spotlight/layers/feed_forward.h"
+#include "spotlight/layers/layer_norm.h"
+#include "spotlight/layers/positional.h"
+#include "support/grad_check.h"
+
+using namespace spotlight;
+using namespace spotlight::testing;
+
+namespace {
+void zero_grads(ParamList ps) {
+  for (Param* p : ps) p->grad.zero();
+}
+}  // namespace
+
+TEST_CASE("Linear: forward is x·Wᵀ + b, backward matches finite differences") {
+  Rng rng(11);
+  Linear lin("fc", 5, 3);
+  lin.init(rng);
+  fill_uniform(lin.bias.value, rng);
+  Tensor x({4, 5}), y, w({4, 3}), dx;
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  lin.forward(x, y);
+  float expect = lin.bias.value[1];
+  for (long k = 0; k < 5; ++k) expect += x.view().at(2, k) * lin.weight.value.view().at(1, k);
+  CHECK(y.view().at(2, 1) == doctest::Approx(expect));
+  auto f = [&] { lin.forward(x, y); return dot(y, w); };
+  lin.backward(x, w, &dx);
+  expect_gradients({{"x", &x, &dx}, {"weight", &lin.weight.value, &lin.weight.grad},
+                    {"bias", &lin.bias.value, &lin.bias.grad}}, f);
+  // Parameter gradients accumulate; input gradients are overwritten.
+  const Tensor g1 = lin.weight.grad, dx1 = dx;
+  lin.backward(x, w, &dx);
+  for (long i = 0; i < g1.size(); ++i) CHECK(lin.weight.grad[i] == doctest::Approx(2 * g1[i]));
+  for (long i = 0; i < dx1.size(); ++i) CHECK(dx[i] == dx1[i]);
+  Tensor bad({4, 4});
+  CHECK_THROWS_AS(lin.forward(bad, y), Error);
+}
+
+TEST_CASE("Embedding: scaled lookup and tied projection, gradients from both uses accumulate") {
+  Rng rng(12);
+  Embedding emb("embed_tokens.weight", 7, 4, 0);
+  emb.init(rng);
+  for (long j = 0; j < 4; ++j) CHECK(emb.weight.value.view().at(0, j) == 0.0f);  // pad row
+  const std::vector<int> ids = {3, 6, 5, 3};
+  Tensor y, wy({4, 4}), h({2, 4}), logits, wl({2, 7}), dh;
+  fill_uniform(wy, rng);
+  fill_uniform(h, rng);
+  fill_uniform(wl, rng);
+  emb.forward(ids, y);
+  CHECK(y.view().at(0, 1) == doctest::Approx(2.0f * emb.weight.value.view().at(3, 1)));  // √4
+  auto f = [&] {
+    emb.forward(ids, y);
+    emb.project(h, logits);
+    return dot(y, wy) + dot(logits, wl);
+  };
+  f();
+  emb.backward(ids, wy);
+  emb.project_backward(h, wl, dh);
+  expect_gradients({{"weight", &emb.weight.value, &emb.weight.grad}, {"h", &h, &dh}}, f);
+  // Pad ids get no lookup gradient (PyTorch's padding_idx): their outputs are always masked.
+  const Tensor before = emb.weight.grad;
+  const std::vector<int> pads = {0, 0};
+  Tensor ones({2, 4});
+  ones.fill(1.0f);
+  emb.backward(pads, ones);
+  for (long i = 0; i < before.size(); ++i) CHECK(emb.weight.grad[i] == before[i]);
+  const std::vector<int> bad = {7};
+  CHECK_THROWS_WITH_AS(emb.forward(bad, y), doctest::Contains("out of range"), Error);
+}
+
+TEST_CASE("sinusoidal positions follow the interleaved sin/cos formula") {
+  SinusoidalPositions pe(50, 8);
+  CHECK(pe.table.view().at(0, 0) == 0.0f);
+  CHECK(pe.table.view().at(0, 1) == 1.0f);
+  CHECK(pe.table.view().at(7, 2) == doctest::Approx(std::sin(7.0 * std::pow(10000.0, -2.0 / 8))));
+  CHECK(pe.table.view().at(7, 3) == doctest::Approx(std::cos(7.0 * std::pow(10000.0, -2.0 / 8))));
+  Tensor x({2 * 3, 8});
+  pe.add(x, 2, 3, 1);  // offset 1: rows get positions 1, 2, 3
+  CHECK(x.view().at(3, 1) == doctest::Approx(pe.table.view().at(1, 1)));
+  Tensor long_x({60, 8});
+  CHECK_THROWS_AS(pe.add(long_x, 1, 60), Error);
+}
+
+TEST_CASE("LayerNorm layer matches finite differences") {
+  Rng rng(13);
+  LayerNorm ln("ln", 6);
+  fill_uniform(ln.weight.value, rng, 0.5, 1.5);
+  fill_uniform(ln.bias.value, rng);
+  LayerNorm::Cache c;
+  Tensor x({5, 6}), y, w({5, 6}), dx;
+  fill_uniform(x, rng, -2, 2);
+  fill_uniform(w, rng);
+  auto f = [&] { ln.forward(x, c, y); return dot(y, w); };
+  f();
+  ln.backward(x, c, w, dx);
+  expect_gradients({{"x", &x, &dx}, {"weight", &ln.weight.value, &ln.weight.grad},
+                    {"bias", &ln.bias.value, &ln.bias.grad}}, f);
+}
+
+TEST_CASE("FeedForward (ReLU and GELU, with activation dropout) matches finite differences") {
+  for (Activation a : {Activation::relu, Activation::gelu}) {
+    CAPTURE(static_cast<int>(a));
+    Rng rng(14);
+    FeedForward ff("layers.0.", 6, 10, a, 0.2f);
+    ff.init(rng);
+    fill_uniform(ff.fc1.bias.value, rng, -0.5, 0.5);
+    FeedForward::Cache c;
+    Tensor x({5, 6}), y, w({5, 6}), dx;
+    fill_uniform(x, rng);
+    fill_uniform(w, rng);
+    auto f = [&] {
+      Rng drop(99);
+      ff.forward(x, c, y, &drop);
+      return dot(y, w);
+    };
+    f();
+    CHECK(c.mask.size() == 50);
+    ff.backward(x, c, w, dx);
+    expect_gradients({{"x", &x, &dx}, {"fc1.weight", &ff.fc1.weight.value, &ff.fc1.weight.grad},
+                      {"fc1.bias", &ff.fc1.bias.value, &ff.fc1.bias.grad},
+                      {"fc2.weight", &ff.fc2.weight.value, &ff.fc2.weight.grad},
+                      {"fc2.bias", &ff.fc2.bias.value, &ff.fc2.bias.grad}},
+                     f, kGradTol, a == Activation::relu ? 1e-3 : 1e-2);
+    CHECK(ff.fc1.weight.name == "layers.0.fc1.weight");
+  }
+}
+
+namespace {
+// One MultiHeadAttention used one of the three ways, checked against finite differences.
+void check_attention(long tq, long tk, bool self, const Mask& mask, float drop) {
+  Rng rng(15);
+  const long batch = 2, d = 16, heads = 4;
+  MultiHeadAttention mha("attn", d, heads, drop);
+  mha.init(rng);
+  for (Linear* l : {&mha.q_proj, &mha.k_proj, &mha.v_proj, &mha.out_proj})
+    fill_uniform(l->bias.value, rng, -0.3f, 0.3f);
+  MultiHeadAttention::Cache c;
+  Tensor xq({batch * tq, d}), xkv_own({batch * tk, d}), y, w({batch * tq, d}), dxq, dxkv;
+  fill_uniform(xq, rng);
+  fill_uniform(xkv_own, rng);
+  fill_uniform(w, rng);
+  Tensor& xkv = self ? xq : xkv_own;
+  auto f = [&] {
+    Rng r(77);
+    mha.forward(xq, xkv, batch, mask, c, y, drop > 0 ? &r : nullptr);
+    return dot(y, w);
+  };
+  f();
+  mha.backward(xq, xkv, c, w, dxq, dxkv);
+  std::vector<Checked> items;
+  Tensor dx_total;
+  if (self) {  // q, k and v all read x: the caller sums the two input gradients
+    add(dxq, dxkv, dx_total);
+    items.push_back({"x", &xq, &dx_total});
+  } else {
+    items.push_back({"xq", &xq, &dxq});
+    items.push_back({"xkv", &xkv_own, &dxkv});
+  }
+  for (Linear* l : {&mha.q_proj, &mha.k_proj, &mha.v_proj, &mha.out_proj}) {
+    items.push_back({l->weight.name, &l->weight.value, &l->weight.grad});
+    if (l != &mha.k_proj)  // k's bias shifts each score row uniformly: its gradient is exactly 0
+      items.push_back({l->bias.name, &l->bias.value, &l->bias.grad});
+  }
+  expect_gradients(items, f);
+  for (long i = 0; i < mha.k_proj.bias.grad.size(); ++i)
+    CHECK(std::fabs(mha.k_proj.bias.grad[i]) < 1e-5f);
+}
+}  // namespace
+
+TEST_CASE("MultiHeadAttention as encoder self-attention (padding mask)") {
+  const std::vector<int> len = {5, 3};
+  check_attention(5, 5, true, Mask{len, false, 0}, 0.0f);
+}
+
+TEST_CASE("MultiHeadAttention as decoder causal self-attention (with attention dropout)") {
+  const std::vector<int> len = {4, 6};
+  check_attention(6, 6, true, Mask{len, true, 0}, 0.25f);
+}
+
+TEST_CASE("MultiHeadAttention as cross-attention (different query and key lengths)") {
+  const std::vector<int> len = {7, 2};
+  check_attention(4, 7, false, Mask{len, false, 0}, 0.0f);
+}
+
+TEST_CASE("attention rows sum to 1 over visible keys and are 0 on masked keys") {
+  Rng rng(16);
+  const long batch = 3, t = 5, d = 8, heads = 2;
+  MultiHeadAttention mha("attn", d, heads, 0.0f);
+  mha.init(rng);
+  MultiHeadAttention::Cache c;
+  Tensor x({batch * t, d}), y;
+  fill_uniform(x, rng, -3, 3);
+  const std::vector<int> len = {5, 2, 4};
+  const Mask m{len, true, 0};
+  mha.forward(x, x, batch, m, c, y, nullptr);
+  for (long b = 0; b < batch; ++b)
+    for (long h = 0; h < heads; ++h)
+      for (long i = 0; i < t; ++i) {
+        double sum = 0.0;
+        for (long j = 0; j < t; ++j) {
+          const float p = c.probs[((b * heads + h) * t + i) * t + j];
+          if (j >= m.visible(b, i, t)) CHECK(p == 0.0f);
+          sum += p;
+        }
+        CHECK(sum == doctest::Approx(1.0).epsilon(1e-6));
+      }
+  const std::vector<int> wrong = {5, 2};
+  CHECK_THROWS_AS(mha.forward(x, x, batch, Mask{wrong, false, 0}, c, y, nullptr), Error);
+}

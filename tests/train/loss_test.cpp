@@ -1,0 +1,54 @@
+// Label-smoothed cross-entropy against hand-computed values (PyTorch's definition) and finite
+// differences.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "spotlight/train/loss.h"
+#include "support/grad_check.h"
+
+using namespace spotlight;
+using namespace spotlight::testing;
+
+TEST_CASE("cross-entropy equals hand-computed values, pad rows ignored") {
+  // Two rows over V = 3: logits (0, ln 2, 0) → p = (1/4, 1/2, 1/4); row 2 is padding.
+  Tensor logits({2, 3});
+  logits[1] = std::log(2.0f);
+  const std::vector<int> targets = {1, 0};
+  const LossStats plain = cross_entropy(logits, targets, 0, 0.0f, 0.0f, nullptr);
+  CHECK(plain.tokens == 1);
+  CHECK(plain.nll == doctest::Approx(std::log(2.0)));
+  CHECK(plain.loss == doctest::Approx(std::log(2.0)));
+  // ε = 0.3: 0.7·ln 2 + 0.3·(ln 4 + ln 2 + ln 4)/3 = 0.7·ln 2 + 0.5·ln 2.
+  const LossStats smooth = cross_entropy(logits, targets, 0, 0.3f, 0.0f, nullptr);
+  CHECK(smooth.loss == doctest::Approx(1.2 * std::log(2.0)));
+  CHECK(smooth.nll == doctest::Approx(std::log(2.0)));
+  Tensor d;
+  cross_entropy(logits, targets, 0, 0.3f, 1.0f, &d);
+  CHECK(d[0] == doctest::Approx(0.25 - 0.1));
+  CHECK(d[1] == doctest::Approx(0.5 - 0.7 - 0.1));
+  CHECK(d[2] == doctest::Approx(0.25 - 0.1));
+  for (long j = 3; j < 6; ++j) CHECK(d[j] == 0.0f);
+  const std::vector<int> bad = {5, 0};
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, bad, 0, 0.1f, 1.0f, nullptr),
+                       doctest::Contains("out of range"), Error);
+}
+
+TEST_CASE("cross-entropy gradient matches finite differences, in place or not") {
+  Rng rng(41);
+  Tensor logits({6, 9});
+  fill_uniform(logits, rng, -4, 4);
+  const std::vector<int> t = {3, 0, 8, 1, 1, 0};
+  auto f = [&] { return cross_entropy(logits, t, 0, 0.1f, 0.0f, nullptr).loss / 4.0; };
+  Tensor d;
+  cross_entropy(logits, t, 0, 0.1f, 0.25f, &d);
+  expect_gradients({{"logits", &logits, &d}}, f);
+  Tensor in_place = logits;
+  cross_entropy(in_place, t, 0, 0.1f, 0.25f, &in_place);
+  for (long i = 0; i < d.size(); ++i) CHECK(in_place[i] == d[i]);
+  // Large logits stay finite (log-sum-exp with the max subtracted).
+  logits.fill(0.0f);
+  logits[3] = 1000.0f;
+  const LossStats st = cross_entropy(logits, t, 0, 0.1f, 0.0f, nullptr);
+  CHECK(std::isfinite(st.loss));
+}

@@ -1,0 +1,56 @@
+// Adam, the inverse-square-root schedule and gradient clipping against hand-computed values.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "spotlight/train/optimizer.h"
+#include "spotlight/train/schedule.h"
+
+using namespace spotlight;
+
+TEST_CASE("Adam's first steps equal the hand-computed update") {
+  Param p("w", {2});
+  p.value[0] = 1.0f;
+  p.value[1] = -2.0f;
+  Adam adam({&p}, AdamConfig{0.9, 0.98, 1e-9, 0.0});
+  p.grad[0] = 0.5f;
+  p.grad[1] = -4.0f;
+  adam.step(0.1);  // bias-corrected m̂ = g, v̂ = g²: every entry moves by lr·sign(g)
+  CHECK(p.value[0] == doctest::Approx(0.9));
+  CHECK(p.value[1] == doctest::Approx(-1.9));
+  p.grad[0] = -0.5f;
+  p.grad[1] = 0.0f;
+  adam.step(0.1);
+  // m = 0.9·0.05 − 0.05 = −0.005, m̂ = m/0.19; v = 0.98·0.005 + 0.02·0.25 = 0.0099, v̂ = v/0.0396
+  const double mh = -0.005 / 0.19, vh = 0.0099 / (1 - 0.98 * 0.98);
+  CHECK(p.value[0] == doctest::Approx(0.9 - 0.1 * mh / std::sqrt(vh)));
+  CHECK(adam.steps() == 2);
+}
+
+TEST_CASE("decoupled weight decay shrinks weights by lr·wd") {
+  Param p("w", {1});
+  p.value[0] = 2.0f;
+  Adam adam({&p}, AdamConfig{0.9, 0.98, 1e-9, 0.5});
+  adam.step(0.1);  // g = 0: only the decay acts
+  CHECK(p.value[0] == doctest::Approx(2.0 * (1 - 0.05)));
+}
+
+TEST_CASE("inverse-square-root schedule: linear warm-up, then 1/sqrt decay") {
+  const InverseSqrtSchedule s{1e-3, 400};
+  CHECK(s.lr(0) == 0.0);
+  CHECK(s.lr(100) == doctest::Approx(2.5e-4));
+  CHECK(s.lr(400) == doctest::Approx(1e-3));
+  CHECK(s.lr(1600) == doctest::Approx(5e-4));
+}
+
+TEST_CASE("gradient clipping scales the global norm down to the limit") {
+  Param a("a", {2}), b("b", {1});
+  a.grad[0] = 3.0f;
+  a.grad[1] = 0.0f;
+  b.grad[0] = 4.0f;
+  CHECK(clip_grad_norm({&a, &b}, 10.0) == doctest::Approx(5.0));
+  CHECK(a.grad[0] == 3.0f);  // below the limit: untouched
+  CHECK(clip_grad_norm({&a, &b}, 1.0) == doctest::Approx(5.0));
+  CHECK(grad_norm({&a, &b}) == doctest::Approx(1.0).epsilon(1e-5));
+  CHECK(b.grad[0] == doctest::Approx(0.8).epsilon(1e-5));
+}
