@@ -59,9 +59,8 @@ void layer_norm(const MatView& x, const float* gamma, const float* beta, float e
   }
 }
 
-void layer_norm_backward(const MatView& x, const float* gamma, const float* mean,
-                         const float* rstd, const MatView& dy, const MatView& dx, float* dgamma,
-                         float* dbeta) {
+void layer_norm_backward(const MatView& x, const float* gamma, const float* mean, const float* rstd,
+                         const MatView& dy, const MatView& dx, float* dgamma, float* dbeta) {
   // With xhat = (x − m)·rstd and g = dy·gamma:
   //   dx = rstd · (g − mean(g) − xhat · mean(g·xhat)).
   const long d = x.cols;
@@ -100,8 +99,7 @@ void activation(Activation a, const MatView& x, const MatView& y) {
     if (a == Activation::relu) {
       for (long j = 0; j < x.cols; ++j) yr[j] = xr[j] > 0.0f ? xr[j] : 0.0f;
     } else {
-      for (long j = 0; j < x.cols; ++j)
-        yr[j] = 0.5f * xr[j] * (1.0f + std::erf(xr[j] * kInvSqrt2));
+      for (long j = 0; j < x.cols; ++j) yr[j] = 0.5f * xr[j] * (1.0f + std::erf(xr[j] * kInvSqrt2));
     }
   }
 }

@@ -23,7 +23,8 @@ void write_safetensors(const std::string& path, const TensorRefs& tensors,
   for (const auto& [name, t] : tensors) {
     require(!header.contains(name), path + ": duplicate tensor name '" + name + "'");
     const size_t bytes = static_cast<size_t>(t->size()) * sizeof(float);
-    header[name] = {{"dtype", "F32"}, {"shape", t->shape()}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", "F32"}, {"shape", t->shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string h = header.dump();
@@ -83,8 +84,8 @@ std::map<std::string, Tensor> read_safetensors(const std::string& path,
     }
     const std::string where = path + ": tensor '" + name + "'";
     require(info.is_object() && info.value("dtype", "") == "F32",
-            where + " is not float32 (dtype " + (info.is_object() ? info.value("dtype", "?") : "?") +
-                "); only F32 is supported");
+            where + " is not float32 (dtype " +
+                (info.is_object() ? info.value("dtype", "?") : "?") + "); only F32 is supported");
     require(info.contains("shape") && info["shape"].is_array() && info["shape"].size() <= 4 &&
                 info.contains("data_offsets") && info["data_offsets"].is_array() &&
                 info["data_offsets"].size() == 2,
@@ -98,19 +99,28 @@ std::map<std::string, Tensor> read_safetensors(const std::string& path,
     }
     const auto b = info["data_offsets"][0].get<uint64_t>();
     const auto e = info["data_offsets"][1].get<uint64_t>();
-    require(b <= e && e <= data_size, where + ": data offsets [" + std::to_string(b) + ", " +
-                                          std::to_string(e) + ") lie outside the " +
-                                          std::to_string(data_size) +
-                                          " data bytes (file truncated?)");
+    require(b <= e && e <= data_size,
+            where + ": data offsets [" + std::to_string(b) + ", " + std::to_string(e) +
+                ") lie outside the " + std::to_string(data_size) + " data bytes (file truncated?)");
     require(e - b == count * sizeof(float), where + ": data size does not match its shape");
     ranges.emplace_back(b, e);
     Tensor t;
     switch (shape.size()) {
-      case 0: t.resize({}); break;
-      case 1: t.resize({shape[0]}); break;
-      case 2: t.resize({shape[0], shape[1]}); break;
-      case 3: t.resize({shape[0], shape[1], shape[2]}); break;
-      default: t.resize({shape[0], shape[1], shape[2], shape[3]}); break;
+      case 0:
+        t.resize({});
+        break;
+      case 1:
+        t.resize({shape[0]});
+        break;
+      case 2:
+        t.resize({shape[0], shape[1]});
+        break;
+      case 3:
+        t.resize({shape[0], shape[1], shape[2]});
+        break;
+      default:
+        t.resize({shape[0], shape[1], shape[2], shape[3]});
+        break;
     }
     in.seekg(static_cast<std::streamoff>(8 + n + b));
     require(in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e - b)).good(),

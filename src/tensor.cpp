@@ -16,8 +16,10 @@ std::string shape_str(const std::vector<long>& shape) {
 void require_shape(const Tensor& t, const std::vector<long>& shape, std::string_view what,
                    std::source_location loc) {
   if (t.shape() != shape)
-    require(false, std::string(what) + ": expected shape " + shape_str(shape) + ", got " +
-                       shape_str(t.shape()), loc);
+    require(false,
+            std::string(what) + ": expected shape " + shape_str(shape) + ", got " +
+                shape_str(t.shape()),
+            loc);
 }
 
 void Tensor::resize(std::initializer_list<long> shape) {
@@ -40,7 +42,11 @@ void Tensor::resize_like(const Tensor& other) {
   if (static_cast<size_t>(size_) > buf_.size()) buf_.resize(static_cast<size_t>(size_));
 }
 
-void Tensor::zero() { std::fill_n(buf_.data(), size_, 0.0f); }
-void Tensor::fill(float v) { std::fill_n(buf_.data(), size_, v); }
+void Tensor::zero() {
+  std::fill_n(buf_.data(), size_, 0.0f);
+}
+void Tensor::fill(float v) {
+  std::fill_n(buf_.data(), size_, v);
+}
 
 }  // namespace spotlight

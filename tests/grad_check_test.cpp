@@ -2,13 +2,14 @@
 // backward from the real pieces — a transposed weight gradient, the attention backward without
 // its 1/sqrt(Dh), and the attention backward without the mask — and shows the check rejecting
 // it by more than an order of magnitude beyond kGradTol, while the correct backward passes.
+#include "support/grad_check.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "spotlight/blas.h"
 #include "spotlight/layers/attention.h"
-#include "support/grad_check.h"
 
 using namespace spotlight;
 using namespace spotlight::testing;
@@ -37,8 +38,7 @@ struct AttentionSetup {
   // MultiHeadAttention::backward rebuilt from its public pieces, with `bug` injected.
   void backward(Bug bug) {
     f();
-    for (Param* p : {&mha.q_proj.weight, &mha.k_proj.weight, &mha.v_proj.weight})
-      p->grad.zero();
+    for (Param* p : {&mha.q_proj.weight, &mha.k_proj.weight, &mha.v_proj.weight}) p->grad.zero();
     Tensor dctx, dprobs, dq, dk, dv, probs = c.probs;
     mha.out_proj.backward(c.ctx, w, &dctx);
     if (bug == Bug::unmasked_backward) {  // softmax recomputed over all keys in backward
@@ -52,7 +52,8 @@ struct AttentionSetup {
     }
     Tensor none;
     attend_backward(c.q, c.k, c.v, batch, heads, probs, none, none, dctx, dprobs, dq, dk, dv);
-    if (bug == Bug::missing_scale) {  // dS without its 1/sqrt(Dh): dq, dk come out sqrt(Dh)× too big
+    if (bug ==
+        Bug::missing_scale) {  // dS without its 1/sqrt(Dh): dq, dk come out sqrt(Dh)× too big
       for (long i = 0; i < dq.size(); ++i) dq[i] *= std::sqrt(8.0f);
       for (long i = 0; i < dk.size(); ++i) dk[i] *= std::sqrt(8.0f);
     }
@@ -63,7 +64,8 @@ struct AttentionSetup {
   }
   double worst(const std::vector<Param*>& ps) {
     double e = 0.0;
-    for (Param* p : ps) e = std::max(e, check_gradient(p->value, p->grad, [&] { return f(); }).rel_error);
+    for (Param* p : ps)
+      e = std::max(e, check_gradient(p->value, p->grad, [&] { return f(); }).rel_error);
     return e;
   }
 };
@@ -108,7 +110,10 @@ TEST_CASE("a transposed weight gradient fails the check") {
   fill_uniform(x, rng);
   fill_uniform(w, rng);
   lin.backward(x, w, nullptr);
-  auto f = [&] { lin.forward(x, y); return dot(y, w); };
+  auto f = [&] {
+    lin.forward(x, y);
+    return dot(y, w);
+  };
   const double ok = check_gradient(lin.weight.value, lin.weight.grad, f).rel_error;
   const double bad = check_gradient(lin.weight.value, transposed(lin.weight.grad), f).rel_error;
   MESSAGE("correct dW: " << ok << ", transposed dW: " << bad);

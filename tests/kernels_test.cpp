@@ -1,10 +1,11 @@
 // Kernels: masked softmax, layer norm, activations and dropout against finite differences and
 // hand-computed values.
+#include "spotlight/kernels.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 
-#include "spotlight/kernels.h"
 #include "support/grad_check.h"
 
 using namespace spotlight;
@@ -102,7 +103,9 @@ TEST_CASE("ReLU and GELU backward match finite differences") {
     expect_gradients({{"x", &x, &dx}}, f);
   }
   Tensor x({1, 3}), y({1, 3});
-  x[0] = -1.0f; x[1] = 0.0f; x[2] = 1.0f;
+  x[0] = -1.0f;
+  x[1] = 0.0f;
+  x[2] = 1.0f;
   activation(Activation::gelu, x.view(), y.view());
   CHECK(y[0] == doctest::Approx(-0.158655254f));  // −1 · Φ(−1)
   CHECK(y[1] == 0.0f);

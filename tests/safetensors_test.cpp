@@ -1,15 +1,16 @@
 // safetensors: round trip, the exact byte layout of the public format, and refusal of
 // truncated or corrupted files with a message naming the file.
+#include "spotlight/safetensors.h"
+
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "spotlight/check.h"
 #include "spotlight/model/transformer.h"
-#include "spotlight/safetensors.h"
 #include "support/fixtures.h"
 
 using namespace spotlight;
@@ -17,7 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("spotlight_test_" + name + "_" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("spotlight_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -40,8 +42,10 @@ TEST_CASE("safetensors: byte layout of the public format and a round trip") {
   CHECK(n % 8 == 0);
   CHECK(bytes.size() == 8 + n + 10 * 4);
   const std::string header = bytes.substr(8, n);
-  CHECK(header.find("\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}") != std::string::npos);
-  CHECK(header.find("\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[24,40]}") != std::string::npos);
+  CHECK(header.find("\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}") !=
+        std::string::npos);
+  CHECK(header.find("\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[24,40]}") !=
+        std::string::npos);
   float first = 0;
   std::memcpy(&first, bytes.data() + 8 + n, 4);
   CHECK(first == 0.5f);
@@ -79,7 +83,8 @@ TEST_CASE("safetensors: truncated, corrupted and mismatched files are refused by
   huge[6] = 0x7f;  // header length far beyond the file
   write(huge);
   CHECK_THROWS_WITH_AS(m.load_weights(path), doctest::Contains("exceeds the file size"), Error);
-  CHECK_THROWS_WITH_AS(m.load_weights((d / "missing").string()), doctest::Contains("cannot open"), Error);
+  CHECK_THROWS_WITH_AS(m.load_weights((d / "missing").string()), doctest::Contains("cannot open"),
+                       Error);
 
   // A checkpoint of another model shape is refused, naming the tensor.
   write(good);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace spotlight {
@@ -24,6 +25,16 @@ inline void require(bool cond, std::string_view msg,
     s += ":" + std::to_string(loc.line()) + "]";
     throw Error(s);
   }
+}
+
+// As above, but the message is built only on failure: use this wherever the message needs
+// concatenation and the check sits on a hot path, e.g. require(ok, [&] { return name + "…"; }).
+template <class MakeMessage>
+requires std::is_invocable_r_v<std::string, MakeMessage>
+inline void require(bool cond, MakeMessage&& make_message,
+                    std::source_location loc = std::source_location::current()) {
+  if (!cond) [[unlikely]]
+    require(false, std::string_view(make_message()), loc);
 }
 
 std::string shape_str(const std::vector<long>& shape);

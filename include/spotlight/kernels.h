@@ -32,9 +32,8 @@ void masked_softmax_backward(const MatView& probs, const MatView& dprobs, float 
 void layer_norm(const MatView& x, const float* gamma, const float* beta, float eps,
                 const MatView& y, float* mean, float* rstd);
 // dx overwritten; dgamma, dbeta accumulate.
-void layer_norm_backward(const MatView& x, const float* gamma, const float* mean,
-                         const float* rstd, const MatView& dy, const MatView& dx, float* dgamma,
-                         float* dbeta);
+void layer_norm_backward(const MatView& x, const float* gamma, const float* mean, const float* rstd,
+                         const MatView& dy, const MatView& dx, float* dgamma, float* dbeta);
 
 enum class Activation { relu, gelu };  // gelu: exact (erf) form, as PyTorch's default
 void activation(Activation a, const MatView& x, const MatView& y);

@@ -24,8 +24,7 @@ void write_safetensors(const std::string& path, const TensorRefs& tensors,
 
 // Reads every tensor, checking the header against the file: a truncated or corrupted file, an
 // unsupported dtype or overlapping/out-of-range offsets are errors naming the file.
-std::map<std::string, Tensor> read_safetensors(const std::string& path,
-                                               std::map<std::string, std::string>* metadata =
-                                                   nullptr);
+std::map<std::string, Tensor> read_safetensors(
+    const std::string& path, std::map<std::string, std::string>* metadata = nullptr);
 
 }  // namespace spotlight

@@ -28,7 +28,10 @@ class Tensor {
  public:
   Tensor() = default;
   // A zero-filled tensor of this shape.
-  explicit Tensor(std::initializer_list<long> shape) { resize(shape); zero(); }
+  explicit Tensor(std::initializer_list<long> shape) {
+    resize(shape);
+    zero();
+  }
 
   // Sets the shape. Storage only grows, so a steady-state step does not allocate; the
   // contents after a resize are unspecified (call zero() when they matter).
@@ -50,9 +53,7 @@ class Tensor {
   // The 2-D matrix view the kernels use: all leading dims folded into rows.
   long cols() const { return ndim_ == 0 ? 0 : shape_[static_cast<size_t>(ndim_ - 1)]; }
   long rows() const { return cols() == 0 ? 0 : size_ / cols(); }
-  MatView view() const {
-    return {const_cast<float*>(buf_.data()), rows(), cols(), cols()};
-  }
+  MatView view() const { return {const_cast<float*>(buf_.data()), rows(), cols(), cols()}; }
 
  private:
   std::vector<float> buf_;

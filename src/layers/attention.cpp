@@ -25,9 +25,10 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   require(batch > 0 && q.rows() % batch == 0 && k.rows() % batch == 0 && k.same_shape(v) &&
               k.cols() == d && d % heads == 0,
           "attend: inconsistent q/k/v shapes");
-  require(mask.key_len.empty() || static_cast<long>(mask.key_len.size()) == batch,
-          "attend: mask has " + std::to_string(mask.key_len.size()) + " key lengths for a batch of " +
-              std::to_string(batch));
+  require(mask.key_len.empty() || static_cast<long>(mask.key_len.size()) == batch, [&] {
+    return "attend: mask has " + std::to_string(mask.key_len.size()) +
+           " key lengths for a batch of " + std::to_string(batch);
+  });
   const long tq = q.rows() / batch, tk = k.rows() / batch;
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   probs.resize({batch, heads, tq, tk});
@@ -75,7 +76,7 @@ void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long bat
     for (long h = 0; h < heads; ++h) {
       const MatView ds = scores_block(dprobs, b, h, heads, tq, tk);
       masked_softmax_backward(scores_block(probs, b, h, heads, tq, tk), ds, scale);  // undo softmax
-      gemm(ds, Op::N, head(k, b, tk, h, dh), Op::N, head(dq, b, tq, h, dh));  // dq = dS·k
+      gemm(ds, Op::N, head(k, b, tk, h, dh), Op::N, head(dq, b, tq, h, dh));         // dq = dS·k
       gemm(ds, Op::T, head(q, b, tq, h, dh), Op::N, head(dk, b, tk, h, dh));  // dk = dSᵀ·q
     }
 }
@@ -105,8 +106,8 @@ void MultiHeadAttention::collect(ParamList& ps) {
   out_proj.collect(ps);
 }
 
-void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch,
-                                 const Mask& mask, Cache& c, Tensor& y, Rng* rng) const {
+void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch, const Mask& mask,
+                                 Cache& c, Tensor& y, Rng* rng) const {
   q_proj.forward(xq, c.q);
   k_proj.forward(xkv, c.k);
   v_proj.forward(xkv, c.v);
@@ -118,10 +119,10 @@ void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch
 void MultiHeadAttention::backward(const Tensor& xq, const Tensor& xkv, const Cache& c,
                                   const Tensor& dy, Tensor& dxq, Tensor& dxkv) {
   out_proj.backward(c.ctx, dy, &dctx_);  // undo out_proj
-  attend_backward(c.q, c.k, c.v, c.batch, heads, c.probs, c.drop_mask, c.attn, dctx_, dprobs_,
-                  dq_, dk_, dv_);       // undo the attention core
-  q_proj.backward(xq, dq_, &dxq);        // undo q projection
-  k_proj.backward(xkv, dk_, &dxkv);      // undo k projection
+  attend_backward(c.q, c.k, c.v, c.batch, heads, c.probs, c.drop_mask, c.attn, dctx_, dprobs_, dq_,
+                  dk_, dv_);               // undo the attention core
+  q_proj.backward(xq, dq_, &dxq);          // undo q projection
+  k_proj.backward(xkv, dk_, &dxkv);        // undo k projection
   v_proj.backward(xkv, dv_, &dxkv, true);  // undo v projection (fan-in with k)
 }
 

@@ -10,7 +10,9 @@ namespace spotlight {
 Embedding::Embedding(const std::string& name, long vocab, long dim, int pad)
     : weight(name, {vocab, dim}), pad_id(pad) {}
 
-float Embedding::scale() const { return std::sqrt(static_cast<float>(dim())); }
+float Embedding::scale() const {
+  return std::sqrt(static_cast<float>(dim()));
+}
 
 void Embedding::init(Rng& rng) {
   const float sd = 1.0f / std::sqrt(static_cast<float>(dim()));
@@ -25,8 +27,10 @@ void Embedding::forward(std::span<const int> ids, Tensor& y) const {
   const float s = scale();
   for (long i = 0; i < n; ++i) {
     const int id = ids[static_cast<size_t>(i)];
-    require(id >= 0 && id < v, weight.name + ": token id " + std::to_string(id) +
-                                   " out of range [0, " + std::to_string(v) + ")");
+    require(id >= 0 && id < v, [&] {
+      return weight.name + ": token id " + std::to_string(id) + " out of range [0, " +
+             std::to_string(v) + ")";
+    });
     const float* e = weight.value.view().row(id);
     float* out = y.view().row(i);
     for (long j = 0; j < d; ++j) out[j] = s * e[j];
@@ -36,7 +40,7 @@ void Embedding::forward(std::span<const int> ids, Tensor& y) const {
 void Embedding::backward(std::span<const int> ids, const Tensor& dy) {
   const long d = dim();
   require(dy.rows() == static_cast<long>(ids.size()) && dy.cols() == d,
-          weight.name + ": gradient shape mismatch");
+          [&] { return weight.name + ": gradient shape mismatch"; });
   const float s = scale();
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] == pad_id) continue;
@@ -47,14 +51,14 @@ void Embedding::backward(std::span<const int> ids, const Tensor& dy) {
 }
 
 void Embedding::project(const Tensor& h, Tensor& logits) const {
-  require(h.cols() == dim(), weight.name + ": projection input has wrong width");
+  require(h.cols() == dim(), [&] { return weight.name + ": projection input has wrong width"; });
   logits.resize({h.rows(), vocab()});
   gemm(h.view(), Op::N, weight.value.view(), Op::T, logits.view());  // logits = h · Eᵀ
 }
 
 void Embedding::project_backward(const Tensor& h, const Tensor& dlogits, Tensor& dh) {
   require(dlogits.rows() == h.rows() && dlogits.cols() == vocab(),
-          weight.name + ": logits gradient shape mismatch");
+          [&] { return weight.name + ": logits gradient shape mismatch"; });
   gemm(dlogits.view(), Op::T, h.view(), Op::N, weight.grad.view(), 1.0f, 1.0f);  // dE += dlᵀ·h
   dh.resize({h.rows(), dim()});
   gemm(dlogits.view(), Op::N, weight.value.view(), Op::N, dh.view());  // dh = dlogits · E

@@ -17,10 +17,10 @@ void FeedForward::forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const 
 }
 
 void FeedForward::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
-  fc2.backward(c.hidden, dy, &dhidden_);                            // undo fc2
-  dropout_backward(c.mask, dhidden_, dhidden_);                      // undo dropout
+  fc2.backward(c.hidden, dy, &dhidden_);                                     // undo fc2
+  dropout_backward(c.mask, dhidden_, dhidden_);                              // undo dropout
   activation_backward(act, c.pre.view(), dhidden_.view(), dhidden_.view());  // undo act
-  fc1.backward(x, dhidden_, &dx);                                    // undo fc1
+  fc1.backward(x, dhidden_, &dx);                                            // undo fc1
 }
 
 }  // namespace spotlight

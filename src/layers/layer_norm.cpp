@@ -11,7 +11,7 @@ LayerNorm::LayerNorm(const std::string& name, long dim, float e)
 }
 
 void LayerNorm::forward(const Tensor& x, Cache& c, Tensor& y) const {
-  require(x.cols() == weight.value.size(), weight.name + ": input width mismatch");
+  require(x.cols() == weight.value.size(), [&] { return weight.name + ": input width mismatch"; });
   y.resize_like(x);
   c.mean.resize({x.rows()});
   c.rstd.resize({x.rows()});

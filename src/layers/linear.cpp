@@ -18,20 +18,24 @@ void Linear::init(Rng& rng) {
 }
 
 void Linear::forward(const Tensor& x, Tensor& y) const {
-  require(x.cols() == in(), weight.name + ": input has " + std::to_string(x.cols()) +
-                                " features, expected " + std::to_string(in()));
+  require(x.cols() == in(), [&] {
+    return weight.name + ": input has " + std::to_string(x.cols()) + " features, expected " +
+           std::to_string(in());
+  });
   y.resize({x.rows(), out()});
   gemm(x.view(), Op::N, weight.value.view(), Op::T, y.view());  // y = x · Wᵀ
   add_bias(y.view(), bias.value.data());
 }
 
 void Linear::backward(const Tensor& x, const Tensor& dy, Tensor* dx, bool accumulate_dx) {
-  require(dy.rows() == x.rows() && dy.cols() == out(), weight.name + ": gradient shape mismatch");
+  require(dy.rows() == x.rows() && dy.cols() == out(),
+          [&] { return weight.name + ": gradient shape mismatch"; });
   gemm(dy.view(), Op::T, x.view(), Op::N, weight.grad.view(), 1.0f, 1.0f);  // dW += dyᵀ · x
-  add_bias_backward(dy.view(), bias.grad.data());                            // db += Σ_rows dy
+  add_bias_backward(dy.view(), bias.grad.data());                           // db += Σ_rows dy
   if (dx == nullptr) return;
   if (!accumulate_dx) dx->resize({x.rows(), in()});
-  require(dx->rows() == x.rows() && dx->cols() == in(), weight.name + ": dx shape mismatch");
+  require(dx->rows() == x.rows() && dx->cols() == in(),
+          [&] { return weight.name + ": dx shape mismatch"; });
   gemm(dy.view(), Op::N, weight.value.view(), Op::N, dx->view(), 1.0f,
        accumulate_dx ? 1.0f : 0.0f);  // dx (+)= dy · W
 }

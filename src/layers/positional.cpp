@@ -19,9 +19,10 @@ SinusoidalPositions::SinusoidalPositions(long max_positions, long dim) {
 
 void SinusoidalPositions::add(Tensor& x, long batch, long len, long offset) const {
   require(x.rows() == batch * len && x.cols() == table.cols(), "positions: input shape mismatch");
-  require(offset + len <= max_positions(),
-          "sequence of " + std::to_string(offset + len) + " positions exceeds model.max_positions = " +
-              std::to_string(max_positions()));
+  require(offset + len <= max_positions(), [&] {
+    return "sequence of " + std::to_string(offset + len) +
+           " positions exceeds model.max_positions = " + std::to_string(max_positions());
+  });
   for (long b = 0; b < batch; ++b)
     for (long t = 0; t < len; ++t) {
       float* r = x.view().row(b * len + t);

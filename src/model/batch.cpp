@@ -9,8 +9,8 @@ namespace spotlight {
 Batch make_batch(const std::vector<std::vector<int>>& src, const std::vector<std::vector<int>>& tgt,
                  int pad_id, int bos_id, int eos_id) {
   require(!src.empty(), "make_batch: empty batch");
-  require(src.size() == tgt.size(), "make_batch: " + std::to_string(src.size()) +
-                                        " sources but " + std::to_string(tgt.size()) + " targets");
+  require(src.size() == tgt.size(), "make_batch: " + std::to_string(src.size()) + " sources but " +
+                                        std::to_string(tgt.size()) + " targets");
   Batch b;
   b.batch = static_cast<long>(src.size());
   for (size_t i = 0; i < src.size(); ++i) {

@@ -27,9 +27,8 @@ void DecoderLayer::collect(ParamList& ps) {
   ff_block.collect(ps);
 }
 
-void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch,
-                           const Mask& self_mask, const Mask& memory_mask, Cache& c, Tensor& y,
-                           Rng* rng) const {
+void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
+                           const Mask& memory_mask, Cache& c, Tensor& y, Rng* rng) const {
   self_block.forward(x, c.r_self, c.mid1, rng, [&](const Tensor& in, Tensor& out) {
     self_attn.forward(in, in, batch, self_mask, c.self, out, rng);
   });
@@ -40,12 +39,11 @@ void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
 }
 
-void DecoderLayer::backward(const Tensor& x, const Tensor& memory, const Cache& c,
-                            const Tensor& dy, Tensor& dx, Tensor& dmemory) {
-  ff_block.backward(c.mid2, c.r_ff, dy, dmid2_,  // undo the feed-forward block
-                    [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                      ff.backward(in, c.ff, dout, din);
-                    });
+void DecoderLayer::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy,
+                            Tensor& dx, Tensor& dmemory) {
+  ff_block.backward(
+      c.mid2, c.r_ff, dy, dmid2_,  // undo the feed-forward block
+      [&](const Tensor& in, const Tensor& dout, Tensor& din) { ff.backward(in, c.ff, dout, din); });
   cross_block.backward(c.mid1, c.r_cross, dmid2_, dmid1_,  // undo the cross-attention block
                        [&](const Tensor& in, const Tensor& dout, Tensor& din) {
                          encoder_attn.backward(in, memory, c.cross, dout, din, dkv_);
@@ -61,8 +59,7 @@ void DecoderLayer::backward(const Tensor& x, const Tensor& memory, const Cache& 
 Decoder::Decoder(const std::string& prefix, long n, const LayerShape& s)
     : layer_norm(prefix + "layer_norm", s.dim), final_norm(s.norm == Norm::pre) {
   layers.reserve(static_cast<size_t>(n));
-  for (long i = 0; i < n; ++i)
-    layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", s);
+  for (long i = 0; i < n; ++i) layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", s);
 }
 
 void Decoder::init(Rng& rng) {

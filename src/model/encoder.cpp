@@ -27,10 +27,9 @@ void EncoderLayer::forward(const Tensor& x, long batch, const Mask& mask, Cache&
 }
 
 void EncoderLayer::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
-  ff_block.backward(c.mid, c.r_ff, dy, dmid_,  // undo the feed-forward block
-                    [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                      ff.backward(in, c.ff, dout, din);
-                    });
+  ff_block.backward(
+      c.mid, c.r_ff, dy, dmid_,  // undo the feed-forward block
+      [&](const Tensor& in, const Tensor& dout, Tensor& din) { ff.backward(in, c.ff, dout, din); });
   self_block.backward(x, c.r_attn, dmid_, dx,  // undo the self-attention block
                       [&](const Tensor& in, const Tensor& dout, Tensor& din) {
                         self_attn.backward(in, in, c.attn, dout, din, dkv_);
@@ -41,8 +40,7 @@ void EncoderLayer::backward(const Tensor& x, const Cache& c, const Tensor& dy, T
 Encoder::Encoder(const std::string& prefix, long n, const LayerShape& s)
     : layer_norm(prefix + "layer_norm", s.dim), final_norm(s.norm == Norm::pre) {
   layers.reserve(static_cast<size_t>(n));
-  for (long i = 0; i < n; ++i)
-    layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", s);
+  for (long i = 0; i < n; ++i) layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", s);
 }
 
 void Encoder::init(Rng& rng) {

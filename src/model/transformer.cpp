@@ -55,8 +55,8 @@ void Transformer::load_weights(const std::string& path) {
   auto tensors = read_safetensors(path);
   for (Param* p : params_) {
     auto it = tensors.find(p->name);
-    require(it != tensors.end(), path + ": no tensor '" + p->name +
-                                     "' — the checkpoint is for a different model shape");
+    require(it != tensors.end(),
+            path + ": no tensor '" + p->name + "' — the checkpoint is for a different model shape");
     require(it->second.shape() == p->value.shape(),
             path + ": tensor '" + p->name + "' has shape " + shape_str(it->second.shape()) +
                 " but this model needs " + shape_str(p->value.shape()) +
@@ -80,12 +80,15 @@ void validate_batch(const Batch& b, const ModelConfig& cfg) {
   for (size_t i = 0; i < B; ++i)
     require(b.src_len[i] >= 1 && b.src_len[i] <= b.src_len_max && b.tgt_len[i] >= 1 &&
                 b.tgt_len[i] <= b.tgt_len_max,
-            "malformed batch: sentence " + std::to_string(i) + " has a length outside [1, " +
-                "padded length]");
+            [&] {
+              return "malformed batch: sentence " + std::to_string(i) +
+                     " has a length outside [1, padded length]";
+            });
   for (int id : b.tgt_out)
-    require(id >= 0 && id < cfg.vocab_size, "target token id " + std::to_string(id) +
-                                                " out of range [0, " +
-                                                std::to_string(cfg.vocab_size) + ")");
+    require(id >= 0 && id < cfg.vocab_size, [&] {
+      return "target token id " + std::to_string(id) + " out of range [0, " +
+             std::to_string(cfg.vocab_size) + ")";
+    });
 }
 
 void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, long offset,

@@ -7,12 +7,13 @@
 
 namespace spotlight {
 
-LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int pad_id,
-                        float eps, float grad_scale, Tensor* dlogits) {
+LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int pad_id, float eps,
+                        float grad_scale, Tensor* dlogits) {
   const long n = logits.rows(), v = logits.cols();
-  require(static_cast<long>(targets.size()) == n,
-          "cross_entropy: " + std::to_string(targets.size()) + " targets for " +
-              std::to_string(n) + " rows of logits");
+  require(static_cast<long>(targets.size()) == n, [&] {
+    return "cross_entropy: " + std::to_string(targets.size()) + " targets for " +
+           std::to_string(n) + " rows of logits";
+  });
   require(eps >= 0.0f && eps < 1.0f, "cross_entropy: label smoothing must be in [0, 1)");
   if (dlogits != nullptr && dlogits != &logits) dlogits->resize_like(logits);
   LossStats st;
@@ -24,8 +25,10 @@ LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int 
       if (d != nullptr) std::fill_n(d, v, 0.0f);
       continue;
     }
-    require(y >= 0 && y < v, "cross_entropy: target id " + std::to_string(y) +
-                                 " out of range [0, " + std::to_string(v) + ")");
+    require(y >= 0 && y < v, [&] {
+      return "cross_entropy: target id " + std::to_string(y) + " out of range [0, " +
+             std::to_string(v) + ")";
+    });
     const float mx = *std::max_element(l, l + v);
     double sum_exp = 0.0, sum_logits = 0.0;
     for (long j = 0; j < v; ++j) {
@@ -41,8 +44,7 @@ LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int 
     if (d != nullptr) {
       const float inv = static_cast<float>(1.0 / sum_exp);
       const float uniform = eps / static_cast<float>(v);
-      for (long j = 0; j < v; ++j)
-        d[j] = grad_scale * (std::exp(l[j] - mx) * inv - uniform);
+      for (long j = 0; j < v; ++j) d[j] = grad_scale * (std::exp(l[j] - mx) * inv - uniform);
       d[y] -= grad_scale * (1.0f - eps);
     }
   }

@@ -30,10 +30,15 @@ TEST_CASE("Linear: forward is x·Wᵀ + b, backward matches finite differences")
   float expect = lin.bias.value[1];
   for (long k = 0; k < 5; ++k) expect += x.view().at(2, k) * lin.weight.value.view().at(1, k);
   CHECK(y.view().at(2, 1) == doctest::Approx(expect));
-  auto f = [&] { lin.forward(x, y); return dot(y, w); };
+  auto f = [&] {
+    lin.forward(x, y);
+    return dot(y, w);
+  };
   lin.backward(x, w, &dx);
-  expect_gradients({{"x", &x, &dx}, {"weight", &lin.weight.value, &lin.weight.grad},
-                    {"bias", &lin.bias.value, &lin.bias.grad}}, f);
+  expect_gradients({{"x", &x, &dx},
+                    {"weight", &lin.weight.value, &lin.weight.grad},
+                    {"bias", &lin.bias.value, &lin.bias.grad}},
+                   f);
   // Parameter gradients accumulate; input gradients are overwritten.
   const Tensor g1 = lin.weight.grad, dx1 = dx;
   lin.backward(x, w, &dx);
@@ -97,11 +102,16 @@ TEST_CASE("LayerNorm layer matches finite differences") {
   Tensor x({5, 6}), y, w({5, 6}), dx;
   fill_uniform(x, rng, -2, 2);
   fill_uniform(w, rng);
-  auto f = [&] { ln.forward(x, c, y); return dot(y, w); };
+  auto f = [&] {
+    ln.forward(x, c, y);
+    return dot(y, w);
+  };
   f();
   ln.backward(x, c, w, dx);
-  expect_gradients({{"x", &x, &dx}, {"weight", &ln.weight.value, &ln.weight.grad},
-                    {"bias", &ln.bias.value, &ln.bias.grad}}, f);
+  expect_gradients({{"x", &x, &dx},
+                    {"weight", &ln.weight.value, &ln.weight.grad},
+                    {"bias", &ln.bias.value, &ln.bias.grad}},
+                   f);
 }
 
 TEST_CASE("FeedForward (ReLU and GELU, with activation dropout) matches finite differences") {
@@ -123,7 +133,8 @@ TEST_CASE("FeedForward (ReLU and GELU, with activation dropout) matches finite d
     f();
     CHECK(c.mask.size() == 50);
     ff.backward(x, c, w, dx);
-    expect_gradients({{"x", &x, &dx}, {"fc1.weight", &ff.fc1.weight.value, &ff.fc1.weight.grad},
+    expect_gradients({{"x", &x, &dx},
+                      {"fc1.weight", &ff.fc1.weight.value, &ff.fc1.weight.grad},
                       {"fc1.bias", &ff.fc1.bias.value, &ff.fc1.bias.grad},
                       {"fc2.weight", &ff.fc2.weight.value, &ff.fc2.weight.grad},
                       {"fc2.bias", &ff.fc2.bias.value, &ff.fc2.bias.grad}},

@@ -70,7 +70,8 @@ TEST_CASE("parameter names are PyTorch/fairseq style and unique") {
   CHECK_THROWS_AS(post.param("decoder.layer_norm.weight"), Error);  // post-norm: no final norm
   // 16·17 + per encoder layer 4·(16·16+16) + 2·2·16 + 24·16+24 + 16·24+16, decoder similar.
   const long attn = 4 * (16 * 16 + 16), ff = 24 * 16 + 24 + 16 * 24 + 16, ln = 2 * 16;
-  CHECK(m.num_parameters() == 17 * 16 + 2 * (attn + ff + 2 * ln) + ln + 2 * (2 * attn + ff + 3 * ln) + ln);
+  CHECK(m.num_parameters() ==
+        17 * 16 + 2 * (attn + ff + 2 * ln) + ln + 2 * (2 * attn + ff + 3 * ln) + ln);
 }
 
 TEST_CASE("changing a future target token leaves earlier outputs unchanged to the last bit") {

@@ -31,7 +31,8 @@ inline std::vector<std::vector<int>> random_sequences(Rng& rng, const std::vecto
   std::vector<std::vector<int>> out;
   for (int n : lengths) {
     std::vector<int> s;
-    for (int i = 0; i < n; ++i) s.push_back(4 + static_cast<int>(rng.below(static_cast<uint32_t>(vocab - 4))));
+    for (int i = 0; i < n; ++i)
+      s.push_back(4 + static_cast<int>(rng.below(static_cast<uint32_t>(vocab - 4))));
     out.push_back(s);
   }
   return out;

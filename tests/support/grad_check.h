@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "spotlight/rng.h"
 #include "spotlight/check.h"
+#include "spotlight/rng.h"
 #include "spotlight/tensor.h"
 
 namespace spotlight::testing {
@@ -41,7 +41,8 @@ inline GradCheck check_gradient(float* x, const float* g, long n, const std::fun
     for (long i = 0; i < n; ++i) idx.push_back(i);
   } else {
     Rng rng(seed);
-    for (long k = 0; k < max_entries; ++k) idx.push_back(static_cast<long>(rng.below(static_cast<uint32_t>(n))));
+    for (long k = 0; k < max_entries; ++k)
+      idx.push_back(static_cast<long>(rng.below(static_cast<uint32_t>(n))));
   }
   double diff2 = 0.0, num2 = 0.0;
   for (long i : idx) {
@@ -52,7 +53,8 @@ inline GradCheck check_gradient(float* x, const float* g, long n, const std::fun
     const double fm = f();
     x[i] = orig;
     const double actual_h = (static_cast<double>(static_cast<float>(orig + h)) -
-                             static_cast<double>(static_cast<float>(orig - h))) / 2.0;
+                             static_cast<double>(static_cast<float>(orig - h))) /
+                            2.0;
     const double numeric = (fp - fm) / (2.0 * actual_h);
     diff2 += (g[i] - numeric) * (g[i] - numeric);
     num2 += numeric * numeric;

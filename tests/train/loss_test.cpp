@@ -1,10 +1,11 @@
 // Label-smoothed cross-entropy against hand-computed values (PyTorch's definition) and finite
 // differences.
+#include "spotlight/train/loss.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 
-#include "spotlight/train/loss.h"
 #include "support/grad_check.h"
 
 using namespace spotlight;

@@ -1,9 +1,10 @@
 // Adam, the inverse-square-root schedule and gradient clipping against hand-computed values.
+#include "spotlight/train/optimizer.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 
-#include "spotlight/train/optimizer.h"
 #include "spotlight/train/schedule.h"
 
 using namespace spotlight;

@@ -53,8 +53,8 @@ struct MultiHeadAttention {
   void forward(const Tensor& xq, const Tensor& xkv, long batch, const Mask& mask, Cache& c,
                Tensor& y, Rng* rng) const;
   // dxq and dxkv overwritten (for self-attention the caller adds them: explicit fan-out).
-  void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy,
-                Tensor& dxq, Tensor& dxkv);
+  void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy, Tensor& dxq,
+                Tensor& dxkv);
 
  private:
   Tensor dctx_, dprobs_, dq_, dk_, dv_;  // backward scratch

@@ -22,8 +22,14 @@ struct FeedForward {
   FeedForward() = default;
   // Parameters are named prefix + "fc1" and prefix + "fc2" (fairseq style).
   FeedForward(const std::string& prefix, long dim, long ffn, Activation act, float dropout);
-  void init(Rng& rng) { fc1.init(rng); fc2.init(rng); }
-  void collect(ParamList& ps) { fc1.collect(ps); fc2.collect(ps); }
+  void init(Rng& rng) {
+    fc1.init(rng);
+    fc2.init(rng);
+  }
+  void collect(ParamList& ps) {
+    fc1.collect(ps);
+    fc2.collect(ps);
+  }
 
   // x [N, D] → y [N, D]. Dropout is active iff rng is given (training).
   void forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const;

@@ -15,8 +15,14 @@ struct LayerNorm {
 
   LayerNorm() = default;
   LayerNorm(const std::string& name, long dim, float eps = 1e-5f);
-  void init() { weight.value.fill(1.0f); bias.value.zero(); }
-  void collect(ParamList& ps) { ps.push_back(&weight); ps.push_back(&bias); }
+  void init() {
+    weight.value.fill(1.0f);
+    bias.value.zero();
+  }
+  void collect(ParamList& ps) {
+    ps.push_back(&weight);
+    ps.push_back(&bias);
+  }
 
   void forward(const Tensor& x, Cache& c, Tensor& y) const;  // x, y [N, D]
   // dx overwritten (must not alias dy); weight/bias grads accumulate.

@@ -16,7 +16,10 @@ struct Linear {
   long in() const { return weight.value.dim(1); }
   long out() const { return weight.value.dim(0); }
   void init(Rng& rng);  // Xavier-uniform weight, zero bias
-  void collect(ParamList& ps) { ps.push_back(&weight); ps.push_back(&bias); }
+  void collect(ParamList& ps) {
+    ps.push_back(&weight);
+    ps.push_back(&bias);
+  }
 
   // x [N, in] → y [N, out].
   void forward(const Tensor& x, Tensor& y) const;

@@ -12,10 +12,10 @@ namespace spotlight {
 
 struct Batch {
   long batch = 0, src_len_max = 0, tgt_len_max = 0;  // B, S, T
-  std::vector<int> src;                                // [B·S]
-  std::vector<int> tgt_in, tgt_out;                    // [B·T]
-  std::vector<int> src_len, tgt_len;                   // [B]
-  std::vector<long> ids;                               // [B] corpus line index of each pair
+  std::vector<int> src;                              // [B·S]
+  std::vector<int> tgt_in, tgt_out;                  // [B·T]
+  std::vector<int> src_len, tgt_len;                 // [B]
+  std::vector<long> ids;                             // [B] corpus line index of each pair
 
   long target_tokens() const {
     long n = 0;

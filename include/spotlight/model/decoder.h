@@ -34,8 +34,8 @@ struct DecoderLayer {
   void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
                const Mask& memory_mask, Cache& c, Tensor& y, Rng* rng) const;
   // dx overwritten; dmemory accumulates (+=) this layer's cross-attention gradient.
-  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy,
-                Tensor& dx, Tensor& dmemory);
+  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy, Tensor& dx,
+                Tensor& dmemory);
 
  private:
   Tensor dmid1_, dmid2_, dkv_;
@@ -61,8 +61,8 @@ struct Decoder {
   void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
                const Mask& memory_mask, Cache& c, Tensor& h, Rng* rng) const;
   // dh → dx (overwritten) and dmemory (overwritten: the sum over all layers).
-  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,
-                Tensor& dx, Tensor& dmemory);
+  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh, Tensor& dx,
+                Tensor& dmemory);
 
  private:
   Tensor dbuf_[2];

@@ -33,12 +33,14 @@ struct EncoderLayer {
   };
 
   EncoderLayer(const std::string& prefix, const LayerShape& s);
-  void init(Rng& rng) { self_attn.init(rng); ff.init(rng); }
+  void init(Rng& rng) {
+    self_attn.init(rng);
+    ff.init(rng);
+  }
   void collect(ParamList& ps);
 
   // x, y [B·S, D]; mask: source lengths.
-  void forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& y,
-               Rng* rng) const;
+  void forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& y, Rng* rng) const;
   void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
 
  private:

@@ -61,8 +61,8 @@ struct Residual {
       norm.backward(c.sum, c.ln, dy, dsum_);  // undo the LayerNorm after the sum
       dsum = &dsum_;
     }
-    dropout_backward(c.mask, *dsum, dout_);      // undo dropout
-    fb(sublayer_input(x, c), dout_, din_);       // undo f
+    dropout_backward(c.mask, *dsum, dout_);  // undo dropout
+    fb(sublayer_input(x, c), dout_, din_);   // undo f
     if (kind == Norm::pre) {
       norm.backward(x, c.ln, din_, dx);  // undo LN(x)
       add_to(dx, *dsum);                 // + the identity path

@@ -18,13 +18,13 @@
 namespace spotlight {
 
 struct ModelConfig {
-  long vocab_size = 8000;     // joint source/target vocabulary (shared embedding)
-  long d_model = 256;         // D
-  long heads = 4;             // H; D must divide by H
-  long ffn = 1024;            // F, feed-forward inner size
+  long vocab_size = 8000;  // joint source/target vocabulary (shared embedding)
+  long d_model = 256;      // D
+  long heads = 4;          // H; D must divide by H
+  long ffn = 1024;         // F, feed-forward inner size
   long encoder_layers = 3;
   long decoder_layers = 3;
-  Norm norm = Norm::pre;      // pre-norm (final LayerNorm per stack) or post-norm (the paper)
+  Norm norm = Norm::pre;  // pre-norm (final LayerNorm per stack) or post-norm (the paper)
   Activation activation = Activation::relu;
   float dropout = 0.1f;             // embeddings and residual branches
   float attention_dropout = 0.0f;   // attention probabilities
@@ -33,8 +33,7 @@ struct ModelConfig {
   int pad_id = 0, unk_id = 1, bos_id = 2, eos_id = 3;
 
   LayerShape layer_shape() const {
-    return {d_model, heads, ffn, norm, activation, dropout, attention_dropout,
-            activation_dropout};
+    return {d_model, heads, ffn, norm, activation, dropout, attention_dropout, activation_dropout};
   }
 };
 
