@@ -1,0 +1,84 @@
+// config.h — the run configuration: typed structs with a comment per field, read from one JSON
+// file with sections data, vocab, model, train, decode and output_dir. Unknown keys and wrong
+// types are errors that name the key path ("train.lr: expected a number"); a file that does not
+// parse is an error naming file, line and column. `--set train.lr=3e-4` edits the JSON before it
+// is read, so there is no second options system. The resolved config (every field, defaults
+// filled in) is what checkpoints store.
+#pragma once
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "spotlight/model/transformer.h"
+
+namespace spotlight {
+
+struct DataConfig {
+  std::array<std::string, 2> train;  // [source file, target file], line N translates line N
+  std::array<std::string, 2> valid;  // validation pair, same layout
+  long max_len = 250;  // training pairs with a side longer than this (tokens) are skipped
+};
+
+struct VocabConfig {
+  std::string path;                    // SentencePiece model; trained from data.train if absent
+  long size = 8000;                    // vocabulary size (joint source + target)
+  std::string model_type = "unigram";  // unigram | bpe | char | word
+  double character_coverage = 1.0;     // SentencePiece character_coverage
+  long input_sentence_size = 1000000;  // sentences sampled to train the vocabulary
+};
+
+struct TrainConfig {
+  double lr = 1e-3;          // peak learning rate, reached after `warmup` updates
+  long warmup = 4000;        // linear warm-up updates, then inverse-square-root decay
+  long max_steps = 0;        // stop after this many updates (0: no limit)
+  long max_epochs = 0;       // stop after this many epochs (0: no limit)
+  double max_minutes = 0.0;  // stop after this much training time (0: no limit)
+  long max_tokens = 4096;    // padded tokens per batch (each side)
+  long update_freq = 1;      // batches accumulated per update
+  double clip_norm = 1.0;    // global gradient-norm limit (0: off)
+  double label_smoothing = 0.1;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.98;
+  double adam_eps = 1e-9;
+  double weight_decay = 0.0;   // decoupled (AdamW)
+  long seed = 1;               // all randomness: init, dropout, shuffling
+  long log_interval = 100;     // updates between progress lines
+  long valid_interval = 1000;  // updates between validations (also at each epoch end)
+  long patience = 0;           // stop after this many validations without a better BLEU (0: off)
+  long keep_last = 3;          // numbered checkpoints kept besides `best` and `last`
+  long threads = 2;            // BLAS threads
+};
+
+struct DecodeConfig {
+  long beam = 5;           // beam size (1: greedy)
+  double alpha = 1.0;      // length normalisation: score / length^alpha
+  double max_len_a = 1.5;  // output limit a·source_len + b
+  long max_len_b = 10;
+  long batch_size = 64;  // sentences per decoding batch
+};
+
+struct Config {
+  DataConfig data;
+  VocabConfig vocab;
+  ModelConfig model;
+  TrainConfig train;
+  DecodeConfig decode;
+  std::string output_dir = "runs/default";  // run directory: checkpoints/, metrics.jsonl, train.log
+
+  // Every field, defaults filled in.
+  nlohmann::ordered_json to_json() const;
+  // Reads a config; missing fields keep their defaults; unknown keys and wrong types throw with
+  // the key path. `source` names the origin in messages (a file name).
+  static Config from_json(const nlohmann::json& j, const std::string& source = "config");
+};
+
+// Parses a JSON file; a syntax error names file:line:column.
+nlohmann::json read_json_file(const std::string& path);
+// Applies "a.b.c=value" (value parsed as JSON when it parses, else taken as a string).
+void apply_override(nlohmann::json& j, const std::string& assignment);
+// read_json_file + apply_override for each + from_json.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+}  // namespace spotlight

@@ -1,0 +1,93 @@
+// Configs: presets load, defaults round-trip, overrides edit the JSON, and every mistake names
+// the key path (or file, line and column for a syntax error).
+#include "spotlight/config.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "spotlight/check.h"
+
+using namespace spotlight;
+namespace fs = std::filesystem;
+
+namespace {
+std::string write_temp(const std::string& name, const std::string& text) {
+  const fs::path p =
+      fs::temp_directory_path() / ("spotlight_cfg_" + std::to_string(::getpid()) + "_" + name);
+  std::ofstream(p) << text;
+  return p.string();
+}
+}  // namespace
+
+TEST_CASE("every preset in configs/ loads and round-trips through the resolved JSON") {
+  for (const char* name :
+       {"tiny", "quickstart", "multi30k_en_fr", "tatoeba_en_fr", "transformer_base"}) {
+    CAPTURE(name);
+    const Config c = load_config(std::string(SPOTLIGHT_SOURCE_DIR) + "/configs/" + name + ".json");
+    CHECK(!c.data.train[0].empty());
+    CHECK(c.model.d_model % c.model.heads == 0);
+    const Config again = Config::from_json(c.to_json());
+    CHECK(again.to_json() == c.to_json());
+  }
+  const Config base =
+      load_config(std::string(SPOTLIGHT_SOURCE_DIR) + "/configs/transformer_base.json");
+  CHECK(base.model.norm == Norm::post);
+  CHECK(base.model.d_model == 512);
+}
+
+TEST_CASE("missing fields keep their documented defaults") {
+  const Config c = Config::from_json(nlohmann::json::object());
+  CHECK(c.train.lr == 1e-3);
+  CHECK(c.train.label_smoothing == 0.1);
+  CHECK(c.model.norm == Norm::pre);
+  CHECK(c.decode.beam == 5);
+  CHECK(c.to_json()["train"]["adam_beta2"] == 0.98);
+}
+
+TEST_CASE("unknown keys and wrong types name the key path") {
+  using nlohmann::json;
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"train", {{"lr", "fast"}}}}),
+                       doctest::Contains("train.lr: expected a number"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"train", {{"lrr", 1}}}}),
+                       doctest::Contains("train.lrr: unknown key"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"trian", json::object()}}),
+                       doctest::Contains("trian: unknown key"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"model", {{"heads", 2.5}}}}),
+                       doctest::Contains("model.heads: expected an integer"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"model", {{"norm", "middle"}}}}),
+                       doctest::Contains("model.norm: expected \"pre\" or \"post\""), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"data", {{"train", {"a.en"}}}}}),
+                       doctest::Contains("data.train: expected a [source_file, target_file] pair"),
+                       Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"decode", 3}}),
+                       doctest::Contains("decode: expected an object"), Error);
+}
+
+TEST_CASE("--set overrides edit the JSON before it is read") {
+  const std::string path = write_temp("ok.json", R"({"train": {"lr": 0.5}, "output_dir": "a"})");
+  const Config c = load_config(path, {"train.lr=3e-4", "model.norm=post", "output_dir=runs/x",
+                                      "data.train=[\"s.en\", \"s.fr\"]"});
+  CHECK(c.train.lr == 3e-4);
+  CHECK(c.model.norm == Norm::post);
+  CHECK(c.output_dir == "runs/x");
+  CHECK(c.data.train[1] == "s.fr");
+  CHECK_THROWS_WITH_AS(load_config(path, {"train.lrr=1"}),
+                       doctest::Contains("train.lrr: unknown key"), Error);
+  CHECK_THROWS_WITH_AS(load_config(path, {"train.lr"}),
+                       doctest::Contains("expected key.path=value"), Error);
+  CHECK_THROWS_WITH_AS(load_config(path, {"train.lr.x=1"}), doctest::Contains("is not a section"),
+                       Error);
+  fs::remove(path);
+}
+
+TEST_CASE("a config that does not parse is reported with file, line and column") {
+  const std::string path =
+      write_temp("bad.json", "{\n  \"train\": {\n    \"lr\": 1e-3,,\n  }\n}\n");
+  CHECK_THROWS_WITH_AS(load_config(path), doctest::Contains("bad.json:3:"), Error);
+  CHECK_THROWS_WITH_AS(load_config("/nonexistent/x.json"),
+                       doctest::Contains("cannot open config /nonexistent/x.json"), Error);
+  fs::remove(path);
+}
