@@ -1,0 +1,55 @@
+// checkpoint.h — self-contained checkpoint directories, as the contract describes:
+//   config.json            the resolved config
+//   model.safetensors      weights (PyTorch names and layouts)
+//   vocab.model            the SentencePiece model, so the directory alone can translate
+//   optimizer.safetensors  Adam moments, for resuming (absent in averaged/exported checkpoints)
+//   trainer_state.json     step, epoch, data position, RNG state, best score, ...
+// A checkpoint is written into a temporary sibling directory, synced, then renamed into place;
+// `last` and `best` are replaced by an atomic directory exchange (renameat2 RENAME_EXCHANGE), so
+// an interruption at any moment leaves the previous checkpoint whole. Run layout:
+//   <output_dir>/checkpoints/step_<N>/  (the last keep_last kept), last/, best/
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "spotlight/config.h"
+#include "spotlight/train/optimizer.h"
+
+namespace spotlight {
+
+struct TrainerState {
+  long step = 0;                        // updates done
+  long epoch = 1;                       // current epoch, 1-based
+  long epoch_position = 0;              // batches of the current epoch's plan already consumed
+  std::array<uint64_t, 4> epoch_rng{};  // Rng state the current epoch's plan was drawn from
+  std::array<uint64_t, 4> rng{};        // Rng state for dropout at this point
+  double best_bleu = -1.0;              // best validation BLEU so far (-1: none yet)
+  long best_step = 0;
+  long bad_validations = 0;  // validations since the best one (early stopping)
+  double train_seconds = 0.0;
+
+  nlohmann::json to_json() const;
+  static TrainerState from_json(const nlohmann::json& j, const std::string& source);
+};
+
+// Writes a complete checkpoint directory at `dir` atomically (replacing one that exists).
+// `optimizer` and `state` may be null for weights-only checkpoints.
+void save_checkpoint(const std::string& dir, const Config& config, const Transformer& model,
+                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state);
+
+// The resolved config stored in a checkpoint (throws naming the directory when unusable).
+Config checkpoint_config(const std::string& dir);
+// Loads weights into a model built from checkpoint_config(dir).
+void load_checkpoint_weights(const std::string& dir, Transformer& model);
+// Restores Adam's moments and the trainer state for --resume.
+void load_training_state(const std::string& dir, const Transformer& model, Adam& optimizer,
+                         TrainerState& state);
+
+// Copies (hard-links where possible) checkpoint `src` to `dst` atomically, replacing `dst`.
+void publish_checkpoint(const std::string& src, const std::string& dst);
+// Removes numbered step_<N> checkpoints in `checkpoints_dir` beyond the newest `keep`.
+void prune_checkpoints(const std::string& checkpoints_dir, long keep);
+
+}  // namespace spotlight

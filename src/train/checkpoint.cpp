@@ -1,0 +1,208 @@
+#include "spotlight/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "spotlight/check.h"
+#include "spotlight/safetensors.h"
+
+namespace spotlight {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+json TrainerState::to_json() const {
+  auto words = [](const std::array<uint64_t, 4>& s) {
+    json a = json::array();
+    for (uint64_t w : s) a.push_back(std::to_string(w));  // as strings: exact beyond 2^53
+    return a;
+  };
+  return {{"step", step},
+          {"epoch", epoch},
+          {"epoch_position", epoch_position},
+          {"epoch_rng", words(epoch_rng)},
+          {"rng", words(rng)},
+          {"best_bleu", best_bleu},
+          {"best_step", best_step},
+          {"bad_validations", bad_validations},
+          {"train_seconds", train_seconds}};
+}
+
+TrainerState TrainerState::from_json(const json& j, const std::string& source) {
+  TrainerState s;
+  try {
+    auto words = [](const json& a) {
+      std::array<uint64_t, 4> w{};
+      require(a.is_array() && a.size() == 4, "RNG state must hold 4 words");
+      for (size_t i = 0; i < 4; ++i) w[i] = std::stoull(a[i].get<std::string>());
+      return w;
+    };
+    s.step = j.at("step").get<long>();
+    s.epoch = j.at("epoch").get<long>();
+    s.epoch_position = j.at("epoch_position").get<long>();
+    s.epoch_rng = words(j.at("epoch_rng"));
+    s.rng = words(j.at("rng"));
+    s.best_bleu = j.at("best_bleu").get<double>();
+    s.best_step = j.at("best_step").get<long>();
+    s.bad_validations = j.at("bad_validations").get<long>();
+    s.train_seconds = j.at("train_seconds").get<double>();
+  } catch (const std::exception& e) {
+    throw Error(source + ": unusable trainer state (" + e.what() + ")");
+  }
+  return s;
+}
+
+namespace {
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+  out.flush();
+  require(out.good(), "failed writing " + p.string() + " (disk full?)");
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  require(in.good(), "cannot read " + p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void sync_path(const fs::path& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// Puts directory `tmp` at `dst`: a plain rename when dst is absent, else an atomic exchange
+// followed by removal of the old contents.
+void install_dir(const fs::path& tmp, const fs::path& dst) {
+  for (const auto& e : fs::directory_iterator(tmp)) sync_path(e.path());
+  sync_path(tmp);
+  if (!fs::exists(dst)) {
+    fs::rename(tmp, dst);
+  } else {
+    require(::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_EXCHANGE) == 0,
+            "cannot replace checkpoint " + dst.string() + ": " + std::strerror(errno));
+    fs::remove_all(tmp);  // now holds the previous checkpoint
+  }
+  sync_path(dst.parent_path());
+}
+
+fs::path temp_sibling(const fs::path& dst) {
+  fs::path tmp = dst;
+  tmp += ".tmp" + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  return tmp;
+}
+
+TensorRefs moments(Adam& adam, const Transformer& model) {
+  TensorRefs refs;
+  const ParamList& ps = model.params();
+  for (size_t k = 0; k < ps.size(); ++k) {
+    refs.emplace_back("exp_avg." + ps[k]->name, &adam.first_moments()[k]);
+    refs.emplace_back("exp_avg_sq." + ps[k]->name, &adam.second_moments()[k]);
+  }
+  return refs;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& dir, const Config& config, const Transformer& model,
+                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state) {
+  const fs::path dst(dir);
+  fs::create_directories(dst.parent_path().empty() ? fs::path(".") : dst.parent_path());
+  const fs::path tmp = temp_sibling(dst);
+  try {
+    json cfg = config.to_json();
+    cfg["model"]["vocab_size"] = model.cfg.vocab_size;  // informational: vocab.model decides
+    write_text(tmp / "config.json", cfg.dump(2) + "\n");
+    model.save_weights((tmp / "model.safetensors").string(), {{"format", "pt"}});
+    fs::copy_file(vocab_path, tmp / "vocab.model");
+    if (optimizer != nullptr)
+      write_safetensors((tmp / "optimizer.safetensors").string(), moments(*optimizer, model),
+                        {{"step", std::to_string(optimizer->steps())}});
+    if (state != nullptr) write_text(tmp / "trainer_state.json", state->to_json().dump(2) + "\n");
+    install_dir(tmp, dst);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+Config checkpoint_config(const std::string& dir) {
+  require(fs::is_directory(dir), "checkpoint " + dir + " is not a directory");
+  for (const char* f : {"config.json", "model.safetensors", "vocab.model"})
+    require(fs::exists(fs::path(dir) / f),
+            "checkpoint " + dir + " is incomplete: " + f + " is missing");
+  json j = read_json_file((fs::path(dir) / "config.json").string());
+  if (j.contains("model")) j["model"].erase("vocab_size");
+  return Config::from_json(j, (fs::path(dir) / "config.json").string());
+}
+
+void load_checkpoint_weights(const std::string& dir, Transformer& model) {
+  model.load_weights((fs::path(dir) / "model.safetensors").string());
+}
+
+void load_training_state(const std::string& dir, const Transformer& model, Adam& optimizer,
+                         TrainerState& state) {
+  const fs::path opt = fs::path(dir) / "optimizer.safetensors";
+  const fs::path st = fs::path(dir) / "trainer_state.json";
+  require(fs::exists(opt) && fs::exists(st),
+          "checkpoint " + dir + " has no optimizer/trainer state: it cannot be resumed from");
+  std::map<std::string, std::string> meta;
+  auto tensors = read_safetensors(opt.string(), &meta);
+  const json sj = json::parse(read_text(st), nullptr, false);
+  require(!sj.is_discarded(), st.string() + ": not valid JSON (corrupted checkpoint)");
+  state = TrainerState::from_json(sj, st.string());
+  // Moments are matched by parameter name; a missing name or another shape means another model.
+  const TensorRefs want = moments(optimizer, model);
+  require(tensors.size() == want.size(),
+          opt.string() + ": holds " + std::to_string(tensors.size()) + " tensors, expected " +
+              std::to_string(want.size()) + " — the checkpoint is for a different model shape");
+  for (const auto& [name, dst] : want) {
+    const auto it = tensors.find(name);
+    require(it != tensors.end() && it->second.shape() == dst->shape(),
+            opt.string() + ": '" + name + "' is missing or has another shape" +
+                " — the checkpoint is for a different model shape");
+    std::copy_n(it->second.data(), dst->size(), const_cast<Tensor*>(dst)->data());
+  }
+  require(meta.count("step") > 0, opt.string() + ": no step count in its metadata");
+  optimizer.set_steps(std::stol(meta["step"]));
+}
+
+void publish_checkpoint(const std::string& src, const std::string& dst) {
+  const fs::path tmp = temp_sibling(dst);
+  for (const auto& e : fs::directory_iterator(src)) {
+    std::error_code ec;
+    fs::create_hard_link(e.path(), tmp / e.path().filename(), ec);  // files are never rewritten
+    if (ec) fs::copy_file(e.path(), tmp / e.path().filename());
+  }
+  install_dir(tmp, dst);
+}
+
+void prune_checkpoints(const std::string& checkpoints_dir, long keep) {
+  std::vector<std::pair<long, fs::path>> numbered;
+  for (const auto& e : fs::directory_iterator(checkpoints_dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("step_", 0) == 0 && name.find(".tmp") == std::string::npos)
+      numbered.emplace_back(std::stol(name.substr(5)), e.path());
+  }
+  std::sort(numbered.begin(), numbered.end());
+  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 0L)) < numbered.size(); ++i)
+    fs::remove_all(numbered[i].second);
+}
+
+}  // namespace spotlight
