@@ -81,12 +81,7 @@ void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const M
     layers[i].forward(i == 0 ? x : c.outs[i - 1], memory, batch, self_mask, memory_mask,
                       c.layers[i], c.outs[i], rng);
   const Tensor& top = n == 0 ? x : c.outs.back();
-  if (final_norm) {
-    layer_norm.forward(top, c.ln, h);
-  } else {
-    h.resize_like(top);
-    std::copy_n(top.data(), top.size(), h.data());
-  }
+  final_norm_forward(layer_norm, final_norm, top, c.ln, h);
 }
 
 void Decoder::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,
@@ -96,12 +91,7 @@ void Decoder::backward(const Tensor& x, const Tensor& memory, const Cache& c, co
   dmemory.resize_like(memory);
   dmemory.zero();
   Tensor* d = &dbuf_[0];
-  if (final_norm) {
-    layer_norm.backward(top, c.ln, dh, *d);  // undo the final LayerNorm
-  } else {
-    d->resize_like(dh);
-    std::copy_n(dh.data(), dh.size(), d->data());
-  }
+  final_norm_backward(layer_norm, final_norm, top, c.ln, dh, *d);  // undo the final norm
   for (size_t i = n; i-- > 0;) {
     Tensor* next = i == 0 ? &dx : (d == &dbuf_[0] ? &dbuf_[1] : &dbuf_[0]);
     layers[i].backward(i == 0 ? x : c.outs[i - 1], memory, c.layers[i], *d, *next, dmemory);

@@ -61,24 +61,14 @@ void Encoder::forward(const Tensor& x, long batch, const Mask& mask, Cache& c, T
   for (size_t i = 0; i < n; ++i)
     layers[i].forward(i == 0 ? x : c.outs[i - 1], batch, mask, c.layers[i], c.outs[i], rng);
   const Tensor& top = n == 0 ? x : c.outs.back();
-  if (final_norm) {
-    layer_norm.forward(top, c.ln, memory);
-  } else {
-    memory.resize_like(top);
-    std::copy_n(top.data(), top.size(), memory.data());
-  }
+  final_norm_forward(layer_norm, final_norm, top, c.ln, memory);
 }
 
 void Encoder::backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Tensor& dx) {
   const size_t n = layers.size();
   const Tensor& top = n == 0 ? x : c.outs.back();
   Tensor* d = &dbuf_[0];
-  if (final_norm) {
-    layer_norm.backward(top, c.ln, dmemory, *d);  // undo the final LayerNorm
-  } else {
-    d->resize_like(dmemory);
-    std::copy_n(dmemory.data(), dmemory.size(), d->data());
-  }
+  final_norm_backward(layer_norm, final_norm, top, c.ln, dmemory, *d);  // undo the final norm
   for (size_t i = n; i-- > 0;) {
     Tensor* next = i == 0 ? &dx : (d == &dbuf_[0] ? &dbuf_[1] : &dbuf_[0]);
     layers[i].backward(i == 0 ? x : c.outs[i - 1], c.layers[i], *d, *next);

@@ -5,6 +5,8 @@
 // f is passed as a callable, so encoder and decoder layers share this code for all their blocks.
 #pragma once
 
+#include <algorithm>
+
 #include "spotlight/kernels.h"
 #include "spotlight/layers/layer_norm.h"
 
@@ -74,5 +76,27 @@ struct Residual {
  private:
   Tensor dsum_, dout_, din_;  // backward scratch
 };
+
+// A stack's closing LayerNorm: applied in pre-norm stacks, the identity (a copy) in post-norm
+// ones, whose layers already end in a LayerNorm.
+inline void final_norm_forward(const LayerNorm& ln, bool on, const Tensor& x, LayerNorm::Cache& c,
+                               Tensor& y) {
+  if (on) {
+    ln.forward(x, c, y);
+  } else {
+    y.resize_like(x);
+    std::copy_n(x.data(), x.size(), y.data());
+  }
+}
+// dx overwritten.
+inline void final_norm_backward(LayerNorm& ln, bool on, const Tensor& x, const LayerNorm::Cache& c,
+                                const Tensor& dy, Tensor& dx) {
+  if (on) {
+    ln.backward(x, c, dy, dx);
+  } else {
+    dx.resize_like(dy);
+    std::copy_n(dy.data(), dy.size(), dx.data());
+  }
+}
 
 }  // namespace spotlight
