@@ -40,6 +40,18 @@ void masked_softmax_backward(const MatView& p, const MatView& dp, float scale) {
   }
 }
 
+void log_softmax(const MatView& x) {
+  for (long i = 0; i < x.rows; ++i) {
+    float* r = x.row(i);
+    float mx = -INFINITY;
+    for (long j = 0; j < x.cols; ++j) mx = std::max(mx, r[j]);
+    double sum = 0.0;
+    for (long j = 0; j < x.cols; ++j) sum += std::exp(static_cast<double>(r[j] - mx));
+    const float lse = mx + static_cast<float>(std::log(sum));
+    for (long j = 0; j < x.cols; ++j) r[j] -= lse;
+  }
+}
+
 void layer_norm(const MatView& x, const float* gamma, const float* beta, float eps,
                 const MatView& y, float* mean, float* rstd) {
   const long d = x.cols;

@@ -28,6 +28,9 @@ void masked_softmax(const MatView& scores, float scale, const Mask& mask, long b
 // their gradient is 0.
 void masked_softmax_backward(const MatView& probs, const MatView& dprobs, float scale);
 
+// Each row of x becomes log(softmax(row)) in place (decoding).
+void log_softmax(const MatView& x);
+
 // y = (x − mean) · rstd · gamma + beta per row, biased variance. mean, rstd: [rows].
 void layer_norm(const MatView& x, const float* gamma, const float* beta, float eps,
                 const MatView& y, float* mean, float* rstd);

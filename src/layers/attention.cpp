@@ -8,10 +8,11 @@
 namespace spotlight {
 
 namespace {
-// Column block of head h for sentence b: rows [b·T, (b+1)·T), cols [h·Dh, (h+1)·Dh).
-MatView head(const Tensor& x, long b, long t, long h, long dh) {
-  return x.view().block(b * t, h * dh, t, dh);
+// Column block of head h for sentence b: `rows` rows from b·stride, cols [h·Dh, (h+1)·Dh).
+MatView head(const Tensor& x, long b, long stride, long rows, long h, long dh) {
+  return x.view().block(b * stride, h * dh, rows, dh);
 }
+MatView head(const Tensor& x, long b, long t, long h, long dh) { return head(x, b, t, t, h, dh); }
 // The [Tq, Tk] block of sentence b, head h in a [B, H, Tq, Tk] tensor.
 MatView scores_block(const Tensor& p, long b, long h, long heads, long tq, long tk) {
   return {const_cast<float*>(p.data()) + ((b * heads + h) * tq) * tk, tq, tk, tk};
@@ -20,7 +21,7 @@ MatView scores_block(const Tensor& p, long b, long h, long heads, long tq, long 
 
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
             const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, Tensor& drop_mask,
-            Tensor& attn, Tensor& ctx) {
+            Tensor& attn, Tensor& ctx, long kv_len) {
   const long d = q.cols(), dh = d / heads;
   require(batch > 0 && q.rows() % batch == 0 && k.rows() % batch == 0 && k.same_shape(v) &&
               k.cols() == d && d % heads == 0,
@@ -29,14 +30,16 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
     return "attend: mask has " + std::to_string(mask.key_len.size()) +
            " key lengths for a batch of " + std::to_string(batch);
   });
-  const long tq = q.rows() / batch, tk = k.rows() / batch;
+  const long tq = q.rows() / batch, stride = k.rows() / batch;
+  const long tk = kv_len < 0 ? stride : kv_len;
+  require(tk <= stride, "attend: kv_len exceeds the keys stored per sentence");
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   probs.resize({batch, heads, tq, tk});
   ctx.resize({q.rows(), d});
   for (long b = 0; b < batch; ++b)
     for (long h = 0; h < heads; ++h) {
       const MatView s = scores_block(probs, b, h, heads, tq, tk);
-      gemm(head(q, b, tq, h, dh), Op::N, head(k, b, tk, h, dh), Op::T, s);  // S = q·kᵀ
+      gemm(head(q, b, tq, h, dh), Op::N, head(k, b, stride, tk, h, dh), Op::T, s);  // S = q·kᵀ
       masked_softmax(s, scale, mask, b);                                    // P = softmax(S/√Dh)
     }
   const bool drop = rng != nullptr && dropout_p > 0.0f;
@@ -49,7 +52,7 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   const Tensor& a = drop ? attn : probs;
   for (long b = 0; b < batch; ++b)
     for (long h = 0; h < heads; ++h)  // ctx_bh = A_bh · v_bh
-      gemm(scores_block(a, b, h, heads, tq, tk), Op::N, head(v, b, tk, h, dh), Op::N,
+      gemm(scores_block(a, b, h, heads, tq, tk), Op::N, head(v, b, stride, tk, h, dh), Op::N,
            head(ctx, b, tq, h, dh));
 }
 
@@ -113,6 +116,16 @@ void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch
   v_proj.forward(xkv, c.v);
   c.batch = batch;
   attend(c.q, c.k, c.v, batch, heads, mask, dropout, rng, c.probs, c.drop_mask, c.attn, c.ctx);
+  out_proj.forward(c.ctx, y);
+}
+
+void MultiHeadAttention::forward_cached(const Tensor& xq, const Tensor& k, const Tensor& v,
+                                        long batch, long kv_len, const Mask& mask, Cache& c,
+                                        Tensor& y) const {
+  q_proj.forward(xq, c.q);
+  c.batch = batch;
+  attend(c.q, k, v, batch, heads, mask, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx,
+         kv_len);
   out_proj.forward(c.ctx, y);
 }
 

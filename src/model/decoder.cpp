@@ -1,5 +1,7 @@
 #include "spotlight/model/decoder.h"
 
+#include "spotlight/check.h"
+
 #include <algorithm>
 
 namespace spotlight {
@@ -37,6 +39,27 @@ void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch, co
   });
   ff_block.forward(c.mid2, c.r_ff, y, rng,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
+}
+
+void DecoderLayer::step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) const {
+  Cache& c = st.layers[i];
+  const long d = x.cols(), t = st.length;
+  self_block.forward(x, c.r_self, c.mid1, nullptr, [&](const Tensor& in, Tensor& out) {
+    self_attn.k_proj.forward(in, st.new_k);  // this token's key and value enter the cache
+    self_attn.v_proj.forward(in, st.new_v);
+    for (long b = 0; b < st.batch; ++b) {
+      std::copy_n(st.new_k.view().row(b), d, st.self_k[i].view().row(b * st.capacity + t));
+      std::copy_n(st.new_v.view().row(b), d, st.self_v[i].view().row(b * st.capacity + t));
+    }
+    self_attn.forward_cached(in, st.self_k[i], st.self_v[i], st.batch, t + 1, Mask{}, c.self,
+                             out);
+  });
+  cross_block.forward(c.mid1, c.r_cross, c.mid2, nullptr, [&](const Tensor& in, Tensor& out) {
+    encoder_attn.forward_cached(in, st.mem_k[i], st.mem_v[i], st.batch, -1,
+                                Mask{st.src_len, false, 0}, c.cross, out);
+  });
+  ff_block.forward(c.mid2, c.r_ff, y, nullptr,
+                   [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, nullptr); });
 }
 
 void DecoderLayer::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy,
@@ -82,6 +105,59 @@ void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const M
                       c.layers[i], c.outs[i], rng);
   const Tensor& top = n == 0 ? x : c.outs.back();
   final_norm_forward(layer_norm, final_norm, top, c.ln, h);
+}
+
+void DecoderState::select(std::span<const int> rows) {
+  const long n = static_cast<long>(rows.size());
+  auto gather = [&](Tensor& t, long per_row) {
+    Tensor out({n * per_row, t.cols()});
+    for (long r = 0; r < n; ++r)
+      std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * per_row), per_row * t.cols(),
+                  out.view().row(r * per_row));
+    t = std::move(out);
+  };
+  for (size_t i = 0; i < self_k.size(); ++i) {
+    gather(self_k[i], capacity);
+    gather(self_v[i], capacity);
+    gather(mem_k[i], src_max);
+    gather(mem_v[i], src_max);
+  }
+  std::vector<int> lens;
+  for (int r : rows) lens.push_back(src_len[static_cast<size_t>(r)]);
+  src_len = std::move(lens);
+  batch = n;
+}
+
+void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_len,
+                    long capacity, DecoderState& st) const {
+  require(batch > 0 && memory.rows() % batch == 0 && static_cast<long>(src_len.size()) == batch,
+          "Decoder::start: memory and source lengths do not match the batch");
+  const size_t n = layers.size();
+  st.batch = batch;
+  st.capacity = capacity;
+  st.length = 0;
+  st.src_max = memory.rows() / batch;
+  st.src_len.assign(src_len.begin(), src_len.end());
+  st.self_k.resize(n);
+  st.self_v.resize(n);
+  st.mem_k.resize(n);
+  st.mem_v.resize(n);
+  st.layers.resize(n);
+  st.outs.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    st.self_k[i].resize({batch * capacity, memory.cols()});
+    st.self_v[i].resize({batch * capacity, memory.cols()});
+    layers[i].encoder_attn.k_proj.forward(memory, st.mem_k[i]);  // once per sentence
+    layers[i].encoder_attn.v_proj.forward(memory, st.mem_v[i]);
+  }
+}
+
+void Decoder::step(const Tensor& x, DecoderState& st, Tensor& h) const {
+  require(st.length < st.capacity, "Decoder::step: output longer than the cache capacity");
+  const size_t n = layers.size();
+  for (size_t i = 0; i < n; ++i) layers[i].step(i == 0 ? x : st.outs[i - 1], st, i, st.outs[i]);
+  final_norm_forward(layer_norm, final_norm, n == 0 ? x : st.outs.back(), st.ln, h);
+  ++st.length;
 }
 
 void Decoder::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,

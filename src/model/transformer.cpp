@@ -113,6 +113,31 @@ void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
   embed.project(c.h, c.logits);
 }
 
+void Transformer::encode(std::span<const int> src, long batch, std::span<const int> src_len,
+                         Cache& c) const {
+  require(batch > 0 && static_cast<long>(src_len.size()) == batch &&
+              static_cast<long>(src.size()) % batch == 0,
+          "encode: source ids and lengths do not match the batch");
+  const long len = static_cast<long>(src.size()) / batch;
+  for (int l : src_len) require(l >= 1 && l <= len, "encode: source length outside [1, S]");
+  embed_tokens(src, batch, len, 0, c.src_x);
+  encoder.forward(c.src_x, batch, Mask{src_len, false, 0}, c.enc, c.memory, nullptr);
+}
+
+void Transformer::start(const Cache& c, std::span<const int> src_len, long capacity,
+                        DecoderState& st) const {
+  decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st);
+}
+
+void Transformer::step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const {
+  require(static_cast<long>(tokens.size()) == st.batch, "step: one token per row expected");
+  // The step's scratch lives in the state so that a const model can decode.
+  embed_tokens(tokens, st.batch, 1, st.length, st.x);
+  decoder.step(st.x, st, st.h);
+  embed.project(st.h, logprobs);
+  log_softmax(logprobs.view());
+}
+
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
   embed.project_backward(c.h, dlogits, dh_);                       // undo the output projection
   decoder.backward(c.tgt_x, c.memory, c.dec, dh_, dx_, dmemory_);  // undo the decoder

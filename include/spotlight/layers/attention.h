@@ -20,9 +20,11 @@ namespace spotlight {
 // The attention core shared by training and decoding: ctx = dropout(softmax(q·kᵀ·scale)) · v
 // per sentence and head, all gemms on column-block views. probs [B, H, Tq, Tk] receives the
 // softmax; attn the dropped-out probabilities (only when dropout is on; mask as in dropout()).
+// k and v hold k.rows()/B rows per sentence; kv_len ≥ 0 uses only the first kv_len of them (a
+// KV cache filled up to the current step).
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
             const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, Tensor& drop_mask,
-            Tensor& attn, Tensor& ctx);
+            Tensor& attn, Tensor& ctx, long kv_len = -1);
 // Backward of attend: dq, dk, dv overwritten. dprobs [B, H, Tq, Tk] is scratch.
 void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
                      const Tensor& probs, const Tensor& drop_mask, const Tensor& attn,
@@ -52,6 +54,11 @@ struct MultiHeadAttention {
   // xq [B·Tq, D], xkv [B·Tk, D] → y [B·Tq, D]. Dropout is active iff rng is given.
   void forward(const Tensor& xq, const Tensor& xkv, long batch, const Mask& mask, Cache& c,
                Tensor& y, Rng* rng) const;
+  // Decoding: queries xq [B·Tq, D] attend over keys/values already projected by k_proj/v_proj
+  // (a KV cache, or the memory's projections), of which the first kv_len rows per sentence are
+  // used (kv_len < 0: all). No dropout; c receives q, probs and ctx.
+  void forward_cached(const Tensor& xq, const Tensor& k, const Tensor& v, long batch, long kv_len,
+                      const Mask& mask, Cache& c, Tensor& y) const;
   // dxq and dxkv overwritten (for self-attention the caller adds them: explicit fan-out).
   void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy, Tensor& dxq,
                 Tensor& dxkv);

@@ -10,6 +10,8 @@
 
 namespace spotlight {
 
+struct DecoderState;
+
 struct DecoderLayer {
   MultiHeadAttention self_attn;
   Residual self_block;  // self_attn_layer_norm
@@ -33,12 +35,36 @@ struct DecoderLayer {
   // source lengths.
   void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
                const Mask& memory_mask, Cache& c, Tensor& y, Rng* rng) const;
+  // Decoding: one new token per sentence, x, y [B, D]; appends its keys/values to layer i's
+  // cache in st.
+  void step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) const;
   // dx overwritten; dmemory accumulates (+=) this layer's cross-attention gradient.
   void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy, Tensor& dx,
                 Tensor& dmemory);
 
  private:
   Tensor dmid1_, dmid2_, dkv_;
+};
+
+// The decoder's state while generating: per layer, the self-attention keys/values of every
+// token so far (a KV cache with `capacity` rows per sentence) and the cross-attention
+// keys/values of the memory, computed once per sentence in start().
+struct DecoderState {
+  long batch = 0;     // B rows being decoded (sentences, or sentences × beams)
+  long capacity = 0;  // cache rows per row: the longest output allowed
+  long length = 0;    // tokens decoded so far (the next token's position)
+  long src_max = 0;   // S, memory rows per row
+  std::vector<int> src_len;                // [B]
+  std::vector<Tensor> self_k, self_v;      // [L] × [B·capacity, D]
+  std::vector<Tensor> mem_k, mem_v;        // [L] × [B·S, D]
+  std::vector<DecoderLayer::Cache> layers;  // per-layer scratch
+  std::vector<Tensor> outs;                 // [L] × [B, D]
+  LayerNorm::Cache ln;
+  Tensor new_k, new_v;  // [B, D] this step's keys/values before they enter the cache
+  Tensor x, h;          // [B, D] the step's embedded input and decoder output
+
+  // Keeps only these rows, in this order (finished sentences dropped, beams reordered).
+  void select(std::span<const int> rows);
 };
 
 struct Decoder {
@@ -60,6 +86,12 @@ struct Decoder {
   // x [B·T, D] (embedded target input), memory [B·S, D] → h [B·T, D].
   void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
                const Mask& memory_mask, Cache& c, Tensor& h, Rng* rng) const;
+  // Decoding: prepares st for `batch` rows over memory [B·S, D] with source lengths src_len,
+  // for at most `capacity` output tokens.
+  void start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,
+             DecoderState& st) const;
+  // One token per row: x [B, D] (embedded at position st.length) → h [B, D]; st.length + 1.
+  void step(const Tensor& x, DecoderState& st, Tensor& h) const;
   // dh → dx (overwritten) and dmemory (overwritten: the sum over all layers).
   void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh, Tensor& dx,
                 Tensor& dmemory);

@@ -77,6 +77,13 @@ class Transformer {
   // dlogits [B·T, V] → every parameter's gradient (accumulated).
   void backward(const Batch& batch, Cache& c, const Tensor& dlogits);
 
+  // Decoding (no dropout). encode: source ids [B·S] with lengths → c.memory [B·S, D].
+  void encode(std::span<const int> src, long batch, std::span<const int> src_len, Cache& c) const;
+  // Prepares st to decode from c.memory for at most `capacity` tokens per row.
+  void start(const Cache& c, std::span<const int> src_len, long capacity, DecoderState& st) const;
+  // Feeds one token per row (BOS first) → log-probabilities of the next token [B, V].
+  void step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const;
+
   // Pieces of forward, public for decoding and tests.
   void embed_tokens(std::span<const int> ids, long batch, long len, long offset, Tensor& x) const;
   static Mask source_mask(const Batch& b) { return {b.src_len, false, 0}; }

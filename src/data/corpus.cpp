@@ -1,0 +1,306 @@
+#include "spotlight/data/corpus.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <thread>
+
+#include "spotlight/check.h"
+
+namespace spotlight {
+
+static_assert(std::endian::native == std::endian::little, "the corpus cache assumes little endian");
+
+namespace fs = std::filesystem;
+
+LineReader::LineReader(const std::string& path) : path_(path) {
+  std::error_code ec;
+  require(!fs::is_directory(path, ec),
+          [&] { return "cannot read " + path + ": it is a directory"; });
+  in_.open(path, std::ios::binary);
+  require(in_.is_open(), [&] { return "cannot open " + path + ": " + std::strerror(errno); });
+}
+
+bool LineReader::next(std::string& line) {
+  if (!std::getline(in_, line)) {
+    require(!in_.bad(), [&] { return "cannot read " + path_ + ": " + std::strerror(errno); });
+    return false;
+  }
+  ++line_no_;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line_no_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // UTF-8 BOM
+  require(valid_utf8(line), [&] {
+    return path_ + ":" + std::to_string(line_no_) + ": invalid UTF-8 (convert the file to UTF-8)";
+  });
+  return true;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  LineReader reader(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (reader.next(line)) lines.push_back(line);
+  return lines;
+}
+
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    // Lead byte: sequence length and the smallest code point it may encode (no overlongs).
+    long n = 0;
+    uint32_t cp = 0, min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;  // a continuation byte without a lead, or 0xF8..0xFF
+    }
+    if (end - p < n) return false;
+    for (long i = 1; i < n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += n;
+  }
+  return true;
+}
+
+namespace {
+
+// What a cache must match: both files' size and modification time, the vocabulary, max_len.
+struct CacheKey {
+  uint64_t src_size, src_mtime, tgt_size, tgt_mtime, vocab, max_len;
+  bool operator==(const CacheKey&) const = default;
+};
+
+constexpr char kCacheMagic[8] = {'S', 'P', 'L', 'C', 'R', 'P', '0', '1'};
+
+void stat_file(const std::string& path, uint64_t& size, uint64_t& mtime) {
+  std::error_code ec;
+  require(!fs::is_directory(path, ec),
+          [&] { return "cannot read " + path + ": it is a directory"; });
+  size = static_cast<uint64_t>(fs::file_size(path, ec));
+  require(!ec, [&] { return "cannot open " + path + ": " + ec.message(); });
+  mtime = static_cast<uint64_t>(fs::last_write_time(path, ec).time_since_epoch().count());
+  require(!ec, [&] { return "cannot open " + path + ": " + ec.message(); });
+}
+
+// Binary reader that hashes what it reads, for the trailing checksum.
+struct HashedReader {
+  std::ifstream in;
+  uint64_t hash = fnv1a({});
+
+  bool read(void* dst, size_t bytes) {
+    in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes));
+    if (!in) return false;
+    hash = fnv1a({static_cast<const char*>(dst), bytes}, hash);
+    return true;
+  }
+  template <class T>
+  bool read_vector(std::vector<T>& v, uint64_t n) {
+    v.resize(n);
+    return read(v.data(), n * sizeof(T));
+  }
+};
+
+// Returns true and fills `c` when cache_path holds a complete, uncorrupted cache for `key`.
+bool read_cache(const std::string& cache_path, const CacheKey& key, ParallelCorpus& c) {
+  HashedReader r;
+  r.in.open(cache_path, std::ios::binary);
+  if (!r.in.is_open()) return false;
+  std::error_code ec;
+  const uint64_t file_size = fs::file_size(cache_path, ec);
+  if (ec) return false;
+  char magic[8];
+  CacheKey stored{};
+  uint64_t counts[5];  // lines_read, skipped_empty, skipped_long, P, tokens
+  if (!r.read(magic, sizeof magic) || std::memcmp(magic, kCacheMagic, sizeof magic) != 0)
+    return false;
+  if (!r.read(&stored, sizeof stored) || !(stored == key)) return false;
+  if (!r.read(counts, sizeof counts)) return false;
+  const uint64_t P = counts[3], n = counts[4];
+  // The sizes must add up before anything is allocated from them.
+  const uint64_t header = sizeof magic + sizeof stored + sizeof counts;
+  if (P > file_size || n > file_size || header + (2 * P + 1) * 8 + P * 8 + n * 4 + 8 != file_size)
+    return false;
+  ParallelCorpus tmp;
+  if (!r.read_vector(tmp.offsets, 2 * P + 1) || !r.read_vector(tmp.lines, P) ||
+      !r.read_vector(tmp.tokens, n))
+    return false;
+  const uint64_t expected = r.hash;
+  uint64_t checksum = 0;
+  if (!r.read(&checksum, sizeof checksum) || checksum != expected) return false;
+  for (size_t k = 0; k + 1 < tmp.offsets.size(); ++k)
+    if (tmp.offsets[k] > tmp.offsets[k + 1]) return false;
+  if (tmp.offsets.front() != 0 || tmp.offsets.back() != static_cast<long>(n)) return false;
+  tmp.lines_read = static_cast<long>(counts[0]);
+  tmp.skipped_empty = static_cast<long>(counts[1]);
+  tmp.skipped_long = static_cast<long>(counts[2]);
+  tmp.from_cache = true;
+  c = std::move(tmp);
+  return true;
+}
+
+// Writes the cache under a temporary name and renames it into place.
+void write_cache(const std::string& cache_path, const CacheKey& key, const ParallelCorpus& c) {
+  const fs::path parent = fs::path(cache_path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  const std::string tmp = cache_path + ".tmp." + std::to_string(::getpid());
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  require(out.is_open(),
+          [&] { return "cannot write corpus cache " + tmp + ": " + std::strerror(errno); });
+  uint64_t hash = fnv1a({});
+  auto put = [&](const void* src, size_t bytes) {
+    out.write(static_cast<const char*>(src), static_cast<std::streamsize>(bytes));
+    hash = fnv1a({static_cast<const char*>(src), bytes}, hash);
+  };
+  const uint64_t counts[5] = {
+      static_cast<uint64_t>(c.lines_read), static_cast<uint64_t>(c.skipped_empty),
+      static_cast<uint64_t>(c.skipped_long), static_cast<uint64_t>(c.size()),
+      static_cast<uint64_t>(c.tokens.size())};
+  put(kCacheMagic, sizeof kCacheMagic);
+  put(&key, sizeof key);
+  put(counts, sizeof counts);
+  put(c.offsets.data(), c.offsets.size() * sizeof(long));
+  put(c.lines.data(), c.lines.size() * sizeof(long));
+  put(c.tokens.data(), c.tokens.size() * sizeof(int));
+  const uint64_t checksum = hash;
+  out.write(reinterpret_cast<const char*>(&checksum), sizeof checksum);
+  out.close();
+  if (!out) {
+    fs::remove(tmp, ec);
+    require(false,
+            [&] { return "cannot write corpus cache " + tmp + ": " + std::strerror(errno); });
+  }
+  fs::rename(tmp, cache_path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    require(false,
+            [&] { return "cannot rename " + tmp + " to " + cache_path + ": " + ec.message(); });
+  }
+}
+
+// Encodes texts[i] into ids[i] for all i on `threads` threads (Vocab::encode is thread-safe).
+void encode_all(const Vocab& vocab, const std::vector<std::string>& texts,
+                std::vector<std::vector<int>>& ids, int threads) {
+  ids.resize(texts.size());
+  const size_t n = texts.size();
+  const size_t workers =
+      std::clamp<size_t>(static_cast<size_t>(std::max(threads, 1)), 1, std::max<size_t>(n, 1));
+  if (workers == 1) {
+    for (size_t i = 0; i < n; ++i) ids[i] = vocab.encode(texts[i]);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(workers);
+  std::vector<std::thread> pool;
+  for (size_t w = 0; w < workers; ++w)
+    pool.emplace_back([&, w] {
+      try {
+        for (size_t i = w * n / workers; i < (w + 1) * n / workers; ++i)
+          ids[i] = vocab.encode(texts[i]);
+      } catch (...) {
+        errors[w] = std::current_exception();
+      }
+    });
+  for (auto& t : pool) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace
+
+ParallelCorpus load_parallel(const std::string& src_path, const std::string& tgt_path,
+                             const Vocab& vocab, long max_len, const std::string& cache_path,
+                             int threads) {
+  require(max_len > 0, "data.max_len: must be positive, got " + std::to_string(max_len));
+  CacheKey key{};
+  stat_file(src_path, key.src_size, key.src_mtime);
+  stat_file(tgt_path, key.tgt_size, key.tgt_mtime);
+  key.vocab = vocab.fingerprint();
+  key.max_len = static_cast<uint64_t>(max_len);
+
+  ParallelCorpus c;
+  if (!cache_path.empty() && read_cache(cache_path, key, c)) return c;
+
+  // Stream both files in chunks: read, encode in parallel, filter and append.
+  LineReader src(src_path), tgt(tgt_path);
+  const size_t chunk = 4096 * static_cast<size_t>(std::max(threads, 1));
+  std::vector<std::string> src_text, tgt_text;
+  std::vector<std::vector<int>> src_ids, tgt_ids;
+  c.offsets.push_back(0);
+  bool more = true;
+  while (more) {
+    src_text.clear();
+    tgt_text.clear();
+    std::string s, t;
+    while (src_text.size() < chunk) {
+      const bool has_src = src.next(s), has_tgt = tgt.next(t);
+      if (has_src != has_tgt) {
+        // Count the rest of the longer file so the message gives both totals.
+        LineReader& longer = has_src ? src : tgt;
+        while (longer.next(s)) {
+        }
+        require(false, [&] {
+          return "parallel files differ in length: " + src_path + " has " +
+                 std::to_string(src.lines_read()) + " lines but " + tgt_path + " has " +
+                 std::to_string(tgt.lines_read()) +
+                 " (line N of the source must translate line N of the target)";
+        });
+      }
+      if (!has_src) {
+        more = false;
+        break;
+      }
+      src_text.push_back(std::move(s));
+      tgt_text.push_back(std::move(t));
+    }
+    encode_all(vocab, src_text, src_ids, threads);
+    encode_all(vocab, tgt_text, tgt_ids, threads);
+    for (size_t i = 0; i < src_text.size(); ++i, ++c.lines_read) {
+      const auto& a = src_ids[i];
+      const auto& b = tgt_ids[i];
+      if (a.empty() || b.empty()) {
+        ++c.skipped_empty;
+        continue;
+      }
+      if (static_cast<long>(a.size()) > max_len || static_cast<long>(b.size()) > max_len) {
+        ++c.skipped_long;
+        continue;
+      }
+      c.tokens.insert(c.tokens.end(), a.begin(), a.end());
+      c.offsets.push_back(static_cast<long>(c.tokens.size()));
+      c.tokens.insert(c.tokens.end(), b.begin(), b.end());
+      c.offsets.push_back(static_cast<long>(c.tokens.size()));
+      c.lines.push_back(c.lines_read);
+    }
+  }
+  c.tokens.shrink_to_fit();
+  c.offsets.shrink_to_fit();
+  c.lines.shrink_to_fit();
+  // A file changed while it was read would key the cache with the wrong contents: skip it.
+  CacheKey after = key;
+  stat_file(src_path, after.src_size, after.src_mtime);
+  stat_file(tgt_path, after.tgt_size, after.tgt_mtime);
+  if (!cache_path.empty() && after == key) write_cache(cache_path, key, c);
+  return c;
+}
+
+}  // namespace spotlight

@@ -1,0 +1,180 @@
+// Vocab: training a tiny joint SentencePiece model on generated text, fixed special ids,
+// encode/decode round trips, atomic output and the errors a user can hit.
+#include "spotlight/data/vocab.h"
+
+#include <doctest/doctest.h>
+#include <sentencepiece_trainer.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "spotlight/check.h"
+#include "spotlight/rng.h"
+
+using namespace spotlight;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() /
+             ("spotlight_vocab_test_" + std::to_string(::getpid()) + "_" + name)) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_file(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path, std::ios::binary);
+  for (const auto& l : lines) out << l << "\n";
+}
+
+// `n` lines of 1..8 random words drawn from `words`.
+std::vector<std::string> generated_lines(const std::vector<std::string>& words, long n,
+                                         uint64_t seed) {
+  Rng rng(seed);
+  std::vector<std::string> lines;
+  for (long i = 0; i < n; ++i) {
+    std::string l;
+    const uint32_t len = 1 + rng.below(8);
+    for (uint32_t w = 0; w < len; ++w)
+      l += (w ? " " : "") + words[rng.below(static_cast<uint32_t>(words.size()))];
+    lines.push_back(l);
+  }
+  return lines;
+}
+
+const std::vector<std::string> kEnglish = {
+    "the",   "cat",   "sat",   "on",    "mat",     "dog",   "runs",   "fast",   "house",  "green",
+    "small", "river", "bread", "water", "quickly", "walks", "yellow", "window", "garden", "big"};
+const std::vector<std::string> kFrench = {
+    "le",    "chat",    "est",  "assis", "sur",  "tapis",  "chien", "court",   "maison", "verte",
+    "petit", "rivière", "pain", "eau",   "vite", "marche", "jaune", "fenêtre", "jardin", "grand"};
+
+VocabOptions tiny_options() {
+  VocabOptions o;
+  o.size = 60;
+  o.model_type = "unigram";
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a trained vocabulary has pad, unk, bos, eos at 0-3 and round-trips text") {
+  TempDir dir("roundtrip");
+  write_file(dir.file("train.en"), generated_lines(kEnglish, 300, 1));
+  write_file(dir.file("train.fr"), generated_lines(kFrench, 300, 2));
+  const std::string model = dir.file("sub/vocab.model");  // parent created on demand
+  Vocab::train({dir.file("train.en"), dir.file("train.fr")}, model, tiny_options());
+  CHECK(fs::exists(model));
+  // Nothing but the model is left behind: no temporary, no .vocab side file.
+  long files = 0;
+  for (const auto& e : fs::directory_iterator(dir.path / "sub")) files += e.is_regular_file();
+  CHECK(files == 1);
+
+  const Vocab v(model);
+  CHECK(v.size() == 60);
+  CHECK(v.pad_id() == 0);
+  CHECK(v.unk_id() == 1);
+  CHECK(v.bos_id() == 2);
+  CHECK(v.eos_id() == 3);
+  CHECK(v.fingerprint() != 0);
+  for (const std::string text :
+       {"the cat sat on the mat", "le chat est assis sur le tapis", "petit rivière", "dog"}) {
+    const std::vector<int> ids = v.encode(text);
+    REQUIRE(!ids.empty());
+    for (int id : ids) {
+      CHECK(id >= 4);  // pieces only: no specials, nothing unknown in in-vocabulary text
+      CHECK(id < v.size());
+    }
+    CHECK(v.decode(ids) == text);
+    // decode skips the framing ids callers leave in.
+    std::vector<int> framed = {v.bos_id()};
+    framed.insert(framed.end(), ids.begin(), ids.end());
+    framed.push_back(v.eos_id());
+    framed.push_back(v.pad_id());
+    CHECK(v.decode(framed) == text);
+  }
+  CHECK(v.encode("").empty());
+  // Unseen characters map to unk.
+  const std::vector<int> unk = v.encode("ж");
+  CHECK(std::find(unk.begin(), unk.end(), v.unk_id()) != unk.end());
+  CHECK_THROWS_WITH_AS(v.decode(std::vector<int>{1000}), doctest::Contains("outside"), Error);
+
+  // Same data, same options → byte-identical model.
+  const std::string again = dir.file("again.model");
+  Vocab::train({dir.file("train.en"), dir.file("train.fr")}, again, tiny_options());
+  CHECK(Vocab(again).fingerprint() == v.fingerprint());
+}
+
+TEST_CASE("every model type trains") {
+  TempDir dir("types");
+  write_file(dir.file("train.txt"), generated_lines(kEnglish, 200, 3));
+  for (const std::string type : {"bpe", "char", "word"}) {
+    VocabOptions o = tiny_options();
+    o.model_type = type;
+    o.size = type == "word" ? 24 : 30;  // word: the 20 words + 4 specials
+    const std::string model = dir.file(type + ".model");
+    Vocab::train({dir.file("train.txt")}, model, o);
+    const Vocab v(model);
+    CHECK(v.decode(v.encode("the small dog")) == "the small dog");
+  }
+}
+
+TEST_CASE("vocabulary training refuses bad inputs and options, naming them") {
+  TempDir dir("errors");
+  write_file(dir.file("train.txt"), generated_lines(kEnglish, 100, 4));
+  const std::string model = dir.file("vocab.model");
+  CHECK_THROWS_WITH_AS(Vocab::train({dir.file("missing.txt")}, model, tiny_options()),
+                       doctest::Contains("missing.txt"), Error);
+  VocabOptions big = tiny_options();
+  big.size = 5000;
+  CHECK_THROWS_WITH_AS(Vocab::train({dir.file("train.txt")}, model, big),
+                       doctest::Contains("vocab.size"), Error);
+  VocabOptions few = tiny_options();
+  few.size = 10;  // fewer pieces than the data has characters
+  CHECK_THROWS_WITH_AS(Vocab::train({dir.file("train.txt")}, model, few),
+                       doctest::Contains("vocab.size"), Error);
+  VocabOptions odd = tiny_options();
+  odd.model_type = "sentencepiece";
+  CHECK_THROWS_WITH_AS(Vocab::train({dir.file("train.txt")}, model, odd),
+                       doctest::Contains("vocab.model_type"), Error);
+  {
+    std::ofstream out(dir.file("bad.txt"), std::ios::binary);
+    out << "the cat\nthe dog\n\xff\xfe broken\n";
+  }
+  CHECK_THROWS_WITH_AS(Vocab::train({dir.file("bad.txt")}, model, tiny_options()),
+                       doctest::Contains("bad.txt:3"), Error);
+  // A failed training leaves no model behind.
+  CHECK(!fs::exists(model));
+}
+
+TEST_CASE("loading a missing, corrupt or foreign vocabulary is an error naming the file") {
+  TempDir dir("load");
+  CHECK_THROWS_WITH_AS(Vocab(dir.file("nope.model")), doctest::Contains("nope.model"), Error);
+  write_file(dir.file("junk.model"), {"this is not a protobuf"});
+  CHECK_THROWS_WITH_AS(Vocab(dir.file("junk.model")), doctest::Contains("junk.model"), Error);
+  // A model trained with SentencePiece's default ids (unk 0, bos 1, eos 2, no pad).
+  write_file(dir.file("train.txt"), generated_lines(kEnglish, 200, 5));
+  const auto status =
+      sentencepiece::SentencePieceTrainer::Train({{"input", dir.file("train.txt")},
+                                                  {"model_prefix", dir.file("foreign")},
+                                                  {"vocab_size", "40"},
+                                                  {"minloglevel", "2"}});
+  INFO(status.ToString());
+  REQUIRE(status.ok());
+  CHECK_THROWS_WITH_AS(Vocab(dir.file("foreign.model")),
+                       doctest::Contains("not trained by spotlight"), Error);
+}
