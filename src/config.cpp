@@ -58,6 +58,7 @@ void fields(C& c, F&& f) {
     f("patience", c.patience);
     f("keep_last", c.keep_last);
     f("threads", c.threads);
+    f("bleu_tokenize", c.bleu_tokenize);
   } else {
     static_assert(std::is_same_v<T, DecodeConfig>);
     f("beam", c.beam);

@@ -4,21 +4,20 @@
 #include <exception>
 
 #include "spotlight/check.h"
+#include "spotlight/cli/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"spotlight — an encoder–decoder Transformer for machine translation"};
   app.set_version_flag("--version", "spotlight 0.1.0");
-  app.require_subcommand(0, 1);
+  app.require_subcommand(1);
+  app.footer("Run `spotlight COMMAND --help` for a command's options and examples.");
+  spotlight::CommandAction action;
+  spotlight::add_train_command(app, action);
   try {
     app.parse(argc, argv);
+    return action ? action() : 0;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  }
-  try {
-    if (app.get_subcommands().empty()) {
-      std::fputs(app.help().c_str(), stdout);
-      return 0;
-    }
   } catch (const spotlight::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
@@ -26,5 +25,4 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  return 0;
 }

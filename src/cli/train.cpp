@@ -1,0 +1,68 @@
+// spotlight train — trains a model from a JSON config (see configs/ and the README).
+#include <csignal>
+#include <memory>
+
+#include "spotlight/check.h"
+#include "spotlight/cli/commands.h"
+#include "spotlight/train/trainer.h"
+
+namespace spotlight {
+
+namespace {
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  g_signal = sig;
+  g_stop = true;
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+struct TrainArgs {
+  std::string config;
+  bool resume = false;
+  std::vector<std::string> overrides;
+  int threads = 0;
+};
+}  // namespace
+
+void add_train_command(CLI::App& app, CommandAction& action) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train",
+                                     "Train a model (and its SentencePiece vocabulary, "
+                                     "if the config's vocab.path does not exist yet)");
+  cmd->add_option("-c,--config", args->config, "JSON config (presets in configs/)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--resume", args->resume,
+                "continue from <output_dir>/checkpoints/last: same step, data order and RNG");
+  cmd->add_option("--set", args->overrides,
+                  "override a config value, key.path=value (repeatable), e.g. train.lr=3e-4");
+  cmd->add_option("--threads", args->threads, "BLAS threads (overrides train.threads)")
+      ->check(CLI::PositiveNumber);
+  cmd->footer(R"(Examples:
+  spotlight train --config configs/multi30k_en_fr.json
+  spotlight train --config configs/quickstart.json --set train.max_minutes=5 --set output_dir=runs/try
+  spotlight train --config configs/multi30k_en_fr.json --resume      # after Ctrl-C or a crash
+
+Progress goes to stderr (a live bar on a terminal) and to <output_dir>/train.log; figures also
+to <output_dir>/metrics.jsonl. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits; resume
+with --resume. A second Ctrl-C stops at once.)");
+  cmd->callback([args, &action] {
+    action = [args] {
+      std::vector<std::string> overrides = args->overrides;
+      if (args->threads > 0) overrides.push_back("train.threads=" + std::to_string(args->threads));
+      const Config cfg = load_config(args->config, overrides);
+      std::signal(SIGINT, on_stop_signal);
+      std::signal(SIGTERM, on_stop_signal);
+      TrainOptions opt;
+      opt.resume = args->resume;
+      opt.stop = &g_stop;
+      const TrainSummary s = train(cfg, opt);
+      if (s.reason == StopReason::interrupted) return 128 + g_signal.load();
+      return 0;
+    };
+  });
+}
+
+}  // namespace spotlight

@@ -1,0 +1,494 @@
+#include "spotlight/train/trainer.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "spotlight/blas.h"
+#include "spotlight/check.h"
+#include "spotlight/data/batcher.h"
+#include "spotlight/data/corpus.h"
+#include "spotlight/data/vocab.h"
+#include "spotlight/decode/greedy.h"
+#include "spotlight/eval/bleu.h"
+#include "spotlight/train/checkpoint.h"
+#include "spotlight/train/loss.h"
+#include "spotlight/train/optimizer.h"
+#include "spotlight/train/schedule.h"
+
+namespace spotlight {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+const char* to_string(StopReason r) {
+  switch (r) {
+    case StopReason::max_steps:
+      return "reached train.max_steps";
+    case StopReason::max_epochs:
+      return "reached train.max_epochs";
+    case StopReason::max_minutes:
+      return "reached train.max_minutes";
+    case StopReason::patience:
+      return "no better validation BLEU for train.patience validations";
+    case StopReason::interrupted:
+      return "interrupted";
+  }
+  return "?";
+}
+
+namespace {
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+std::string duration(double s) {
+  char buf[32];
+  const long t = static_cast<long>(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lds", t);
+  return buf;
+}
+
+std::shared_ptr<spdlog::logger> make_logger(const fs::path& log_file, bool quiet) {
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  console->set_level(quiet ? spdlog::level::warn : spdlog::level::info);
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file.string());
+  auto log = std::make_shared<spdlog::logger>("train", spdlog::sinks_init_list{console, file});
+  log->set_pattern("[%Y-%m-%d %H:%M:%S] %v");
+  log->set_level(spdlog::level::info);
+  log->flush_on(spdlog::level::info);
+  return log;
+}
+
+// Keeps metrics.jsonl consistent with a resumed run: lines past the resumed step are dropped.
+void truncate_metrics(const fs::path& path, long step) {
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("step", 0L) <= step) kept += line + "\n";
+  }
+  in.close();
+  std::ofstream(path, std::ios::trunc) << kept;
+}
+
+class Trainer {
+ public:
+  Trainer(const Config& c, const TrainOptions& o) : cfg_(c), opt_(o) {}
+  TrainSummary run();
+
+ private:
+  void setup();
+  void train_step(const BatchPlan& plan, long first, long count);
+  void validate();
+  void save(bool publish_best);
+  void log_progress(bool force);
+  void draw_bar();
+  double progress() const;
+  bool stop_requested(StopReason& why) const;
+  double elapsed() const {
+    return state_.train_seconds +
+           std::chrono::duration<double>(Clock::now() - session_start_).count();
+  }
+  void write_metrics(const json& j) {
+    metrics_ << j.dump() << "\n";
+    metrics_.flush();
+  }
+
+  Config cfg_;
+  TrainOptions opt_;
+  fs::path out_, ckpt_dir_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::ofstream metrics_;
+  std::unique_ptr<Vocab> vocab_;
+  ParallelCorpus train_data_, valid_data_;
+  std::unique_ptr<Batcher> train_batches_, valid_batches_;
+  std::vector<std::vector<int>> valid_src_;
+  std::vector<std::string> valid_refs_;
+  std::unique_ptr<Transformer> model_;
+  std::unique_ptr<Adam> adam_;
+  InverseSqrtSchedule schedule_;
+  Rng data_rng_, drop_rng_;
+  TrainerState state_;
+  Transformer::Cache cache_;
+  Clock::time_point session_start_, last_log_, last_bar_;
+  bool tty_ = false;
+  long plan_size_ = 0;
+  // Figures since the last progress line.
+  double interval_loss_ = 0.0, interval_nll_ = 0.0, last_grad_norm_ = 0.0;
+  long interval_tokens_ = 0, interval_steps_ = 0;
+  double last_valid_loss_ = 0.0;
+  long last_saved_step_ = -1;
+};
+
+void Trainer::setup() {
+  const TrainConfig& t = cfg_.train;
+  require(t.max_tokens > 0 && t.update_freq > 0 && t.log_interval > 0 && t.valid_interval > 0,
+          "train.max_tokens, train.update_freq, train.log_interval and train.valid_interval "
+          "must be positive");
+  require(t.max_steps > 0 || t.max_epochs > 0 || t.max_minutes > 0,
+          "no stopping condition: set train.max_steps, train.max_epochs or train.max_minutes");
+  require(t.bleu_tokenize == "13a" || t.bleu_tokenize == "none",
+          "train.bleu_tokenize: expected \"13a\" or \"none\"");
+  require(!cfg_.vocab.path.empty(), "vocab.path: empty; name the SentencePiece model file");
+  out_ = cfg_.output_dir;
+  ckpt_dir_ = out_ / "checkpoints";
+  fs::create_directories(ckpt_dir_);
+  log_ = make_logger(out_ / "train.log", opt_.quiet);
+  tty_ = !opt_.quiet && ::isatty(STDERR_FILENO);
+  set_blas_threads(static_cast<int>(t.threads));
+
+  const bool have_last = fs::exists(ckpt_dir_ / "last");
+  require(opt_.resume || !have_last,
+          "output_dir " + out_.string() +
+              " already holds a run (checkpoints/last); continue it with --resume, or choose "
+              "another output_dir (--set output_dir=...)");
+
+  // The training files are checked (line counts, UTF-8) before anything is built from them.
+  {
+    LineReader src(cfg_.data.train[0]), tgt(cfg_.data.train[1]);
+    std::string line;
+    while (src.next(line)) {
+    }
+    while (tgt.next(line)) {
+    }
+    require(src.lines_read() == tgt.lines_read(),
+            cfg_.data.train[0] + " has " + std::to_string(src.lines_read()) + " lines but " +
+                cfg_.data.train[1] + " has " + std::to_string(tgt.lines_read()) +
+                ": line N of one must translate line N of the other");
+  }
+  // Vocabulary.
+  if (!fs::exists(cfg_.vocab.path)) {
+    log_->info("training a {} SentencePiece vocabulary of {} pieces on {} + {} → {}",
+               cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
+               cfg_.vocab.path);
+    VocabOptions vo;
+    vo.size = cfg_.vocab.size;
+    vo.model_type = cfg_.vocab.model_type;
+    vo.character_coverage = cfg_.vocab.character_coverage;
+    vo.input_sentence_size = cfg_.vocab.input_sentence_size;
+    vo.seed = static_cast<uint32_t>(t.seed);
+    vo.threads = static_cast<int>(t.threads);
+    Vocab::train({cfg_.data.train[0], cfg_.data.train[1]}, cfg_.vocab.path, vo);
+  }
+  vocab_ = std::make_unique<Vocab>(cfg_.vocab.path);
+  ModelConfig& m = cfg_.model;
+  m.vocab_size = vocab_->size();
+  m.pad_id = vocab_->pad_id();
+  m.unk_id = vocab_->unk_id();
+  m.bos_id = vocab_->bos_id();
+  m.eos_id = vocab_->eos_id();
+
+  // Corpora, encoded once and cached in the run directory.
+  const auto t0 = Clock::now();
+  train_data_ = load_parallel(cfg_.data.train[0], cfg_.data.train[1], *vocab_, cfg_.data.max_len,
+                              (out_ / "train.ids.cache").string(), static_cast<int>(t.threads));
+  log_->info(
+      "train: {} pairs from {} lines ({}; {} empty and {} longer than data.max_len = {} "
+      "skipped) in {:.1f} s",
+      train_data_.size(), train_data_.lines_read, train_data_.from_cache ? "cached ids" : "encoded",
+      train_data_.skipped_empty, train_data_.skipped_long, cfg_.data.max_len,
+      std::chrono::duration<double>(Clock::now() - t0).count());
+  require(train_data_.size() > 0, "no training pairs left in " + cfg_.data.train[0] + " / " +
+                                      cfg_.data.train[1] + " after filtering");
+  const long valid_max = m.max_positions - 1;
+  valid_data_ = load_parallel(cfg_.data.valid[0], cfg_.data.valid[1], *vocab_, valid_max,
+                              (out_ / "valid.ids.cache").string(), static_cast<int>(t.threads));
+  require(valid_data_.size() > 0, "no validation pairs in " + cfg_.data.valid[0]);
+  for (const auto& line : read_lines(cfg_.data.valid[0])) {
+    auto ids = vocab_->encode(line);
+    if (static_cast<long>(ids.size()) > valid_max) ids.resize(static_cast<size_t>(valid_max));
+    valid_src_.push_back(std::move(ids));
+  }
+  valid_refs_ = read_lines(cfg_.data.valid[1]);
+  log_->info("valid: {} pairs for the loss, {} sentences for BLEU", valid_data_.size(),
+             valid_src_.size());
+  BatcherOptions bo;
+  bo.max_tokens = t.max_tokens;
+  bo.pad_id = m.pad_id;
+  bo.bos_id = m.bos_id;
+  bo.eos_id = m.eos_id;
+  train_batches_ = std::make_unique<Batcher>(train_data_, bo);
+  bo.shuffle = false;
+  valid_batches_ = std::make_unique<Batcher>(valid_data_, bo);
+
+  // Model, optimizer, randomness.
+  model_ = std::make_unique<Transformer>(m);
+  Rng init(static_cast<uint64_t>(t.seed));
+  model_->init(init);
+  adam_ = std::make_unique<Adam>(
+      model_->params(), AdamConfig{t.adam_beta1, t.adam_beta2, t.adam_eps, t.weight_decay});
+  schedule_ = InverseSqrtSchedule{t.lr, t.warmup};
+  data_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 1);
+  drop_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 2);
+  state_.epoch_rng = data_rng_.state();
+  state_.rng = drop_rng_.state();
+
+  if (opt_.resume && have_last) {
+    const std::string last = (ckpt_dir_ / "last").string();
+    load_checkpoint_weights(last, *model_);
+    load_training_state(last, *model_, *adam_, state_);
+    drop_rng_.set_state(state_.rng);
+    last_saved_step_ = state_.step;
+    log_->info("resumed from {} at step {}, epoch {} (batch {} of the epoch)", last, state_.step,
+               state_.epoch, state_.epoch_position);
+  } else if (opt_.resume) {
+    log_->info("--resume: no checkpoint in {} yet, starting a new run", ckpt_dir_.string());
+  }
+  truncate_metrics(out_ / "metrics.jsonl", state_.step);
+  metrics_.open(out_ / "metrics.jsonl", std::ios::app);
+  require(metrics_.good(), "cannot write " + (out_ / "metrics.jsonl").string());
+  log_->info(
+      "model: {} parameters ({}-{} layers, d_model {}, {} heads, ffn {}, {}-norm), "
+      "vocabulary {}, {} BLAS threads",
+      model_->num_parameters(), m.encoder_layers, m.decoder_layers, m.d_model, m.heads, m.ffn,
+      m.norm == Norm::pre ? "pre" : "post", m.vocab_size, t.threads);
+}
+
+void Trainer::train_step(const BatchPlan& plan, long first, long count) {
+  const TrainConfig& t = cfg_.train;
+  // Batches of one update, built first: the loss is the mean over all their target tokens.
+  long tokens = 0;
+  std::vector<Batch> group;
+  for (long k = first; k < first + count; ++k) {
+    group.push_back(train_batches_->make(plan[static_cast<size_t>(k)]));
+    tokens += group.back().target_tokens();
+  }
+  model_->zero_grad();
+  LossStats st;
+  for (const Batch& b : group) {
+    model_->forward(b, cache_, &drop_rng_);
+    st += cross_entropy(cache_.logits, b.tgt_out, model_->cfg.pad_id,
+                        static_cast<float>(t.label_smoothing), 1.0f / static_cast<float>(tokens),
+                        &cache_.logits);
+    model_->backward(b, cache_, cache_.logits);
+  }
+  const double loss = st.loss / static_cast<double>(st.tokens);
+  require(std::isfinite(loss),
+          "the training loss became " + std::to_string(loss) + " at step " +
+              std::to_string(state_.step + 1) + "; training stopped. The last good checkpoint is " +
+              (last_saved_step_ >= 0 ? (ckpt_dir_ / "last").string() : std::string("(none yet)")) +
+              " — lower train.lr or raise train.warmup and resume from it");
+  last_grad_norm_ = clip_grad_norm(model_->params(), t.clip_norm);
+  require(std::isfinite(last_grad_norm_),
+          "the gradient norm became non-finite at step " + std::to_string(state_.step + 1) +
+              "; training stopped, the last good checkpoint is kept");
+  adam_->step(schedule_.lr(state_.step + 1));
+  ++state_.step;
+  interval_loss_ += st.loss;
+  interval_nll_ += st.nll;
+  interval_tokens_ += st.tokens;
+  ++interval_steps_;
+}
+
+void Trainer::validate() {
+  const auto t0 = Clock::now();
+  LossStats st;
+  for (const Batch& b : valid_batches_->epoch()) {
+    model_->forward(b, cache_, nullptr);
+    st += cross_entropy(cache_.logits, b.tgt_out, model_->cfg.pad_id,
+                        static_cast<float>(cfg_.train.label_smoothing), 0.0f, nullptr);
+  }
+  DecodeConfig d = cfg_.decode;
+  const auto hyps = greedy_translate(*model_, valid_src_, d);
+  std::vector<std::string> text;
+  for (const auto& h : hyps) text.push_back(vocab_->decode(h.tokens));
+  const BleuResult bleu = corpus_bleu(text, valid_refs_, BleuOptions{cfg_.train.bleu_tokenize});
+  last_valid_loss_ = st.loss / static_cast<double>(st.tokens);
+  const double nll = st.nll / static_cast<double>(st.tokens);
+  const bool better = bleu.score > state_.best_bleu;
+  if (better) {
+    state_.best_bleu = bleu.score;
+    state_.best_step = state_.step;
+    state_.bad_validations = 0;
+  } else {
+    ++state_.bad_validations;
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (tty_) std::fputs("\r\033[K", stderr);
+  log_->info(
+      "valid | step {} | epoch {} | loss {:.4f} | nll {:.4f} | ppl {:.2f} | BLEU {:.2f} "
+      "(greedy, tok {}){} | {:.1f} s",
+      state_.step, state_.epoch, last_valid_loss_, nll, std::exp(nll), bleu.score,
+      cfg_.train.bleu_tokenize, better ? " | best so far" : "", secs);
+  write_metrics({{"type", "valid"},
+                 {"step", state_.step},
+                 {"epoch", state_.epoch},
+                 {"loss", last_valid_loss_},
+                 {"nll", nll},
+                 {"ppl", std::exp(nll)},
+                 {"bleu", bleu.score},
+                 {"best_bleu", state_.best_bleu},
+                 {"elapsed_s", elapsed()},
+                 {"valid_s", secs},
+                 {"peak_rss_mb", peak_rss_mb()}});
+  save(better);
+}
+
+void Trainer::save(bool publish_best) {
+  state_.rng = drop_rng_.state();
+  state_.train_seconds = elapsed();
+  session_start_ = Clock::now();  // train_seconds now holds everything up to here
+  const std::string name = "step_" + std::to_string(state_.step);
+  const fs::path dir = ckpt_dir_ / name;
+  save_checkpoint(dir.string(), cfg_, *model_, vocab_->path(), adam_.get(), &state_);
+  publish_checkpoint(dir.string(), (ckpt_dir_ / "last").string());
+  if (publish_best) publish_checkpoint(dir.string(), (ckpt_dir_ / "best").string());
+  prune_checkpoints(ckpt_dir_.string(), cfg_.train.keep_last);
+  last_saved_step_ = state_.step;
+}
+
+double Trainer::progress() const {
+  const TrainConfig& t = cfg_.train;
+  double f = 0.0;
+  if (t.max_steps > 0) f = std::max(f, static_cast<double>(state_.step) / t.max_steps);
+  if (t.max_minutes > 0) f = std::max(f, elapsed() / (60.0 * t.max_minutes));
+  if (t.max_epochs > 0 && plan_size_ > 0)
+    f = std::max(f, (static_cast<double>(state_.epoch - 1) +
+                     static_cast<double>(state_.epoch_position) / plan_size_) /
+                        t.max_epochs);
+  return std::min(f, 1.0);
+}
+
+void Trainer::log_progress(bool force) {
+  if (!force && interval_steps_ < cfg_.train.log_interval) return;
+  if (interval_steps_ == 0) return;
+  const auto now = Clock::now();
+  const double secs = std::chrono::duration<double>(now - last_log_).count();
+  const double loss = interval_loss_ / static_cast<double>(interval_tokens_);
+  const double tok_s = static_cast<double>(interval_tokens_) / std::max(secs, 1e-9);
+  const double f = progress(), el = elapsed();
+  const double eta = f > 0 ? el * (1.0 - f) / f : 0.0;
+  const double lr = schedule_.lr(state_.step);
+  if (tty_) std::fputs("\r\033[K", stderr);
+  log_->info(
+      "train | step {} | epoch {} | loss {:.4f} | lr {:.3g} | gnorm {:.2f} | {:.0f} tgt "
+      "tok/s | elapsed {} | ETA {}",
+      state_.step, state_.epoch, loss, lr, last_grad_norm_, tok_s, duration(el), duration(eta));
+  write_metrics({{"type", "train"},
+                 {"step", state_.step},
+                 {"epoch", state_.epoch},
+                 {"loss", loss},
+                 {"nll", interval_nll_ / static_cast<double>(interval_tokens_)},
+                 {"lr", lr},
+                 {"grad_norm", last_grad_norm_},
+                 {"tgt_tokens_per_s", tok_s},
+                 {"elapsed_s", el},
+                 {"eta_s", eta}});
+  interval_loss_ = interval_nll_ = 0.0;
+  interval_tokens_ = interval_steps_ = 0;
+  last_log_ = now;
+}
+
+void Trainer::draw_bar() {
+  if (!tty_) return;
+  const auto now = Clock::now();
+  if (std::chrono::duration<double>(now - last_bar_).count() < 0.25) return;
+  last_bar_ = now;
+  const double f = progress(), el = elapsed();
+  const int width = 30, filled = static_cast<int>(f * width);
+  std::string bar(static_cast<size_t>(filled), '=');
+  bar.resize(static_cast<size_t>(width), ' ');
+  std::fprintf(stderr, "\r\033[K[%s] %3.0f%% step %ld epoch %ld | elapsed %s | ETA %s", bar.c_str(),
+               100 * f, state_.step, state_.epoch, duration(el).c_str(),
+               f > 0 ? duration(el * (1 - f) / f).c_str() : "?");
+  std::fflush(stderr);
+}
+
+bool Trainer::stop_requested(StopReason& why) const {
+  const TrainConfig& t = cfg_.train;
+  if (opt_.stop != nullptr && opt_.stop->load()) return why = StopReason::interrupted, true;
+  if (t.max_steps > 0 && state_.step >= t.max_steps) return why = StopReason::max_steps, true;
+  if (t.max_minutes > 0 && elapsed() >= 60.0 * t.max_minutes)
+    return why = StopReason::max_minutes, true;
+  if (t.patience > 0 && state_.bad_validations >= t.patience)
+    return why = StopReason::patience, true;
+  return false;
+}
+
+TrainSummary Trainer::run() {
+  setup();
+  session_start_ = last_log_ = last_bar_ = Clock::now();
+  const TrainConfig& t = cfg_.train;
+  StopReason why = StopReason::max_epochs;
+  bool stopped = stop_requested(why);
+  while (!stopped && (t.max_epochs <= 0 || state_.epoch <= t.max_epochs)) {
+    // The epoch's plan from the data Rng's state at the epoch start (saved for resuming).
+    data_rng_.set_state(state_.epoch_rng);
+    const BatchPlan plan = train_batches_->plan(data_rng_);
+    plan_size_ = static_cast<long>(plan.size());
+    const auto epoch_start = Clock::now();
+    while (state_.epoch_position < plan_size_) {
+      const long n = std::min(t.update_freq, plan_size_ - state_.epoch_position);
+      train_step(plan, state_.epoch_position, n);
+      state_.epoch_position += n;
+      log_progress(false);
+      if (state_.step % t.valid_interval == 0) validate();
+      if ((stopped = stop_requested(why))) break;
+      draw_bar();
+    }
+    if (stopped) break;
+    const double secs = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    log_progress(true);
+    log_->info("epoch {} done: {} batches in {} ({:.1f} s)", state_.epoch, plan_size_,
+               duration(secs), secs);
+    write_metrics({{"type", "epoch"},
+                   {"step", state_.step},
+                   {"epoch", state_.epoch},
+                   {"seconds", secs},
+                   {"batches", plan_size_}});
+    ++state_.epoch;
+    state_.epoch_position = 0;
+    state_.epoch_rng = data_rng_.state();
+    stopped = stop_requested(why);
+  }
+  if (!stopped) why = StopReason::max_epochs;
+  log_progress(true);
+  if (why == StopReason::interrupted) {
+    if (last_saved_step_ != state_.step) save(false);
+  } else if (last_saved_step_ != state_.step) {
+    validate();  // the final model is validated and checkpointed
+  }
+  if (tty_) std::fputs("\r\033[K", stderr);
+  TrainSummary s;
+  s.reason = why;
+  s.steps = state_.step;
+  s.epochs = state_.epoch;
+  s.best_bleu = state_.best_bleu;
+  s.last_valid_loss = last_valid_loss_;
+  s.train_seconds = elapsed();
+  s.peak_rss_mb = peak_rss_mb();
+  log_->info(
+      "stopped: {} at step {} after {} of training; best validation BLEU {:.2f} (step {}); "
+      "checkpoints in {}; peak memory {:.0f} MB",
+      to_string(why), s.steps, duration(s.train_seconds), state_.best_bleu, state_.best_step,
+      ckpt_dir_.string(), s.peak_rss_mb);
+  return s;
+}
+
+}  // namespace
+
+TrainSummary train(const Config& config, const TrainOptions& options) {
+  Trainer t(config, options);
+  return t.run();
+}
+
+}  // namespace spotlight
