@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   app.footer("Run `spotlight COMMAND --help` for a command's options and examples.");
   spotlight::CommandAction action;
   spotlight::add_train_command(app, action);
+  spotlight::add_score_command(app, action);
+  spotlight::add_bleu_command(app, action);
+  spotlight::add_average_command(app, action);
+  spotlight::add_info_command(app, action);
   try {
     app.parse(argc, argv);
     return action ? action() : 0;

@@ -183,6 +183,50 @@ void load_training_state(const std::string& dir, const Transformer& model, Adam&
   optimizer.set_steps(std::stol(meta["step"]));
 }
 
+OpenCheckpoint open_checkpoint(const std::string& dir) {
+  OpenCheckpoint c;
+  c.config = checkpoint_config(dir);
+  c.vocab = std::make_unique<Vocab>((fs::path(dir) / "vocab.model").string());
+  ModelConfig m = c.config.model;
+  m.vocab_size = c.vocab->size();
+  m.pad_id = c.vocab->pad_id();
+  m.unk_id = c.vocab->unk_id();
+  m.bos_id = c.vocab->bos_id();
+  m.eos_id = c.vocab->eos_id();
+  c.config.model = m;
+  c.model = std::make_unique<Transformer>(m);
+  load_checkpoint_weights(dir, *c.model);
+  return c;
+}
+
+void average_checkpoints(const std::vector<std::string>& inputs, const std::string& out) {
+  require(!inputs.empty(), "average: no checkpoints given");
+  for (const auto& in : inputs)
+    require(fs::weakly_canonical(in) != fs::weakly_canonical(out),
+            "average: the output " + out + " is also an input; choose another --out");
+  OpenCheckpoint first = open_checkpoint(inputs.front());
+  const std::string vocab_bytes = read_text(fs::path(inputs.front()) / "vocab.model");
+  const ParamList& ps = first.model->params();
+  std::vector<std::vector<double>> sum(ps.size());
+  for (size_t k = 0; k < ps.size(); ++k)
+    sum[k].assign(ps[k]->value.data(), ps[k]->value.data() + ps[k]->value.size());
+  Transformer other(first.model->cfg);
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    require(read_text(fs::path(inputs[i]) / "vocab.model") == vocab_bytes,
+            "average: " + inputs[i] + " has another vocabulary than " + inputs.front());
+    load_checkpoint_weights(inputs[i], other);  // a shape mismatch is an error naming it
+    for (size_t k = 0; k < ps.size(); ++k)
+      for (long j = 0; j < ps[k]->value.size(); ++j)
+        sum[k][static_cast<size_t>(j)] += other.params()[k]->value[j];
+  }
+  const double inv = 1.0 / static_cast<double>(inputs.size());
+  for (size_t k = 0; k < ps.size(); ++k)
+    for (long j = 0; j < ps[k]->value.size(); ++j)
+      ps[k]->value[j] = static_cast<float>(sum[k][static_cast<size_t>(j)] * inv);
+  save_checkpoint(out, first.config, *first.model,
+                  (fs::path(inputs.front()) / "vocab.model").string(), nullptr, nullptr);
+}
+
 void publish_checkpoint(const std::string& src, const std::string& dst) {
   const fs::path tmp = temp_sibling(dst);
   for (const auto& e : fs::directory_iterator(src)) {

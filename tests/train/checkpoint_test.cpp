@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "support/fixtures.h"
+#include "support/toy_corpus.h"
 
 using namespace spotlight;
 namespace fs = std::filesystem;
@@ -150,4 +151,39 @@ TEST_CASE("incomplete, truncated and mismatched checkpoints are refused by name"
   CHECK_THROWS_WITH_AS(checkpoint_config(ck), doctest::Contains("vocab.model is missing"), Error);
   CHECK_THROWS_WITH_AS(checkpoint_config((r.dir / "nope").string()),
                        doctest::Contains("not a directory"), Error);
+}
+
+TEST_CASE("averaging checkpoints gives the mean of their weights and refuses mismatches") {
+  testing::ToyRun toy("average");
+  const fs::path ckdir = toy.dir / "checkpoints";
+  const std::string vocab = toy.path("spm.model");
+  Vocab::train({toy.config.data.train[0], toy.config.data.train[1]}, vocab, VocabOptions{40});
+  ModelConfig mc = testing::tiny_config();
+  mc.vocab_size = 40;
+  Config cfg;
+  cfg.model = mc;
+  Rng rng(7);
+  Transformer first(mc), second(mc);
+  first.init(rng);
+  second.init(rng);
+  save_checkpoint((ckdir / "a").string(), cfg, first, vocab, nullptr, nullptr);
+  save_checkpoint((ckdir / "b").string(), cfg, second, vocab, nullptr, nullptr);
+  average_checkpoints({(ckdir / "a").string(), (ckdir / "b").string()}, (ckdir / "avg").string());
+  const OpenCheckpoint avg = open_checkpoint((ckdir / "avg").string());
+  for (size_t k = 0; k < first.params().size(); ++k)
+    for (long j = 0; j < first.params()[k]->value.size(); j += 7)
+      CHECK(avg.model->params()[k]->value[j] ==
+            doctest::Approx(0.5 * (first.params()[k]->value[j] + second.params()[k]->value[j])));
+  CHECK(!fs::exists(ckdir / "avg/optimizer.safetensors"));  // weights only
+  CHECK_THROWS_WITH_AS(average_checkpoints({(ckdir / "a").string()}, (ckdir / "a").string()),
+                       doctest::Contains("also an input"), Error);
+  ModelConfig other = mc;
+  other.ffn = 40;
+  Transformer wide(other);
+  Config oc = cfg;
+  oc.model = other;
+  save_checkpoint((ckdir / "c").string(), oc, wide, vocab, nullptr, nullptr);
+  CHECK_THROWS_WITH_AS(
+      average_checkpoints({(ckdir / "a").string(), (ckdir / "c").string()}, (ckdir / "x").string()),
+      doctest::Contains("different model shape"), Error);
 }

@@ -12,5 +12,17 @@ using CommandAction = std::function<int()>;
 
 // spotlight train --config C.json [--resume] [--set key.path=value ...] [--threads N]
 void add_train_command(CLI::App& app, CommandAction& action);
+// spotlight translate --checkpoint DIR [-i IN] [-o OUT] [--beam N | --greedy] [--nbest N]
+void add_translate_command(CLI::App& app, CommandAction& action);
+// spotlight eval --checkpoint DIR --src F --ref F [--beam N] [--json]
+void add_eval_command(CLI::App& app, CommandAction& action);
+// spotlight score --checkpoint DIR --src F --tgt F
+void add_score_command(CLI::App& app, CommandAction& action);
+// spotlight bleu --ref F --hyp F [--tokenize 13a|none] [--lowercase] [--json]
+void add_bleu_command(CLI::App& app, CommandAction& action);
+// spotlight average --out DIR CKPT...
+void add_average_command(CLI::App& app, CommandAction& action);
+// spotlight info --checkpoint DIR
+void add_info_command(CLI::App& app, CommandAction& action);
 
 }  // namespace spotlight

@@ -14,7 +14,10 @@
 #include <cstdint>
 #include <string>
 
+#include <memory>
+
 #include "spotlight/config.h"
+#include "spotlight/data/vocab.h"
 #include "spotlight/train/optimizer.h"
 
 namespace spotlight {
@@ -46,6 +49,19 @@ void load_checkpoint_weights(const std::string& dir, Transformer& model);
 // Restores Adam's moments and the trainer state for --resume.
 void load_training_state(const std::string& dir, const Transformer& model, Adam& optimizer,
                          TrainerState& state);
+
+// A checkpoint opened for inference: its config, vocabulary and weights. The model is built
+// from the stored config and the vocabulary's size.
+struct OpenCheckpoint {
+  Config config;
+  std::unique_ptr<Vocab> vocab;
+  std::unique_ptr<Transformer> model;
+};
+OpenCheckpoint open_checkpoint(const std::string& dir);
+
+// Averages the weights of checkpoints of one model (same config shape and vocabulary) into a
+// weights-only checkpoint at `out` (config and vocabulary of the first input).
+void average_checkpoints(const std::vector<std::string>& inputs, const std::string& out);
 
 // Copies (hard-links where possible) checkpoint `src` to `dst` atomically, replacing `dst`.
 void publish_checkpoint(const std::string& src, const std::string& dst);

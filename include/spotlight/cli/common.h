@@ -1,0 +1,26 @@
+// common.h — pieces shared by the CLI commands: reading text files or stdin, writing output
+// files atomically, and printing scores the way sacreBLEU does.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "spotlight/eval/bleu.h"
+#include "spotlight/eval/chrf.h"
+
+namespace spotlight {
+
+// Lines of a UTF-8 text file, or of stdin for "-" (invalid UTF-8 names the line).
+std::vector<std::string> read_text_lines(const std::string& path);
+// Writes text to path atomically (temporary file, then rename), or to stdout for "-" / "".
+void write_text_output(const std::string& path, const std::string& text);
+
+// "BLEU = 41.23 70.1/48.2/35.0/26.1 (BP = 0.981 ratio = 0.981 hyp_len = … ref_len = …)"
+std::string bleu_line(const BleuResult& b);
+// {"bleu": {...}, "chrf": {...}} with scores, details and signatures.
+nlohmann::json scores_json(const BleuResult& b, const ChrfResult& c);
+// The two score lines with signatures, sacreBLEU style.
+std::string scores_text(const BleuResult& b, const ChrfResult& c);
+
+}  // namespace spotlight

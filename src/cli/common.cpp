@@ -1,0 +1,70 @@
+#include "spotlight/cli/common.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "spotlight/check.h"
+#include "spotlight/data/corpus.h"
+
+namespace spotlight {
+
+std::vector<std::string> read_text_lines(const std::string& path) {
+  if (path != "-") return read_lines(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    require(valid_utf8(line), "<stdin>:" + std::to_string(lines.size() + 1) + ": invalid UTF-8");
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+void write_text_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    require(out.good(), "cannot write " + tmp);
+    out << text;
+    out.flush();
+    require(out.good(), "failed writing " + tmp + " (disk full?)");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+std::string bleu_line(const BleuResult& b) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %ld ref_len = "
+                "%ld)",
+                b.score, b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3], b.bp,
+                b.ratio, b.hyp_len, b.ref_len);
+  return buf;
+}
+
+nlohmann::json scores_json(const BleuResult& b, const ChrfResult& c) {
+  return {{"bleu",
+           {{"score", b.score},
+            {"precisions", b.precisions},
+            {"bp", b.bp},
+            {"ratio", b.ratio},
+            {"hyp_len", b.hyp_len},
+            {"ref_len", b.ref_len},
+            {"signature", b.signature}}},
+          {"chrf", {{"score", c.score}, {"signature", c.signature}}}};
+}
+
+std::string scores_text(const BleuResult& b, const ChrfResult& c) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "chrF2 = %.2f", c.score);
+  return bleu_line(b) + "\n  " + b.signature + "\n" + buf + "\n  " + c.signature + "\n";
+}
+
+}  // namespace spotlight
