@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.footer("Run `spotlight COMMAND --help` for a command's options and examples.");
   spotlight::CommandAction action;
   spotlight::add_train_command(app, action);
+  spotlight::add_translate_command(app, action);
+  spotlight::add_eval_command(app, action);
   spotlight::add_score_command(app, action);
   spotlight::add_bleu_command(app, action);
   spotlight::add_average_command(app, action);

@@ -45,7 +45,7 @@ struct TrainConfig {
   double weight_decay = 0.0;   // decoupled (AdamW)
   long seed = 1;               // all randomness: init, dropout, shuffling
   long log_interval = 100;     // updates between progress lines
-  long valid_interval = 1000;  // updates between validations (also at each epoch end)
+  long valid_interval = 1000;  // updates between validations (and one at the end)
   long patience = 0;           // stop after this many validations without a better BLEU (0: off)
   long keep_last = 3;          // numbered checkpoints kept besides `best` and `last`
   long threads = 2;            // BLAS threads (and corpus-encoding threads)

@@ -1,0 +1,47 @@
+// beam.h — batched beam search over a StepModel (fairseq's algorithm), and beam translation of a
+// list of sentences (sorted by length into batches for speed, returned in input order).
+//
+// Each sentence keeps `beam` live hypotheses. A hypothesis y₁…y_t has the raw score
+// Σ log p(y_i | y_<i, x); when it ends with EOS its final score is length-normalised as in
+// fairseq:   score = (Σ_{i ≤ t+1} log p(y_i | y_<i, x)) / (t + 1)^alpha,
+// the sum and the length both counting the final EOS (alpha = 0: raw log-probability).
+#pragma once
+
+#include <vector>
+
+#include "spotlight/config.h"
+#include "spotlight/decode/greedy.h"
+#include "spotlight/decode/step_model.h"
+
+namespace spotlight {
+
+struct BeamOptions {
+  long beam = 5;       // live hypotheses per sentence (1: greedy's tokens)
+  double alpha = 1.0;  // length normalisation: Σ log p / length^alpha, length counting EOS
+  long nbest = 1;      // finished hypotheses returned per sentence, 1 ≤ nbest ≤ beam
+};
+
+// Decodes `sentences` sentences from BOS. The model must already hold each sentence `beam`
+// times in a row (rows = sentences·beam, row r belongs to sentence r / beam). Each step:
+//  - every live hypothesis is extended by every token but pad and BOS (only beam 0 is live at
+//    the first step), and the best 2·beam candidates of each sentence are kept, ties going to
+//    the lower beam index, then the lower token id;
+//  - candidates among the best `beam` that end in EOS are finished (normalised score above);
+//  - the best `beam` candidates that do not end in EOS become the next hypotheses.
+// A hypothesis holds at most max_len[s] tokens; then EOS is forced. A sentence is done when it
+// has `beam` finished hypotheses (fairseq's early stop) or reached its limit, and then leaves the
+// batch: model.select() receives, for each new row, the old row it continues.
+// Returns per sentence up to o.nbest finished hypotheses, best first, with Hypothesis::score the
+// normalised score; a list is shorter only if the model gave EOS probability 0 at the limit.
+std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentences,
+                                                 const std::vector<long>& max_len, int bos_id,
+                                                 int eos_id, int pad_id, const BeamOptions& o);
+
+// Beam translation of token sequences in batches of d.batch_size sentences with d.beam and
+// d.alpha; per sentence the `nbest` best hypotheses, in input order. d.beam = 1 gives greedy's
+// tokens (the score also counts EOS when the limit forced it; greedy's does not).
+std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
+                                                    const std::vector<std::vector<int>>& sources,
+                                                    const DecodeConfig& d, long nbest = 1);
+
+}  // namespace spotlight

@@ -1,0 +1,184 @@
+// spotlight translate and spotlight eval — translate text with a checkpoint; evaluate it.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+
+#include "spotlight/blas.h"
+#include "spotlight/check.h"
+#include "spotlight/cli/commands.h"
+#include "spotlight/cli/common.h"
+#include "spotlight/decode/translator.h"
+#include "spotlight/train/checkpoint.h"
+
+namespace spotlight {
+
+namespace {
+struct DecodeArgs {
+  std::string checkpoint;
+  long beam = 0;  // 0: the checkpoint's decode.beam
+  bool greedy = false;
+  double alpha = -1.0;
+  long batch_size = 0;
+  int threads = 0;
+};
+
+void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
+  cmd->add_option("-c,--checkpoint", a.checkpoint, "checkpoint directory")->required();
+  auto* beam = cmd->add_option("--beam", a.beam, "beam size (default: the config's decode.beam)")
+                   ->check(CLI::PositiveNumber);
+  cmd->add_flag("--greedy", a.greedy, "greedy decoding (beam 1)")->excludes(beam);
+  cmd->add_option("--alpha", a.alpha, "length normalisation: score / length^alpha");
+  cmd->add_option("--batch-size", a.batch_size, "sentences per decoding batch")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads, "BLAS threads")->check(CLI::PositiveNumber);
+}
+
+DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
+  DecodeConfig d = c.decode;
+  if (a.greedy) d.beam = 1;
+  if (a.beam > 0) d.beam = a.beam;
+  if (a.alpha >= 0) d.alpha = a.alpha;
+  if (a.batch_size > 0) d.batch_size = a.batch_size;
+  return d;
+}
+
+// Translates with a progress line on a terminal and warnings for truncated lines.
+std::vector<std::vector<Translation>> run_translation(const OpenCheckpoint& ck,
+                                                      const std::vector<std::string>& lines,
+                                                      const DecodeConfig& d, long nbest,
+                                                      TranslateReport& report, double& seconds) {
+  const bool tty = ::isatty(STDERR_FILENO);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto progress = [&](long done, long total) {
+    if (!tty) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "\r\033[Ktranslated %ld/%ld sentences, %.1f/s, ETA %.0f s", done, total,
+                 done / s, (total - done) * s / std::max(1L, done));
+  };
+  auto out = translate_lines(*ck.model, *ck.vocab, lines, d, nbest, &report, progress);
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (tty) std::fputs("\r\033[K", stderr);
+  for (long line : report.truncated)
+    spdlog::warn("input line {} is longer than the model's {} positions; it was truncated", line,
+                 ck.model->cfg.max_positions - 1);
+  return out;
+}
+
+struct TranslateArgs : DecodeArgs {
+  std::string input = "-", output = "-";
+  long nbest = 1;
+};
+
+struct EvalArgs : DecodeArgs {
+  std::string src, ref, hyp_out, tokenize = "13a";
+  bool lowercase = false, json = false;
+};
+}  // namespace
+
+void add_translate_command(CLI::App& app, CommandAction& action) {
+  auto a = std::make_shared<TranslateArgs>();
+  CLI::App* cmd = app.add_subcommand("translate", "Translate text, one sentence a line");
+  add_decode_options(cmd, *a);
+  cmd->add_option("-i,--input", a->input, "input file (default stdin)");
+  cmd->add_option("-o,--output", a->output, "output file (default stdout; written atomically)");
+  cmd->add_option("--nbest", a->nbest, "print the N best translations: index ||| text ||| score")
+      ->check(CLI::PositiveNumber);
+  cmd->footer(R"(Examples:
+  echo "a man is riding a bike ." | spotlight translate --checkpoint runs/multi30k_en_fr/checkpoints/best
+  spotlight translate -c runs/multi30k_en_fr/checkpoints/best -i test.en -o test.fr --beam 5
+  spotlight translate -c CKPT -i test.en --nbest 3 --beam 5
+
+One line in, one line out, in order; an empty line gives an empty line. Lines longer than the
+model's positions are truncated with a warning naming the line.)");
+  cmd->callback([a, &action] {
+    action = [a] {
+      if (a->threads > 0) set_blas_threads(a->threads);
+      const OpenCheckpoint ck = open_checkpoint(a->checkpoint);
+      const DecodeConfig d = decode_config(ck.config, *a);
+      const auto lines = read_text_lines(a->input);
+      TranslateReport report;
+      double seconds = 0;
+      const auto out = run_translation(ck, lines, d, a->nbest, report, seconds);
+      std::string text;
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (a->nbest == 1) {
+          text += out[i].front().text + "\n";
+          continue;
+        }
+        for (const Translation& t : out[i]) {
+          char score[32];
+          std::snprintf(score, sizeof score, "%.6f", t.score);
+          text += std::to_string(i) + " ||| " + t.text + " ||| " + score + "\n";
+        }
+      }
+      write_text_output(a->output, text);
+      spdlog::info("translated {} lines in {:.1f} s ({:.1f} sentences/s, beam {})", lines.size(),
+                   seconds, static_cast<double>(lines.size()) / std::max(seconds, 1e-9), d.beam);
+      return 0;
+    };
+  });
+}
+
+void add_eval_command(CLI::App& app, CommandAction& action) {
+  auto a = std::make_shared<EvalArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("eval", "Translate a test set and score it: BLEU and chrF (sacreBLEU)");
+  add_decode_options(cmd, *a);
+  cmd->add_option("--src", a->src, "source file")->required();
+  cmd->add_option("--ref", a->ref, "reference translations, line N for source line N")->required();
+  cmd->add_option("--hyp-out", a->hyp_out, "also write the translations here");
+  cmd->add_option("--tokenize", a->tokenize, "BLEU tokenizer: 13a (default) or none")
+      ->check(CLI::IsMember({"13a", "none"}));
+  cmd->add_flag("--lowercase", a->lowercase, "lowercase both sides before scoring");
+  cmd->add_flag("--json", a->json, "one JSON object instead of text");
+  cmd->footer(R"(Examples:
+  spotlight eval -c runs/multi30k_en_fr/checkpoints/best --src data/multi30k/tok/test_2016_flickr.en \
+      --ref data/multi30k/tok/test_2016_flickr.fr --tokenize none --beam 5
+  spotlight eval -c CKPT --src data/tatoeba/test.en --ref data/tatoeba/test.fr --json)");
+  cmd->callback([a, &action] {
+    action = [a] {
+      if (a->threads > 0) set_blas_threads(a->threads);
+      const OpenCheckpoint ck = open_checkpoint(a->checkpoint);
+      const DecodeConfig d = decode_config(ck.config, *a);
+      const auto src = read_text_lines(a->src);
+      const auto refs = read_text_lines(a->ref);
+      require(src.size() == refs.size(), a->src + " has " + std::to_string(src.size()) +
+                                             " lines but " + a->ref + " has " +
+                                             std::to_string(refs.size()));
+      TranslateReport report;
+      double seconds = 0;
+      const auto out = run_translation(ck, src, d, 1, report, seconds);
+      std::vector<std::string> hyps;
+      std::string text;
+      for (const auto& t : out) {
+        hyps.push_back(t.front().text);
+        text += t.front().text + "\n";
+      }
+      if (!a->hyp_out.empty()) write_text_output(a->hyp_out, text);
+      const BleuResult b = corpus_bleu(hyps, refs, BleuOptions{a->tokenize, a->lowercase});
+      const ChrfResult c = corpus_chrf(hyps, refs, ChrfOptions{a->lowercase});
+      nlohmann::json j = scores_json(b, c);
+      j["decode"] = {{"beam", d.beam},
+                     {"alpha", d.alpha},
+                     {"batch_size", d.batch_size},
+                     {"seconds", seconds},
+                     {"sentences", src.size()},
+                     {"sentences_per_s", static_cast<double>(src.size()) / seconds},
+                     {"tgt_tokens_per_s", static_cast<double>(report.output_tokens) / seconds}};
+      j["checkpoint"] = a->checkpoint;
+      if (a->json) {
+        write_text_output("-", j.dump() + "\n");
+      } else {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "decoded %zu sentences in %.1f s (%.1f/s), beam %ld\n",
+                      src.size(), seconds, static_cast<double>(src.size()) / seconds, d.beam);
+        write_text_output("-", scores_text(b, c) + buf);
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace spotlight

@@ -1,0 +1,194 @@
+// beam.cpp — beam search on flat per-row buffers, as fairseq's SequenceGenerator: rows are
+// sentence-major (row i·beam + b is beam b of the i-th sentence still searched); each row carries
+// its raw score Σ log p (−∞ for a row holding no hypothesis) and its tokens so far. A step ranks
+// the extensions of a sentence's live rows, finishes the EOS ones among the best `beam`, and
+// gathers the rows the best non-EOS ones continue; finished sentences are dropped in the same
+// gather, which the model follows through select().
+#include "spotlight/decode/beam.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "spotlight/check.h"
+
+namespace spotlight {
+
+namespace {
+
+constexpr double kNoHypothesis = -std::numeric_limits<double>::infinity();
+
+// One extension of a live hypothesis: its raw score, the beam it extends, the token it adds.
+struct Candidate {
+  double score = 0.0;
+  int beam = 0;
+  int token = 0;
+};
+
+// The search order: higher score first; ties go to the lower beam index, then the lower token
+// id, so a sentence's result never depends on the other sentences in the batch.
+bool better(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.beam != b.beam) return a.beam < b.beam;
+  return a.token < b.token;
+}
+
+// Keeps `top` the best `cap` candidates offered so far, best first (insertion into a short list).
+void offer(std::vector<Candidate>& top, size_t cap, const Candidate& c) {
+  if (top.size() == cap) {
+    if (!better(c, top.back())) return;
+    top.back() = c;
+  } else {
+    top.push_back(c);
+  }
+  for (size_t j = top.size() - 1; j > 0 && better(top[j], top[j - 1]); --j)
+    std::swap(top[j], top[j - 1]);
+}
+
+}  // namespace
+
+std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentences,
+                                                 const std::vector<long>& max_len, int bos_id,
+                                                 int eos_id, int pad_id, const BeamOptions& o) {
+  const long k = o.beam;
+  const long vocab = model.vocab_size();
+  require(k >= 1, "beam_search: the beam size must be at least 1");
+  require(o.nbest >= 1 && o.nbest <= k, "beam_search: nbest must lie between 1 and the beam size");
+  require(sentences >= 0 && static_cast<long>(max_len.size()) == sentences,
+          "beam_search: one length limit per sentence");
+  require(
+      model.rows() == sentences * k,
+      "beam_search: the model must hold each sentence `beam` times (start it with copies = beam)");
+  require(eos_id >= 0 && eos_id < vocab, "beam_search: EOS id outside the vocabulary");
+  long width = 0;  // the longest hypothesis any sentence may hold
+  for (long m : max_len) {
+    require(m >= 0, "beam_search: negative length limit");
+    width = std::max(width, m);
+  }
+
+  std::vector<std::vector<Hypothesis>> finished(static_cast<size_t>(sentences));
+  std::vector<int> active(static_cast<size_t>(sentences));  // sentence of each searched block
+  std::iota(active.begin(), active.end(), 0);
+  const size_t rows = static_cast<size_t>(sentences * k);
+  // Per row: raw score (only beam 0 is live at the start), tokens so far [rows, width], and
+  // the token it feeds next. The next_* twins are filled during a step, then swapped in.
+  std::vector<double> score(rows, kNoHypothesis), next_score;
+  for (size_t r = 0; r < rows; r += static_cast<size_t>(k)) score[r] = 0.0;
+  std::vector<int> hist(rows * static_cast<size_t>(width)), next_hist;
+  std::vector<int> tokens(rows, bos_id), next_tokens;
+  std::vector<int> parent, still;  // old row each new row continues; sentences going on
+  std::vector<Candidate> top;      // a sentence's best 2·beam candidates, best first
+  top.reserve(static_cast<size_t>(2 * k));
+  Tensor logprobs;  // [rows, V]
+
+  for (long t = 0; !active.empty(); ++t) {  // every live hypothesis holds t tokens
+    model.step(tokens, logprobs);
+    require(logprobs.rows() == static_cast<long>(active.size()) * k && logprobs.cols() == vocab,
+            "beam_search: the model returned log-probabilities of the wrong shape");
+    parent.clear();
+    next_tokens.clear();
+    next_score.clear();
+    still.clear();
+    const double length_norm = std::pow(static_cast<double>(t + 1), o.alpha);  // EOS counts
+    for (size_t i = 0; i < active.size(); ++i) {
+      const int s = active[i];
+      const bool forced = t >= max_len[static_cast<size_t>(s)];  // only EOS may follow
+      const long row0 = static_cast<long>(i) * k;
+
+      // The best 2·beam extensions over beam × V (never pad or BOS; only EOS at the limit).
+      top.clear();
+      for (long b = 0; b < k; ++b) {
+        const double base = score[static_cast<size_t>(row0 + b)];
+        if (base == kNoHypothesis) continue;
+        const float* lp = logprobs.view().row(row0 + b);
+        for (int v = 0; v < vocab; ++v) {
+          if (v == pad_id || v == bos_id || (forced && v != eos_id)) continue;
+          const double c = base + lp[v];
+          if (c > kNoHypothesis)
+            offer(top, static_cast<size_t>(2 * k), {c, static_cast<int>(b), v});
+        }
+      }
+
+      // EOS candidates among the best `beam` are finished, until the sentence has `beam`.
+      std::vector<Hypothesis>& done = finished[static_cast<size_t>(s)];
+      for (size_t j = 0; j < std::min(top.size(), static_cast<size_t>(k)); ++j) {
+        if (top[j].token != eos_id || static_cast<long>(done.size()) >= k) continue;
+        const int* h = hist.data() + (row0 + top[j].beam) * width;
+        done.push_back({std::vector<int>(h, h + t), top[j].score / length_norm});
+      }
+      if (forced || static_cast<long>(done.size()) >= k) continue;  // the sentence leaves
+
+      // The best `beam` non-EOS candidates go on; rows short of a candidate hold none.
+      const size_t first = parent.size();
+      for (const Candidate& c : top) {
+        if (parent.size() - first == static_cast<size_t>(k)) break;
+        if (c.token == eos_id) continue;
+        parent.push_back(static_cast<int>(row0 + c.beam));
+        next_tokens.push_back(c.token);
+        next_score.push_back(c.score);
+      }
+      if (parent.size() == first) continue;  // nothing left alive
+      while (parent.size() - first < static_cast<size_t>(k)) {
+        parent.push_back(parent[first]);
+        next_tokens.push_back(next_tokens[first]);
+        next_score.push_back(kNoHypothesis);
+      }
+      still.push_back(s);
+    }
+    if (still.empty()) break;
+
+    // Gather the rows: each new row is its parent's tokens plus the chosen token.
+    next_hist.resize(parent.size() * static_cast<size_t>(width));
+    for (size_t r = 0; r < parent.size(); ++r) {
+      int* h = next_hist.data() + static_cast<long>(r) * width;
+      std::copy_n(hist.data() + parent[r] * width, t, h);
+      h[t] = next_tokens[r];
+    }
+    bool same_rows = parent.size() == tokens.size();
+    for (size_t r = 0; same_rows && r < parent.size(); ++r)
+      same_rows = parent[r] == static_cast<int>(r);
+    if (!same_rows) model.select(parent);
+    hist.swap(next_hist);
+    score.swap(next_score);
+    tokens.swap(next_tokens);
+    active.swap(still);
+  }
+
+  for (auto& done : finished) {
+    std::stable_sort(done.begin(), done.end(),
+                     [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+    if (static_cast<long>(done.size()) > o.nbest) done.resize(static_cast<size_t>(o.nbest));
+  }
+  return finished;
+}
+
+std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
+                                                    const std::vector<std::vector<int>>& sources,
+                                                    const DecodeConfig& d, long nbest) {
+  std::vector<size_t> order(sources.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
+  std::vector<std::vector<Hypothesis>> out(sources.size());
+  const BeamOptions o{d.beam, d.alpha, nbest};
+  TransformerStepModel stepper(model);
+  const size_t bs = static_cast<size_t>(std::max(1L, d.batch_size));
+  for (size_t k = 0; k < order.size(); k += bs) {
+    std::vector<std::vector<int>> batch;
+    std::vector<long> limits;
+    long capacity = 1;
+    for (size_t i = k; i < std::min(order.size(), k + bs); ++i) {
+      batch.push_back(sources[order[i]]);
+      limits.push_back(max_output_length(d, static_cast<long>(sources[order[i]].size())));
+      capacity = std::max(capacity, limits.back() + 1);  // the forced EOS step feeds token max_len
+    }
+    stepper.start(batch, capacity, d.beam);
+    auto hyps = beam_search(stepper, static_cast<long>(batch.size()), limits, model.cfg.bos_id,
+                            model.cfg.eos_id, model.cfg.pad_id, o);
+    for (size_t i = 0; i < hyps.size(); ++i) out[order[k + i]] = std::move(hyps[i]);
+  }
+  return out;
+}
+
+}  // namespace spotlight
