@@ -1,4 +1,7 @@
 // main.cpp — wires the `spotlight` subcommands (CLI11). Only main catches errors and exits.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -11,6 +14,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "spotlight 0.1.0");
   app.require_subcommand(1);
   app.footer("Run `spotlight COMMAND --help` for a command's options and examples.");
+  // Messages go to stderr (results to stdout); training adds its own logger with a log file.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("spotlight"));
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$: %v");
   spotlight::CommandAction action;
   spotlight::add_train_command(app, action);
   spotlight::add_translate_command(app, action);
