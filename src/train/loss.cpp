@@ -30,21 +30,24 @@ LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int 
              std::to_string(v) + ")";
     });
     const float mx = *std::max_element(l, l + v);
+    const float target_logit = l[y];  // read before d (which may alias l) is written
     double sum_exp = 0.0, sum_logits = 0.0;
-    for (long j = 0; j < v; ++j) {
-      sum_exp += std::exp(static_cast<double>(l[j] - mx));
+    for (long j = 0; j < v; ++j) {  // one exp per logit; the gradient reuses it
+      const float e = std::exp(l[j] - mx);
       sum_logits += l[j];
+      sum_exp += e;
+      if (d != nullptr) d[j] = e;
     }
     const double lse = mx + std::log(sum_exp);
-    const double nll = lse - l[y];
+    const double nll = lse - target_logit;
     const double smooth = lse - sum_logits / static_cast<double>(v);  // −Σ lp_j / V
     st.nll += nll;
     st.loss += (1.0 - eps) * nll + eps * smooth;
     ++st.tokens;
     if (d != nullptr) {
-      const float inv = static_cast<float>(1.0 / sum_exp);
-      const float uniform = eps / static_cast<float>(v);
-      for (long j = 0; j < v; ++j) d[j] = grad_scale * (std::exp(l[j] - mx) * inv - uniform);
+      const float scale = grad_scale * static_cast<float>(1.0 / sum_exp);
+      const float uniform = grad_scale * eps / static_cast<float>(v);
+      for (long j = 0; j < v; ++j) d[j] = d[j] * scale - uniform;
       d[y] -= grad_scale * (1.0f - eps);
     }
   }
