@@ -12,7 +12,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 echo "== installing dependencies"
 scripts/install_deps.sh
 echo "== building (Release) in build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPOTLIGHT_TESTS=ON
 cmake --build build -j "$jobs"
 echo "== running the tests"
 cd build
