@@ -126,7 +126,12 @@ void save_checkpoint(const std::string& dir, const Config& config, const Transfo
   const fs::path tmp = temp_sibling(dst);
   try {
     json cfg = config.to_json();
-    cfg["model"]["vocab_size"] = model.cfg.vocab_size;  // informational: vocab.model decides
+    // Informational (vocab.model decides): the vocabulary size and the fixed special ids.
+    cfg["model"]["vocab_size"] = model.cfg.vocab_size;
+    cfg["model"]["special_ids"] = {{"pad", model.cfg.pad_id},
+                                   {"unk", model.cfg.unk_id},
+                                   {"bos", model.cfg.bos_id},
+                                   {"eos", model.cfg.eos_id}};
     write_text(tmp / "config.json", cfg.dump(2) + "\n");
     model.save_weights((tmp / "model.safetensors").string(), {{"format", "pt"}});
     fs::copy_file(vocab_path, tmp / "vocab.model");
@@ -148,7 +153,10 @@ Config checkpoint_config(const std::string& dir) {
     require(fs::exists(fs::path(dir) / f),
             "checkpoint " + dir + " is incomplete: " + f + " is missing");
   json j = read_json_file((fs::path(dir) / "config.json").string());
-  if (j.contains("model")) j["model"].erase("vocab_size");
+  if (j.contains("model")) {
+    j["model"].erase("vocab_size");
+    j["model"].erase("special_ids");
+  }
   return Config::from_json(j, (fs::path(dir) / "config.json").string());
 }
 

@@ -64,6 +64,9 @@ TEST_CASE("a checkpoint round-trips weights, Adam moments and trainer state exac
                         "trainer_state.json"})
     CHECK(fs::exists(fs::path(ck) / f));
 
+  const auto stored = read_json_file((fs::path(ck) / "config.json").string());
+  CHECK(stored["model"]["special_ids"]["eos"] == 3);
+  CHECK(stored["model"]["vocab_size"] == r.model.cfg.vocab_size);
   const Config c = checkpoint_config(ck);
   CHECK(c.model.d_model == r.model.cfg.d_model);
   ModelConfig mc = c.model;

@@ -71,26 +71,30 @@ TEST_CASE("the tiny preset trains on generated data: loss falls, BLEU rises, fil
 }
 
 TEST_CASE("interrupted and resumed training equals uninterrupted training, byte for byte") {
-  ToyRun a("resume_a"), b("resume_b");
-  for (ToyRun* r : {&a, &b}) {
-    r->config.train.valid_interval = 1000;
-    r->config.train.max_steps = 70;  // several epochs of ~10 batches, mid-epoch stops
+  for (long update_freq : {1L, 2L}) {
+    CAPTURE(update_freq);
+    ToyRun a("resume_a"), b("resume_b");
+    for (ToyRun* r : {&a, &b}) {
+      r->config.train.valid_interval = 1000;
+      r->config.train.update_freq = update_freq;  // 2: batches accumulated, epochs end mid-update
+      r->config.train.max_steps = 70;             // several epochs of ~10 batches, mid-epoch stops
+    }
+    train(a.config, quiet());
+    b.config.train.max_steps = 23;
+    train(b.config, quiet());
+    b.config.train.max_steps = 47;
+    train(b.config, quiet(true));
+    b.config.train.max_steps = 70;
+    train(b.config, quiet(true));
+    const std::string wa =
+        slurp(fs::path(a.config.output_dir) / "checkpoints/last/model.safetensors");
+    const std::string wb =
+        slurp(fs::path(b.config.output_dir) / "checkpoints/last/model.safetensors");
+    REQUIRE(!wa.empty());
+    CHECK(wa == wb);
+    CHECK(slurp(fs::path(a.config.output_dir) / "checkpoints/last/optimizer.safetensors") ==
+          slurp(fs::path(b.config.output_dir) / "checkpoints/last/optimizer.safetensors"));
   }
-  train(a.config, quiet());
-  b.config.train.max_steps = 23;
-  train(b.config, quiet());
-  b.config.train.max_steps = 47;
-  train(b.config, quiet(true));
-  b.config.train.max_steps = 70;
-  train(b.config, quiet(true));
-  const std::string wa =
-      slurp(fs::path(a.config.output_dir) / "checkpoints/last/model.safetensors");
-  const std::string wb =
-      slurp(fs::path(b.config.output_dir) / "checkpoints/last/model.safetensors");
-  REQUIRE(!wa.empty());
-  CHECK(wa == wb);
-  CHECK(slurp(fs::path(a.config.output_dir) / "checkpoints/last/optimizer.safetensors") ==
-        slurp(fs::path(b.config.output_dir) / "checkpoints/last/optimizer.safetensors"));
 }
 
 TEST_CASE(
