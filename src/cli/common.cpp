@@ -24,8 +24,9 @@ std::vector<std::string> read_text_lines(const std::string& path) {
 
 void write_text_output(const std::string& path, const std::string& text) {
   if (path.empty() || path == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    const bool ok =
+        std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0;
+    require(ok, "cannot write to standard output (disk full or closed pipe?)");
     return;
   }
   const std::string tmp = path + ".tmp";

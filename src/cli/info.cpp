@@ -30,7 +30,8 @@ void add_info_command(CLI::App& app, CommandAction& action) {
       const ModelConfig& m = ck.config.model;
       nlohmann::json state = nullptr;
       const auto st = std::filesystem::path(a->checkpoint) / "trainer_state.json";
-      if (std::filesystem::exists(st)) state = read_json_file(st.string());
+      if (std::filesystem::exists(st))
+        state = TrainerState::from_json(read_json_file(st.string()), st.string()).to_json();
       nlohmann::json out = {
           {"checkpoint", a->checkpoint},    {"parameters", ck.model->num_parameters()},
           {"vocab_size", ck.vocab->size()}, {"resumable", state != nullptr},

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "spotlight/check.h"
+#include "spotlight/decode/batching.h"
 
 namespace spotlight {
 
@@ -166,29 +167,15 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
 std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
                                                     const std::vector<std::vector<int>>& sources,
                                                     const DecodeConfig& d, long nbest) {
-  std::vector<size_t> order(sources.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
-  std::vector<std::vector<Hypothesis>> out(sources.size());
   const BeamOptions o{d.beam, d.alpha, nbest};
   TransformerStepModel stepper(model);
-  const size_t bs = static_cast<size_t>(std::max(1L, d.batch_size));
-  for (size_t k = 0; k < order.size(); k += bs) {
-    std::vector<std::vector<int>> batch;
-    std::vector<long> limits;
-    long capacity = 1;
-    for (size_t i = k; i < std::min(order.size(), k + bs); ++i) {
-      batch.push_back(sources[order[i]]);
-      limits.push_back(max_output_length(d, static_cast<long>(sources[order[i]].size())));
-      capacity = std::max(capacity, limits.back() + 1);  // the forced EOS step feeds token max_len
-    }
-    stepper.start(batch, capacity, d.beam);
-    auto hyps = beam_search(stepper, static_cast<long>(batch.size()), limits, model.cfg.bos_id,
-                            model.cfg.eos_id, model.cfg.pad_id, o);
-    for (size_t i = 0; i < hyps.size(); ++i) out[order[k + i]] = std::move(hyps[i]);
-  }
-  return out;
+  // Beam also feeds position `limit` (the forced EOS step).
+  const long cap = model.cfg.max_positions - 1;
+  return decode_in_batches<std::vector<Hypothesis>>(sources, d, cap, [&](const DecodeBatch& b) {
+    stepper.start(b.sources, b.max_limit + 1, d.beam);  // the forced EOS step feeds token max_len
+    return beam_search(stepper, static_cast<long>(b.sources.size()), b.limits, model.cfg.bos_id,
+                       model.cfg.eos_id, model.cfg.pad_id, o);
+  });
 }
 
 }  // namespace spotlight

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "spotlight/check.h"
+#include "spotlight/decode/batching.h"
 
 namespace spotlight {
 
@@ -44,37 +45,16 @@ std::vector<Hypothesis> greedy_search(StepModel& model, const std::vector<long>&
   return out;
 }
 
-long max_output_length(const DecodeConfig& d, long source_tokens) {
-  return std::max(1L, static_cast<long>(d.max_len_a * static_cast<double>(source_tokens + 1)) +
-                          d.max_len_b);
-}
-
 std::vector<Hypothesis> greedy_translate(const Transformer& model,
                                          const std::vector<std::vector<int>>& sources,
                                          const DecodeConfig& d) {
-  std::vector<size_t> order(sources.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return sources[a].size() < sources[b].size();
-  });
-  std::vector<Hypothesis> out(sources.size());
   TransformerStepModel stepper(model);
-  const size_t bs = static_cast<size_t>(std::max(1L, d.batch_size));
-  for (size_t k = 0; k < order.size(); k += bs) {
-    std::vector<std::vector<int>> batch;
-    std::vector<long> limits;
-    long capacity = 1;
-    for (size_t i = k; i < std::min(order.size(), k + bs); ++i) {
-      batch.push_back(sources[order[i]]);
-      limits.push_back(max_output_length(d, static_cast<long>(sources[order[i]].size())));
-      capacity = std::max(capacity, limits.back());
-    }
-    stepper.start(batch, capacity);
-    auto hyps = greedy_search(stepper, limits, model.cfg.bos_id, model.cfg.eos_id,
-                              model.cfg.pad_id);
-    for (size_t i = 0; i < hyps.size(); ++i) out[order[k + i]] = std::move(hyps[i]);
-  }
-  return out;
+  // Greedy feeds positions 0 … limit−1.
+  const long cap = model.cfg.max_positions;
+  return decode_in_batches<Hypothesis>(sources, d, cap, [&](const DecodeBatch& b) {
+    stepper.start(b.sources, b.max_limit);
+    return greedy_search(stepper, b.limits, model.cfg.bos_id, model.cfg.eos_id, model.cfg.pad_id);
+  });
 }
 
 }  // namespace spotlight

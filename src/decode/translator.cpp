@@ -44,6 +44,7 @@ std::vector<std::vector<Translation>> translate_lines(
     }
     for (size_t i = 0; i < hyps.size(); ++i) {
       auto& dst = out[todo[k + i]];
+      if (hyps[i].empty()) dst.push_back(Translation{});  // no finite hypothesis (a broken model)
       for (const Hypothesis& h : hyps[i]) {
         dst.push_back({vocab.decode(h.tokens), h.score, static_cast<long>(h.tokens.size())});
         if (report != nullptr && dst.size() == 1) report->output_tokens += dst.back().tokens + 1;

@@ -209,9 +209,19 @@ OpenCheckpoint open_checkpoint(const std::string& dir) {
 
 void average_checkpoints(const std::vector<std::string>& inputs, const std::string& out) {
   require(!inputs.empty(), "average: no checkpoints given");
-  for (const auto& in : inputs)
-    require(fs::weakly_canonical(in) != fs::weakly_canonical(out),
+  const fs::path out_abs = fs::weakly_canonical(out);
+  for (const auto& in : inputs) {
+    const fs::path in_abs = fs::weakly_canonical(in);
+    require(in_abs != out_abs,
             "average: the output " + out + " is also an input; choose another --out");
+    const auto rel = in_abs.lexically_relative(out_abs);
+    require(rel.empty() || *rel.begin() == "..",
+            "average: the input " + in + " lies inside the output " + out +
+                ", which would be replaced; choose another --out");
+  }
+  require(!fs::exists(out) || (fs::exists(fs::path(out) / "config.json") &&
+                               fs::exists(fs::path(out) / "model.safetensors")),
+          "average: " + out + " exists and is not a checkpoint; refusing to replace it");
   OpenCheckpoint first = open_checkpoint(inputs.front());
   const std::string vocab_bytes = read_text(fs::path(inputs.front()) / "vocab.model");
   const ParamList& ps = first.model->params();
@@ -249,8 +259,10 @@ void prune_checkpoints(const std::string& checkpoints_dir, long keep) {
   std::vector<std::pair<long, fs::path>> numbered;
   for (const auto& e : fs::directory_iterator(checkpoints_dir)) {
     const std::string name = e.path().filename().string();
-    if (e.is_directory() && name.rfind("step_", 0) == 0 && name.find(".tmp") == std::string::npos)
-      numbered.emplace_back(std::stol(name.substr(5)), e.path());
+    const std::string digits = name.rfind("step_", 0) == 0 ? name.substr(5) : "";
+    if (e.is_directory() && !digits.empty() && digits.size() < 18 &&
+        std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      numbered.emplace_back(std::stol(digits), e.path());
   }
   std::sort(numbered.begin(), numbered.end());
   for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 0L)) < numbered.size(); ++i)

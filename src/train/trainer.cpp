@@ -78,6 +78,12 @@ std::shared_ptr<spdlog::logger> make_logger(const fs::path& log_file, bool quiet
 }
 
 // Keeps metrics.jsonl consistent with a resumed run: lines past the resumed step are dropped.
+std::string read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), "cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 void truncate_metrics(const fs::path& path, long step) {
   if (!fs::exists(path)) return;
   std::ifstream in(path);
@@ -87,7 +93,10 @@ void truncate_metrics(const fs::path& path, long step) {
     if (!j.is_discarded() && j.value("step", 0L) <= step) kept += line + "\n";
   }
   in.close();
-  std::ofstream(path, std::ios::trunc) << kept;
+  fs::path tmp = path;
+  tmp += ".tmp";
+  std::ofstream(tmp, std::ios::trunc) << kept;
+  fs::rename(tmp, path);
 }
 
 class Trainer {
@@ -149,6 +158,10 @@ void Trainer::setup() {
   require(t.bleu_tokenize == "13a" || t.bleu_tokenize == "none",
           "train.bleu_tokenize: expected \"13a\" or \"none\"");
   require(!cfg_.vocab.path.empty(), "vocab.path: empty; name the SentencePiece model file");
+  require(cfg_.data.max_len + 1 <= cfg_.model.max_positions,
+          "data.max_len (" + std::to_string(cfg_.data.max_len) +
+              ") + 1 exceeds model.max_positions (" + std::to_string(cfg_.model.max_positions) +
+              "): raise model.max_positions or lower data.max_len");
   out_ = cfg_.output_dir;
   ckpt_dir_ = out_ / "checkpoints";
   fs::create_directories(ckpt_dir_);
@@ -244,6 +257,20 @@ void Trainer::setup() {
 
   if (opt_.resume && have_last) {
     const std::string last = (ckpt_dir_ / "last").string();
+    // The vocabulary must be the one the checkpoint was trained with (same ids, same meaning).
+    require(fnv1a(read_file_bytes((ckpt_dir_ / "last" / "vocab.model").string())) ==
+                vocab_->fingerprint(),
+            "--resume: " + cfg_.vocab.path + " is not the vocabulary " + last +
+                " was trained with; point vocab.path at " + last + "/vocab.model");
+    // Settings that fix the data order: a change is allowed but breaks exact resumption.
+    const Config prev = checkpoint_config(last);
+    if (prev.data.train != cfg_.data.train || prev.data.max_len != cfg_.data.max_len ||
+        prev.train.max_tokens != cfg_.train.max_tokens ||
+        prev.train.update_freq != cfg_.train.update_freq || prev.train.seed != cfg_.train.seed)
+      log_->warn(
+          "--resume: data.train, data.max_len, train.max_tokens, train.update_freq or "
+          "train.seed differ from {}; training continues, but not in the same data order",
+          last);
     load_checkpoint_weights(last, *model_);
     load_training_state(last, *model_, *adam_, state_);
     drop_rng_.set_state(state_.rng);
@@ -313,6 +340,13 @@ void Trainer::validate() {
   for (const auto& h : hyps) text.push_back(vocab_->decode(h.tokens));
   const BleuResult bleu = corpus_bleu(text, valid_refs_, BleuOptions{cfg_.train.bleu_tokenize});
   last_valid_loss_ = st.loss / static_cast<double>(st.tokens);
+  require(std::isfinite(last_valid_loss_),
+          "the validation loss became " + std::to_string(last_valid_loss_) + " at step " +
+              std::to_string(state_.step) +
+              "; training stopped without saving these weights. The "
+              "last good checkpoint is " +
+              (last_saved_step_ >= 0 ? (ckpt_dir_ / "last").string() : std::string("(none yet)")) +
+              " — lower train.lr or raise train.warmup and resume from it");
   const double nll = st.nll / static_cast<double>(st.tokens);
   const bool better = bleu.score > state_.best_bleu;
   if (better) {
@@ -345,11 +379,20 @@ void Trainer::validate() {
 
 void Trainer::save(bool publish_best) {
   state_.rng = drop_rng_.state();
+  // At the very end of an epoch, the saved position is the start of the next one (its plan is
+  // drawn from the data Rng's current state), so a resumed run does not end the epoch twice.
+  TrainerState saved = state_;
+  if (plan_size_ > 0 && saved.epoch_position >= plan_size_) {
+    ++saved.epoch;
+    saved.epoch_position = 0;
+    saved.epoch_rng = data_rng_.state();
+  }
   state_.train_seconds = elapsed();
   session_start_ = Clock::now();  // train_seconds now holds everything up to here
   const std::string name = "step_" + std::to_string(state_.step);
   const fs::path dir = ckpt_dir_ / name;
-  save_checkpoint(dir.string(), cfg_, *model_, vocab_->path(), adam_.get(), &state_);
+  saved.train_seconds = state_.train_seconds;
+  save_checkpoint(dir.string(), cfg_, *model_, vocab_->path(), adam_.get(), &saved);
   publish_checkpoint(dir.string(), (ckpt_dir_ / "last").string());
   if (publish_best) publish_checkpoint(dir.string(), (ckpt_dir_ / "best").string());
   prune_checkpoints(ckpt_dir_.string(), cfg_.train.keep_last);
@@ -463,7 +506,7 @@ TrainSummary Trainer::run() {
   if (!stopped) why = StopReason::max_epochs;
   log_progress(true);
   if (why == StopReason::interrupted) {
-    if (last_saved_step_ != state_.step) save(false);
+    if (last_saved_step_ != state_.step && state_.step > 0) save(false);
   } else if (last_saved_step_ != state_.step) {
     validate();  // the final model is validated and checkpointed
   }

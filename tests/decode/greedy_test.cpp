@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "spotlight/decode/beam.h"
 #include "support/fixtures.h"
 
 using namespace spotlight;
@@ -84,4 +85,19 @@ TEST_CASE("batched cached greedy equals one-by-one and uncached greedy, in input
     CHECK(batched[i].tokens == reference_greedy(m, src[i], limit));
     for (int t : batched[i].tokens) CHECK((t != cfg.pad_id && t != cfg.bos_id && t != cfg.eos_id));
   }
+}
+
+TEST_CASE("inputs as long as the model allows decode without running out of positions") {
+  Rng rng(113);
+  ModelConfig cfg = tiny_config();
+  cfg.max_positions = 24;
+  Transformer m(cfg);
+  m.init(rng);
+  const auto src = random_sequences(rng, {23, 5}, cfg.vocab_size);  // S = 24 with EOS
+  DecodeConfig d;  // limit 1.5·24 + 10 = 46 > 24 positions: capped
+  const auto g = greedy_translate(m, src, d);
+  CHECK(static_cast<long>(g[0].tokens.size()) <= cfg.max_positions);
+  d.beam = 3;
+  const auto b = beam_translate(m, src, d, 2);
+  CHECK(static_cast<long>(b[0][0].tokens.size()) <= cfg.max_positions - 1);
 }

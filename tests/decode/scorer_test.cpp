@@ -1,8 +1,9 @@
 // Forced decoding scores equal the training loss's log-probabilities (no smoothing) and do not
 // depend on which other sentences share the batch.
+#include "spotlight/decode/scorer.h"
+
 #include <doctest/doctest.h>
 
-#include "spotlight/decode/scorer.h"
 #include "spotlight/train/loss.h"
 #include "support/fixtures.h"
 

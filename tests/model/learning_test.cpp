@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "spotlight/decode/greedy.h"
 #include "spotlight/train/loss.h"
 #include "spotlight/train/optimizer.h"
 #include "spotlight/train/schedule.h"
@@ -12,25 +13,6 @@
 
 using namespace spotlight;
 using namespace spotlight::testing;
-
-namespace {
-// Greedy argmax decoding by repeated full forward passes (the uncached reference decoder).
-std::vector<int> greedy(const Transformer& m, const std::vector<int>& src, long max_len) {
-  std::vector<int> out;
-  Transformer::Cache c;
-  while (static_cast<long>(out.size()) < max_len) {
-    const Batch b = make_batch({src}, {out}, m.cfg.pad_id, m.cfg.bos_id, m.cfg.eos_id);
-    m.forward(b, c, nullptr);
-    const float* row = c.logits.view().row(static_cast<long>(out.size()));
-    int best = 0;
-    for (int v = 1; v < m.cfg.vocab_size; ++v)
-      if (row[v] > row[best]) best = v;
-    if (best == m.cfg.eos_id) break;
-    out.push_back(best);
-  }
-  return out;
-}
-}  // namespace
 
 TEST_CASE("the model memorises 32 generated pairs and greedy decoding reproduces them") {
   ModelConfig cfg;
@@ -77,6 +59,7 @@ TEST_CASE("the model memorises 32 generated pairs and greedy decoding reproduces
   MESSAGE("training loss " << loss << " after " << step - 1 << " steps, " << secs << " s");
   CHECK(loss < 0.1);
   int exact = 0;
-  for (size_t i = 0; i < src.size(); ++i) exact += greedy(m, src[i], 12) == tgt[i];
+  const auto hyps = greedy_translate(m, src, DecodeConfig{});
+  for (size_t i = 0; i < src.size(); ++i) exact += hyps[i].tokens == tgt[i];
   CHECK(exact == static_cast<int>(src.size()));
 }

@@ -1,7 +1,6 @@
 // Checkpoint directories: complete round trip of weights, Adam moments and trainer state;
 // atomic replacement of last/best; a failed save leaves the previous checkpoint whole; pruning;
 // truncated, incomplete and mismatched checkpoints refused with a message naming them.
-#include "spotlight/check.h"
 #include "spotlight/train/checkpoint.h"
 
 #include <doctest/doctest.h>
@@ -11,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "spotlight/check.h"
 #include "support/fixtures.h"
 #include "support/toy_corpus.h"
 
@@ -180,6 +180,12 @@ TEST_CASE("averaging checkpoints gives the mean of their weights and refuses mis
   CHECK(!fs::exists(ckdir / "avg/optimizer.safetensors"));  // weights only
   CHECK_THROWS_WITH_AS(average_checkpoints({(ckdir / "a").string()}, (ckdir / "a").string()),
                        doctest::Contains("also an input"), Error);
+  CHECK_THROWS_WITH_AS(average_checkpoints({(ckdir / "a").string()}, ckdir.string()),
+                       doctest::Contains("inside the output"), Error);
+  fs::create_directories(toy.dir / "notes");
+  CHECK_THROWS_WITH_AS(average_checkpoints({(ckdir / "a").string()}, toy.path("notes")),
+                       doctest::Contains("is not a checkpoint"), Error);
+  CHECK(fs::exists(ckdir / "a/model.safetensors"));  // nothing was lost
   ModelConfig other = mc;
   other.ffn = 40;
   Transformer wide(other);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <thread>
 
@@ -167,21 +168,30 @@ TEST_CASE("bad training input: clear errors naming the file, line or key; nothin
   c.model.ffn = 48;
   c.train.max_steps = 10;
   CHECK_THROWS_WITH_AS(train(c, quiet(true)), doctest::Contains("different model shape"), Error);
-  // A loss that blows up stops the run, names the step and keeps the last good checkpoint.
+  // A loss that blows up stops the run, names the step and keeps the last good checkpoint:
+  // 5 sane steps, then resumed with an absurd learning rate.
   ToyRun nan("train_nan");
   c = nan.config;
+  c.train.max_steps = 5;
+  c.train.valid_interval = 5;
+  train(c, quiet());
   c.train.lr = 1e12;
   c.train.warmup = 1;
   c.train.clip_norm = 0.0;
   c.train.valid_interval = 1;
   c.train.max_steps = 50;
-  CHECK_THROWS_WITH_AS(train(c, quiet()), doctest::Contains("last good checkpoint"), Error);
+  CHECK_THROWS_WITH_AS(train(c, quiet(true)), doctest::Contains("last good checkpoint"), Error);
   const fs::path last = fs::path(c.output_dir) / "checkpoints/last";
   REQUIRE(fs::exists(last / "model.safetensors"));
+  const long kept = nlohmann::json::parse(slurp(last / "trainer_state.json"))["step"];
+  MESSAGE("non-finite loss: the last checkpoint kept is step " << kept);
+  CHECK(kept >= 5);
   ModelConfig mc = checkpoint_config(last.string()).model;
   mc.vocab_size = 40;
   Transformer m(mc);
-  load_checkpoint_weights(last.string(), m);  // whole and loadable
+  load_checkpoint_weights(last.string(), m);  // whole, loadable and finite
+  for (const Param* p : m.params())
+    for (long i = 0; i < p->value.size(); ++i) REQUIRE(std::isfinite(p->value[i]));
   // No stopping condition at all.
   c = r.config;
   c.train.max_steps = 0;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "spotlight/config.h"
+#include "spotlight/decode/batching.h"
 #include "spotlight/decode/step_model.h"
 
 namespace spotlight {
@@ -18,9 +19,6 @@ struct Hypothesis {
 // pad or BOS); a row ends at EOS or after max_len[r] tokens, and finished rows leave the batch.
 std::vector<Hypothesis> greedy_search(StepModel& model, const std::vector<long>& max_len,
                                       int bos_id, int eos_id, int pad_id);
-
-// The output limit for a source of n tokens: a·(n + 1) + b (the source counts its EOS).
-long max_output_length(const DecodeConfig& d, long source_tokens);
 
 // Greedy translation of token sequences in batches of d.batch_size sentences.
 std::vector<Hypothesis> greedy_translate(const Transformer& model,
