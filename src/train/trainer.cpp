@@ -490,7 +490,7 @@ TrainSummary Trainer::run() {
     }
     if (stopped) break;
     const double secs = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-    log_progress(true);
+    if (tty_) std::fputs("\r\033[K", stderr);  // the progress bar gives way to the log line
     log_->info("epoch {} done: {} batches in {} ({:.1f} s)", state_.epoch, plan_size_,
                duration(secs), secs);
     write_metrics({{"type", "epoch"},
