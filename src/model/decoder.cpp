@@ -1,8 +1,8 @@
 #include "spotlight/model/decoder.h"
 
-#include "spotlight/check.h"
-
 #include <algorithm>
+
+#include "spotlight/check.h"
 
 namespace spotlight {
 
@@ -51,8 +51,7 @@ void DecoderLayer::step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) 
       std::copy_n(st.new_k.view().row(b), d, st.self_k[i].view().row(b * st.capacity + t));
       std::copy_n(st.new_v.view().row(b), d, st.self_v[i].view().row(b * st.capacity + t));
     }
-    self_attn.forward_cached(in, st.self_k[i], st.self_v[i], st.batch, t + 1, Mask{}, c.self,
-                             out);
+    self_attn.forward_cached(in, st.self_k[i], st.self_v[i], st.batch, t + 1, Mask{}, c.self, out);
   });
   cross_block.forward(c.mid1, c.r_cross, c.mid2, nullptr, [&](const Tensor& in, Tensor& out) {
     encoder_attn.forward_cached(in, st.mem_k[i], st.mem_v[i], st.batch, -1,
@@ -109,27 +108,29 @@ void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const M
 
 void DecoderState::select(std::span<const int> rows) {
   const long n = static_cast<long>(rows.size());
-  auto gather = [&](Tensor& t, long per_row) {
-    Tensor out({n * per_row, t.cols()});
+  // Gathers the first `used` rows of each selected row's block into the spare tensor, then swaps
+  // the two: once the spare has grown nothing is allocated, and only filled cache rows are copied.
+  auto gather = [&](Tensor& t, long per_row, long used) {
+    spare.resize({n * per_row, t.cols()});
     for (long r = 0; r < n; ++r)
-      std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * per_row), per_row * t.cols(),
-                  out.view().row(r * per_row));
-    t = std::move(out);
+      std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * per_row), used * t.cols(),
+                  spare.view().row(r * per_row));
+    std::swap(t, spare);
   };
   for (size_t i = 0; i < self_k.size(); ++i) {
-    gather(self_k[i], capacity);
-    gather(self_v[i], capacity);
-    gather(mem_k[i], src_max);
-    gather(mem_v[i], src_max);
+    gather(self_k[i], capacity, length);
+    gather(self_v[i], capacity, length);
+    gather(mem_k[i], src_max, src_max);
+    gather(mem_v[i], src_max, src_max);
   }
-  std::vector<int> lens;
-  for (int r : rows) lens.push_back(src_len[static_cast<size_t>(r)]);
-  src_len = std::move(lens);
+  spare_len.clear();
+  for (int r : rows) spare_len.push_back(src_len[static_cast<size_t>(r)]);
+  src_len.swap(spare_len);
   batch = n;
 }
 
-void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_len,
-                    long capacity, DecoderState& st) const {
+void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,
+                    DecoderState& st) const {
   require(batch > 0 && memory.rows() % batch == 0 && static_cast<long>(src_len.size()) == batch,
           "Decoder::start: memory and source lengths do not match the batch");
   const size_t n = layers.size();

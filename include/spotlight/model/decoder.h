@@ -50,18 +50,20 @@ struct DecoderLayer {
 // token so far (a KV cache with `capacity` rows per sentence) and the cross-attention
 // keys/values of the memory, computed once per sentence in start().
 struct DecoderState {
-  long batch = 0;     // B rows being decoded (sentences, or sentences × beams)
-  long capacity = 0;  // cache rows per row: the longest output allowed
-  long length = 0;    // tokens decoded so far (the next token's position)
-  long src_max = 0;   // S, memory rows per row
-  std::vector<int> src_len;                // [B]
-  std::vector<Tensor> self_k, self_v;      // [L] × [B·capacity, D]
-  std::vector<Tensor> mem_k, mem_v;        // [L] × [B·S, D]
+  long batch = 0;                      // B rows being decoded (sentences, or sentences × beams)
+  long capacity = 0;                   // cache rows per row: the longest output allowed
+  long length = 0;                     // tokens decoded so far (the next token's position)
+  long src_max = 0;                    // S, memory rows per row
+  std::vector<int> src_len;            // [B]
+  std::vector<Tensor> self_k, self_v;  // [L] × [B·capacity, D]
+  std::vector<Tensor> mem_k, mem_v;    // [L] × [B·S, D]
   std::vector<DecoderLayer::Cache> layers;  // per-layer scratch
   std::vector<Tensor> outs;                 // [L] × [B, D]
   LayerNorm::Cache ln;
-  Tensor new_k, new_v;  // [B, D] this step's keys/values before they enter the cache
-  Tensor x, h;          // [B, D] the step's embedded input and decoder output
+  Tensor new_k, new_v;         // [B, D] this step's keys/values before they enter the cache
+  Tensor x, h;                 // [B, D] the step's embedded input and decoder output
+  Tensor spare;                // select()'s gather buffer, swapped with the tensor it rebuilds
+  std::vector<int> spare_len;  // select()'s buffer for src_len
 
   // Keeps only these rows, in this order (finished sentences dropped, beams reordered).
   void select(std::span<const int> rows);
