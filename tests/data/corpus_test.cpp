@@ -13,9 +13,11 @@
 
 #include "spotlight/check.h"
 #include "spotlight/rng.h"
+#include "support/text_files.h"
 
 using namespace spotlight;
 namespace fs = std::filesystem;
+using namespace spotlight::testing;
 
 namespace {
 
@@ -45,28 +47,6 @@ void write_file(const std::string& path, const std::vector<std::string>& lines) 
   for (const auto& l : lines) bytes += l + "\n";
   write_raw(path, bytes);
 }
-
-// `n` lines of 1..8 random words drawn from `words`.
-std::vector<std::string> generated_lines(const std::vector<std::string>& words, long n,
-                                         uint64_t seed) {
-  Rng rng(seed);
-  std::vector<std::string> lines;
-  for (long i = 0; i < n; ++i) {
-    std::string l;
-    const uint32_t len = 1 + rng.below(8);
-    for (uint32_t w = 0; w < len; ++w)
-      l += (w ? " " : "") + words[rng.below(static_cast<uint32_t>(words.size()))];
-    lines.push_back(l);
-  }
-  return lines;
-}
-
-const std::vector<std::string> kEnglish = {
-    "the",   "cat",   "sat",   "on",    "mat",     "dog",   "runs",   "fast",   "house",  "green",
-    "small", "river", "bread", "water", "quickly", "walks", "yellow", "window", "garden", "big"};
-const std::vector<std::string> kFrench = {
-    "le",    "chat",    "est",  "assis", "sur",  "tapis",  "chien", "court",   "maison", "verte",
-    "petit", "rivière", "pain", "eau",   "vite", "marche", "jaune", "fenêtre", "jardin", "grand"};
 
 // A directory with a tiny joint vocabulary trained on generated English/French lines.
 struct Fixture {
