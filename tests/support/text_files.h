@@ -1,13 +1,33 @@
-// text_files.h — generated "English" and "French" lines for the data-layer tests.
+// text_files.h — temporary directories and generated "English"/"French" lines for the
+// data-layer tests.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "spotlight/rng.h"
 
 namespace spotlight::testing {
+
+// A fresh directory under the system temp dir (unique per process), removed at the end.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() /
+             ("spotlight_test_" + std::to_string(::getpid()) + "_" + name)) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
 
 // `n` lines of 1..8 random words drawn from `words`.
 inline std::vector<std::string> generated_lines(const std::vector<std::string>& words, long n,
