@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   spotlight::add_bleu_command(app, action);
   spotlight::add_average_command(app, action);
   spotlight::add_info_command(app, action);
+  spotlight::add_bench_command(app, action);
   try {
     app.parse(argc, argv);
     return action ? action() : 0;

@@ -91,6 +91,22 @@ void validate_batch(const Batch& b, const ModelConfig& cfg) {
     });
 }
 
+double forward_flops(const ModelConfig& c, long batch, long src_len, long tgt_len) {
+  const double d = static_cast<double>(c.d_model), f = static_cast<double>(c.ffn);
+  const double s = static_cast<double>(src_len), t = static_cast<double>(tgt_len);
+  const double ns = static_cast<double>(batch) * s, nt = static_cast<double>(batch) * t;
+  const double attention_proj = 2 * 4 * d * d, ffn = 2 * 2 * d * f;
+  // Encoder token: q, k, v, out projections; feed-forward; scores and context over S keys.
+  const double enc = ns * (attention_proj + ffn + 2 * 2 * s * d);
+  // Decoder token: self-attention as above over T keys; cross-attention q and out projections
+  // and scores/context over S keys; feed-forward. Cross k and v project each source token.
+  const double dec = nt * (attention_proj + 2 * 2 * d * d + ffn + 2 * 2 * t * d + 2 * 2 * s * d) +
+                     ns * 2 * 2 * d * d;
+  const double out = nt * 2 * d * static_cast<double>(c.vocab_size);
+  return static_cast<double>(c.encoder_layers) * enc +
+         static_cast<double>(c.decoder_layers) * dec + out;
+}
+
 void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, long offset,
                                Tensor& x) const {
   embed.forward(ids, x);

@@ -99,6 +99,44 @@ void truncate_metrics(const fs::path& path, long step) {
   fs::rename(tmp, path);
 }
 
+}  // namespace
+
+void ensure_vocabulary(const Config& c) {
+  if (fs::exists(c.vocab.path)) return;
+  VocabOptions vo;
+  vo.size = c.vocab.size;
+  vo.model_type = c.vocab.model_type;
+  vo.character_coverage = c.vocab.character_coverage;
+  vo.input_sentence_size = c.vocab.input_sentence_size;
+  vo.seed = static_cast<uint32_t>(c.train.seed);
+  vo.threads = static_cast<int>(c.train.threads);
+  Vocab::train({c.data.train[0], c.data.train[1]}, c.vocab.path, vo);
+}
+
+LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
+                           std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
+                           StepTimes* times) {
+  long tokens = 0;
+  for (const Batch& b : group) tokens += b.target_tokens();
+  model.zero_grad();
+  LossStats st;
+  for (const Batch& b : group) {
+    const auto t0 = Clock::now();
+    model.forward(b, cache, &dropout_rng);
+    st += cross_entropy(cache.logits, b.tgt_out, model.cfg.pad_id, label_smoothing,
+                        1.0f / static_cast<float>(tokens), &cache.logits);
+    const auto t1 = Clock::now();
+    model.backward(b, cache, cache.logits);
+    if (times != nullptr) {
+      times->forward += std::chrono::duration<double>(t1 - t0).count();
+      times->backward += std::chrono::duration<double>(Clock::now() - t1).count();
+    }
+  }
+  return st;
+}
+
+namespace {
+
 class Trainer {
  public:
   Trainer(const Config& c, const TrainOptions& o) : cfg_(c), opt_(o) {}
@@ -189,19 +227,11 @@ void Trainer::setup() {
                 ": line N of one must translate line N of the other");
   }
   // Vocabulary.
-  if (!fs::exists(cfg_.vocab.path)) {
+  if (!fs::exists(cfg_.vocab.path))
     log_->info("training a {} SentencePiece vocabulary of {} pieces on {} + {} → {}",
                cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
                cfg_.vocab.path);
-    VocabOptions vo;
-    vo.size = cfg_.vocab.size;
-    vo.model_type = cfg_.vocab.model_type;
-    vo.character_coverage = cfg_.vocab.character_coverage;
-    vo.input_sentence_size = cfg_.vocab.input_sentence_size;
-    vo.seed = static_cast<uint32_t>(t.seed);
-    vo.threads = static_cast<int>(t.threads);
-    Vocab::train({cfg_.data.train[0], cfg_.data.train[1]}, cfg_.vocab.path, vo);
-  }
+  ensure_vocabulary(cfg_);
   vocab_ = std::make_unique<Vocab>(cfg_.vocab.path);
   ModelConfig& m = cfg_.model;
   m.vocab_size = vocab_->size();
@@ -293,21 +323,11 @@ void Trainer::setup() {
 void Trainer::train_step(const BatchPlan& plan, long first, long count) {
   const TrainConfig& t = cfg_.train;
   // Batches of one update, built first: the loss is the mean over all their target tokens.
-  long tokens = 0;
   std::vector<Batch> group;
-  for (long k = first; k < first + count; ++k) {
+  for (long k = first; k < first + count; ++k)
     group.push_back(train_batches_->make(plan[static_cast<size_t>(k)]));
-    tokens += group.back().target_tokens();
-  }
-  model_->zero_grad();
-  LossStats st;
-  for (const Batch& b : group) {
-    model_->forward(b, cache_, &drop_rng_);
-    st += cross_entropy(cache_.logits, b.tgt_out, model_->cfg.pad_id,
-                        static_cast<float>(t.label_smoothing), 1.0f / static_cast<float>(tokens),
-                        &cache_.logits);
-    model_->backward(b, cache_, cache_.logits);
-  }
+  const LossStats st = forward_backward(*model_, cache_, group,
+                                        static_cast<float>(t.label_smoothing), drop_rng_);
   const double loss = st.loss / static_cast<double>(st.tokens);
   require(std::isfinite(loss),
           "the training loss became " + std::to_string(loss) + " at step " +

@@ -24,5 +24,7 @@ void add_bleu_command(CLI::App& app, CommandAction& action);
 void add_average_command(CLI::App& app, CommandAction& action);
 // spotlight info --checkpoint DIR
 void add_info_command(CLI::App& app, CommandAction& action);
+// spotlight bench [--config C] [--checkpoint DIR] [--threads N] [--runs R] [--json]
+void add_bench_command(CLI::App& app, CommandAction& action);
 
 }  // namespace spotlight

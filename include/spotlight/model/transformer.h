@@ -98,4 +98,10 @@ class Transformer {
 // non-empty, consistent sizes, lengths within [1, padded length], ids within the vocabulary.
 void validate_batch(const Batch& b, const ModelConfig& cfg);
 
+// Matrix-multiply FLOPs (2 per multiply-add) of one forward pass over a padded batch of
+// `batch` sentences, src_len × tgt_len positions each: projections, attention scores and
+// contexts, feed-forward, and the output projection. A training step costs 3× this (the
+// backward computes gradients for both inputs and weights). Same count as the PyTorch peer's.
+double forward_flops(const ModelConfig& c, long batch, long src_len, long tgt_len);
+
 }  // namespace spotlight

@@ -15,6 +15,8 @@
 #include <string>
 
 #include "spotlight/config.h"
+#include "spotlight/rng.h"
+#include "spotlight/train/loss.h"
 
 namespace spotlight {
 
@@ -37,6 +39,20 @@ struct TrainSummary {
 };
 
 const char* to_string(StopReason r);
+
+// Trains c.vocab.path from c.data.train when it does not exist yet (c.vocab's settings).
+void ensure_vocabulary(const Config& c);
+
+struct StepTimes {
+  double forward = 0.0, backward = 0.0;  // seconds, accumulated (forward includes the loss)
+};
+// The gradient of one update: zeroes the gradients, then forward, label-smoothed loss and
+// backward for each batch of the group, the loss being the mean over all their target tokens.
+// Dropout draws from dropout_rng. Returns the summed loss statistics; times (if given)
+// accumulates the forward and backward seconds.
+LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
+                           std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
+                           StepTimes* times = nullptr);
 
 // Runs training to a stop condition. Throws Error for bad input (files, config, a checkpoint of
 // another shape on resume, a non-finite loss — after which the last good checkpoint stays).

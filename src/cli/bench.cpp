@@ -1,0 +1,394 @@
+// spotlight bench — training and decoding speed on real batches, next to the sgemm roof.
+//
+// Training: batches cut from the config's training corpus exactly as `spotlight train` cuts them
+// (token-count batches of similar lengths, shuffled), timed through the trainer's own
+// forward_backward, clipping and Adam. Decoding: greedy and beam search over the first N lines
+// of a test file with a trained checkpoint (an untrained model's outputs all run to the length
+// limit, so its decoding speed means nothing). Every figure is the median of several runs, with
+// the spread (min–max) beside it.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "spotlight/blas.h"
+#include "spotlight/check.h"
+#include "spotlight/cli/commands.h"
+#include "spotlight/cli/common.h"
+#include "spotlight/data/batcher.h"
+#include "spotlight/data/corpus.h"
+#include "spotlight/data/vocab.h"
+#include "spotlight/decode/translator.h"
+#include "spotlight/train/checkpoint.h"
+#include "spotlight/train/optimizer.h"
+#include "spotlight/train/schedule.h"
+#include "spotlight/train/trainer.h"
+
+namespace spotlight {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::ordered_json;
+
+struct BenchArgs {
+  std::string config = "configs/multi30k_en_fr.json", checkpoint;
+  std::string src = "data/multi30k/tok/test_2016_flickr.en";
+  int threads = 2;
+  long runs = 3, steps = 20, warmup = 5, sentences = 1000, batch_size = 64;
+  bool json = false, no_train = false, no_decode = false, no_sgemm = false;
+};
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+// Median and spread of per-run figures.
+struct Stat {
+  double median = 0.0, min = 0.0, max = 0.0;
+  std::vector<double> runs;
+};
+Stat stat(std::vector<double> v) {
+  Stat s;
+  s.runs = v;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  s.median = n == 0 ? 0.0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+  s.min = n == 0 ? 0.0 : v.front();
+  s.max = n == 0 ? 0.0 : v.back();
+  return s;
+}
+json to_json(const Stat& s) {
+  auto r1 = [](double x) { return std::round(x * 10.0) / 10.0; };
+  json runs = json::array();
+  for (double x : s.runs) runs.push_back(r1(x));
+  return {{"median", r1(s.median)}, {"min", r1(s.min)}, {"max", r1(s.max)}, {"runs", runs}};
+}
+std::string fmt(const Stat& s, const char* unit = "") {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%9.1f%s  (%.1f–%.1f)", s.median, unit, s.min, s.max);
+  return buf;
+}
+
+struct TrainResult {
+  Stat tok_per_s, ms_per_step, forward_ms, backward_ms, update_ms, gflops;
+  double tgt_tokens_per_step = 0.0, pad_fraction = 0.0, gflop_per_step = 0.0;
+  double peak_rss_mb = 0.0;
+};
+
+TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, const BenchArgs& a) {
+  Config cfg = cfg_in;
+  std::unique_ptr<Vocab> vocab;
+  std::unique_ptr<Transformer> model;
+  if (!checkpoint.empty()) {
+    OpenCheckpoint ck = open_checkpoint(checkpoint);
+    vocab = std::move(ck.vocab);
+    model = std::move(ck.model);
+  } else {
+    for (const auto& f : cfg.data.train)
+      require(std::filesystem::exists(f),
+              "bench: training file " + f +
+                  " is missing; get the corpus first (scripts/get_data.sh multi30k) or pass "
+                  "--config with other data.train files");
+    ensure_vocabulary(cfg);
+    vocab = std::make_unique<Vocab>(cfg.vocab.path);
+    ModelConfig& m = cfg.model;
+    m.vocab_size = vocab->size();
+    m.pad_id = vocab->pad_id();
+    m.unk_id = vocab->unk_id();
+    m.bos_id = vocab->bos_id();
+    m.eos_id = vocab->eos_id();
+    model = std::make_unique<Transformer>(m);
+    Rng init(static_cast<uint64_t>(cfg.train.seed));
+    model->init(init);
+  }
+  const ModelConfig& m = model->cfg;
+  const ParallelCorpus corpus = load_parallel(cfg.data.train[0], cfg.data.train[1], *vocab,
+                                              cfg.data.max_len, "", a.threads);
+  BatcherOptions bo;
+  bo.max_tokens = cfg.train.max_tokens;
+  bo.pad_id = m.pad_id;
+  bo.bos_id = m.bos_id;
+  bo.eos_id = m.eos_id;
+  const Batcher batcher(corpus, bo);
+  Rng data_rng(123);
+  BatchPlan plan = batcher.plan(data_rng);
+  const size_t needed = static_cast<size_t>(a.warmup + a.runs * a.steps);
+  require(plan.size() >= 1, "bench: the training corpus gave no batch");
+  while (plan.size() < needed) {  // a small corpus: repeat its epochs
+    const BatchPlan more = batcher.plan(data_rng);
+    plan.insert(plan.end(), more.begin(), more.end());
+  }
+
+  Adam adam(model->params(), AdamConfig{cfg.train.adam_beta1, cfg.train.adam_beta2,
+                                        cfg.train.adam_eps, cfg.train.weight_decay});
+  const InverseSqrtSchedule schedule{cfg.train.lr, cfg.train.warmup};
+  Transformer::Cache cache;
+  Rng drop_rng(7);
+  long step = 0;
+  TrainResult r;
+  std::vector<double> tok_s, ms, fwd, bwd, upd, gflops;
+  double tgt_tokens = 0.0, padded = 0.0, flops_all = 0.0;
+  for (long run = -1; run < a.runs; ++run) {  // run -1: warm-up (buffers grow, caches fill)
+    const long n = run < 0 ? a.warmup : a.steps;
+    StepTimes times;
+    double update_s = 0.0, tokens = 0.0, flops = 0.0;
+    const auto t0 = Clock::now();
+    for (long k = 0; k < n; ++k) {
+      const Batch b = batcher.make(plan[static_cast<size_t>(step)]);
+      const LossStats st = forward_backward(*model, cache, std::span<const Batch>(&b, 1),
+                                            static_cast<float>(cfg.train.label_smoothing),
+                                            drop_rng, &times);
+      const auto t1 = Clock::now();
+      clip_grad_norm(model->params(), cfg.train.clip_norm);
+      adam.step(schedule.lr(++step));
+      update_s += seconds_since(t1);
+      tokens += static_cast<double>(st.tokens);
+      flops += 3.0 * forward_flops(m, b.batch, b.src_len_max, b.tgt_len_max);
+      if (run >= 0) padded += static_cast<double>(b.batch * b.tgt_len_max);
+    }
+    const double wall = seconds_since(t0);
+    if (run < 0) continue;
+    tok_s.push_back(tokens / wall);
+    ms.push_back(1000.0 * wall / static_cast<double>(n));
+    fwd.push_back(1000.0 * times.forward / static_cast<double>(n));
+    bwd.push_back(1000.0 * times.backward / static_cast<double>(n));
+    upd.push_back(1000.0 * update_s / static_cast<double>(n));
+    gflops.push_back(flops / wall / 1e9);
+    tgt_tokens += tokens;
+    flops_all += flops;
+  }
+  r.tok_per_s = stat(tok_s);
+  r.ms_per_step = stat(ms);
+  r.forward_ms = stat(fwd);
+  r.backward_ms = stat(bwd);
+  r.update_ms = stat(upd);
+  r.gflops = stat(gflops);
+  const double steps = static_cast<double>(a.runs * a.steps);
+  r.tgt_tokens_per_step = tgt_tokens / steps;
+  r.pad_fraction = 1.0 - tgt_tokens / padded;
+  r.gflop_per_step = flops_all / steps / 1e9;
+  r.peak_rss_mb = peak_rss_mb();
+  return r;
+}
+
+struct DecodeResult {
+  Stat sent_per_s, tok_per_s;
+  long sentences = 0, output_tokens = 0;
+};
+
+DecodeResult bench_decode(const OpenCheckpoint& ck, const std::vector<std::string>& lines,
+                          long beam, const BenchArgs& a) {
+  DecodeConfig d = ck.config.decode;
+  d.beam = beam;
+  d.max_len_a = 1.5;
+  d.max_len_b = 10;
+  d.batch_size = a.batch_size;
+  std::vector<double> sps, tps;
+  DecodeResult r;
+  r.sentences = static_cast<long>(lines.size());
+  for (long run = 0; run < a.runs; ++run) {
+    TranslateReport report;
+    const auto t0 = Clock::now();
+    translate_lines(*ck.model, *ck.vocab, lines, d, 1, &report);
+    const double wall = seconds_since(t0);
+    sps.push_back(static_cast<double>(lines.size()) / wall);
+    tps.push_back(static_cast<double>(report.output_tokens) / wall);
+    r.output_tokens = report.output_tokens;
+  }
+  r.sent_per_s = stat(sps);
+  r.tok_per_s = stat(tps);
+  return r;
+}
+
+struct GemmShape {
+  long m, n, k;
+  Op op_a, op_b;
+  const char* what;
+};
+
+// The best of several calls for each transformer-shaped product, in GFLOP/s.
+json bench_sgemm(double& median_gflops) {
+  const GemmShape shapes[] = {
+      {4096, 256, 256, Op::N, Op::T, "x·Wᵀ (attention projection)"},
+      {4096, 1024, 256, Op::N, Op::T, "x·W1ᵀ (fc1)"},
+      {4096, 256, 1024, Op::N, Op::T, "h·W2ᵀ (fc2)"},
+      {4096, 8000, 256, Op::N, Op::T, "h·Eᵀ (logits)"},
+      {8000, 256, 4096, Op::T, Op::N, "dlᵀ·h (embedding gradient)"},
+      {4096, 256, 8000, Op::N, Op::N, "dl·E (logits input gradient)"},
+      {256, 1024, 4096, Op::T, Op::N, "dyᵀ·x (fc1 weight gradient)"},
+  };
+  json out = json::array();
+  std::vector<double> all;
+  for (const GemmShape& s : shapes) {
+    const long ar = s.op_a == Op::N ? s.m : s.k, ac = s.op_a == Op::N ? s.k : s.m;
+    const long br = s.op_b == Op::N ? s.k : s.n, bc = s.op_b == Op::N ? s.n : s.k;
+    Tensor a({ar, ac}), b({br, bc}), c({s.m, s.n});
+    a.fill(0.5f);
+    b.fill(0.25f);
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+      const auto t0 = Clock::now();
+      gemm(a.view(), s.op_a, b.view(), s.op_b, c.view());
+      best = std::min(best, seconds_since(t0));
+    }
+    const double g = 2.0 * static_cast<double>(s.m * s.n * s.k) / best / 1e9;
+    all.push_back(g);
+    out.push_back({{"m", s.m},
+                   {"n", s.n},
+                   {"k", s.k},
+                   {"op", std::string(s.op_a == Op::N ? "N" : "T") + (s.op_b == Op::N ? "N" : "T")},
+                   {"what", s.what},
+                   {"gflops", std::round(g * 10.0) / 10.0}});
+  }
+  median_gflops = stat(all).median;
+  return out;
+}
+
+int run_bench(const BenchArgs& a) {
+  set_blas_threads(a.threads);
+  require(a.runs >= 1 && a.steps >= 1 && a.warmup >= 0 && a.sentences >= 1,
+          "bench: --runs, --steps and --sentences must be positive");
+  const Config cfg = a.checkpoint.empty() ? load_config(a.config) : checkpoint_config(a.checkpoint);
+  json j;
+  j["threads"] = a.threads;
+  j["config"] = a.checkpoint.empty() ? a.config : a.checkpoint;
+  auto say = [&](const std::string& s) {
+    if (!a.json) std::fprintf(stderr, "bench: %s\n", s.c_str());
+  };
+
+  std::string table;
+  char line[256];
+  if (!a.no_train) {
+    say("training: " + std::to_string(a.warmup) + " warm-up steps, then " +
+        std::to_string(a.runs) + " runs of " + std::to_string(a.steps) + " steps");
+    const TrainResult t = bench_train(cfg, a.checkpoint, a);
+    j["train"] = {{"threads", a.threads},
+                  {"tgt_tokens_per_s", std::round(t.tok_per_s.median * 10) / 10},
+                  {"ms_per_step", std::round(t.ms_per_step.median * 10) / 10},
+                  {"tgt_tokens_per_s_stat", to_json(t.tok_per_s)},
+                  {"ms_per_step_stat", to_json(t.ms_per_step)},
+                  {"forward_ms", to_json(t.forward_ms)},
+                  {"backward_ms", to_json(t.backward_ms)},
+                  {"update_ms", to_json(t.update_ms)},
+                  {"gflops", to_json(t.gflops)},
+                  {"tgt_tokens_per_step", std::round(t.tgt_tokens_per_step)},
+                  {"pad_fraction", std::round(t.pad_fraction * 1000) / 1000},
+                  {"gflop_per_step", std::round(t.gflop_per_step * 100) / 100},
+                  {"runs", a.runs},
+                  {"steps_per_run", a.steps}};
+    j["peak_rss_mb"] = std::round(t.peak_rss_mb);
+    table += "training (" + std::to_string(a.threads) + " threads, " + std::to_string(a.runs) +
+             " runs × " + std::to_string(a.steps) + " steps; median (min–max))\n";
+    table += "  target tokens/s   " + fmt(t.tok_per_s) + "\n";
+    table += "  ms/step           " + fmt(t.ms_per_step) + "\n";
+    table += "    forward + loss  " + fmt(t.forward_ms) + "\n";
+    table += "    backward        " + fmt(t.backward_ms) + "\n";
+    table += "    clip + Adam     " + fmt(t.update_ms) + "\n";
+    table += "  achieved GFLOP/s  " + fmt(t.gflops) + "\n";
+    std::snprintf(line, sizeof line,
+                  "  batch: %.0f target tokens/step, %.1f%% padding, %.2f GFLOP/step\n"
+                  "  peak RSS          %9.0f MB\n",
+                  t.tgt_tokens_per_step, 100 * t.pad_fraction, t.gflop_per_step, t.peak_rss_mb);
+    table += line;
+  }
+  if (!a.no_decode) {
+    if (a.checkpoint.empty()) {
+      say("decoding skipped: it needs --checkpoint DIR (a trained model)");
+    } else {
+      const OpenCheckpoint ck = open_checkpoint(a.checkpoint);
+      std::vector<std::string> lines = read_text_lines(a.src);
+      if (static_cast<long>(lines.size()) > a.sentences) lines.resize(static_cast<size_t>(a.sentences));
+      json dj;
+      table += "decoding (" + std::to_string(lines.size()) + " sentences of " + a.src +
+               ", batches of " + std::to_string(a.batch_size) + ", limit 1.5·len + 10)\n";
+      for (long beam : {1L, 5L}) {
+        const char* name = beam == 1 ? "greedy" : "beam5";
+        say(std::string("decoding: ") + name + ", " + std::to_string(a.runs) + " runs");
+        const DecodeResult d = bench_decode(ck, lines, beam, a);
+        dj[name] = {{"sentences_per_s", std::round(d.sent_per_s.median * 10) / 10},
+                    {"tgt_tokens_per_s", std::round(d.tok_per_s.median * 10) / 10},
+                    {"sentences_per_s_stat", to_json(d.sent_per_s)},
+                    {"tgt_tokens_per_s_stat", to_json(d.tok_per_s)},
+                    {"sentences", d.sentences},
+                    {"output_tokens", d.output_tokens}};
+        table += std::string("  ") + (beam == 1 ? "greedy " : "beam 5 ") + " sentences/s " +
+                 fmt(d.sent_per_s) + "   target tokens/s " + fmt(d.tok_per_s) + "\n";
+      }
+      dj["batch_size"] = a.batch_size;
+      dj["threads"] = a.threads;
+      j["decode"] = dj;
+    }
+  }
+  if (!a.no_sgemm) {
+    say("sgemm roof on transformer-shaped products");
+    double median = 0.0;
+    j["sgemm"] = bench_sgemm(median);
+    j["sgemm_gflops"] = std::round(median * 10) / 10;
+    std::snprintf(line, sizeof line, "sgemm roof (%d threads, median of %zu shapes) %.1f GFLOP/s\n",
+                  a.threads, j["sgemm"].size(), median);
+    table += line;
+    for (const auto& s : j["sgemm"]) {
+      std::snprintf(line, sizeof line, "  %5ld×%-5ld×%-5ld %s %7.1f GFLOP/s  %s\n",
+                    s["m"].get<long>(), s["n"].get<long>(), s["k"].get<long>(),
+                    s["op"].get<std::string>().c_str(), s["gflops"].get<double>(),
+                    s["what"].get<std::string>().c_str());
+      table += line;
+    }
+  }
+  if (!j.contains("peak_rss_mb")) j["peak_rss_mb"] = std::round(peak_rss_mb());
+  if (a.json)
+    std::printf("%s\n", j.dump().c_str());
+  else
+    std::fputs(table.c_str(), stdout);
+  return 0;
+}
+}  // namespace
+
+void add_bench_command(CLI::App& app, CommandAction& action) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Measure training and decoding speed (median and spread of several runs)");
+  cmd->add_option("--config", a->config,
+                  "config whose model shape and training data are benchmarked (default "
+                  "configs/multi30k_en_fr.json)");
+  cmd->add_option("-c,--checkpoint", a->checkpoint,
+                  "trained checkpoint: its model and vocabulary are used, and decoding is timed");
+  cmd->add_option("--src", a->src, "source sentences to decode (default test_2016_flickr.en)");
+  cmd->add_option("--threads", a->threads, "BLAS threads (default 2)")->check(CLI::PositiveNumber);
+  cmd->add_option("--runs", a->runs, "timed runs per measurement (default 3)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", a->steps, "training steps per run (default 20)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", a->warmup, "untimed training steps first (default 5)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--sentences", a->sentences, "sentences decoded per run (default 1000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", a->batch_size, "sentences per decoding batch (default 64)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", a->json, "print one JSON object instead of the table");
+  cmd->add_flag("--no-train", a->no_train, "skip the training measurement");
+  cmd->add_flag("--no-decode", a->no_decode, "skip the decoding measurement");
+  cmd->add_flag("--no-sgemm", a->no_sgemm, "skip the sgemm roof measurement");
+  cmd->footer(R"(Examples:
+  spotlight bench                                    # training speed, multi30k_en_fr shape
+  spotlight bench --threads 1 --runs 5
+  spotlight bench -c runs/multi30k_en_fr/checkpoints/best --json   # + greedy and beam 5
+  scripts/bench.sh --peer                            # side by side with the PyTorch peer
+
+Training batches come from the config's data.train (scripts/get_data.sh multi30k), cut as
+`spotlight train` cuts them. Decoding needs a trained checkpoint: an untrained model's
+outputs all run to the length limit.)");
+  cmd->callback([a, &action] { action = [a] { return run_bench(*a); }; });
+}
+
+}  // namespace spotlight
