@@ -2,7 +2,10 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -23,17 +26,33 @@ void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c
       for (long j = 0; j < n; ++j) c.at(i, j) = beta == 0.0f ? 0.0f : beta * c.at(i, j);
     return;
   }
-  cblas_sgemm(CblasRowMajor, op_a == Op::N ? CblasNoTrans : CblasTrans,
-              op_b == Op::N ? CblasNoTrans : CblasTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a.data, static_cast<int>(a.ld), b.data,
-              static_cast<int>(b.ld), beta, c.data, static_cast<int>(c.ld));
-}
-
-void set_blas_threads(int n) {
-  openblas_set_num_threads(n);
-}
-int blas_threads() {
-  return openblas_get_num_threads();
+  // OpenBLAS runs single-threaded inside each call: the products are split over the one
+  // compute pool (parallel.h) instead, so its own threads never spin beside ours.
+  static const bool single = (openblas_set_num_threads(1), true);
+  (void)single;
+  auto call = [&](const MatView& ac, const MatView& bc, const MatView& cc) {
+    cblas_sgemm(CblasRowMajor, op_a == Op::N ? CblasNoTrans : CblasTrans,
+                op_b == Op::N ? CblasNoTrans : CblasTrans, static_cast<int>(cc.rows),
+                static_cast<int>(cc.cols), static_cast<int>(k), alpha, ac.data,
+                static_cast<int>(ac.ld), bc.data, static_cast<int>(bc.ld), beta, cc.data,
+                static_cast<int>(cc.ld));
+  };
+  constexpr long kBlock = 32;  // split points are multiples of the kernels' register blocking
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) *
+                       static_cast<double>(k);
+  if (flops < 4e6 || threads() == 1 || std::max(m, n) < 2 * kBlock) {
+    call(a, b, c);
+  } else if (m >= n) {  // split the rows of c (and of op(a))
+    parallel_for((m + kBlock - 1) / kBlock, 1, [&](long b0, long b1) {
+      const long r0 = b0 * kBlock, r = std::min(m, b1 * kBlock) - r0;
+      call(op_a == Op::N ? a.block(r0, 0, r, k) : a.block(0, r0, k, r), b, c.block(r0, 0, r, n));
+    });
+  } else {  // split the columns of c (and of op(b))
+    parallel_for((n + kBlock - 1) / kBlock, 1, [&](long b0, long b1) {
+      const long c0 = b0 * kBlock, w = std::min(n, b1 * kBlock) - c0;
+      call(a, op_b == Op::N ? b.block(0, c0, k, w) : b.block(c0, 0, w, k), c.block(0, c0, m, w));
+    });
+  }
 }
 
 }  // namespace spotlight

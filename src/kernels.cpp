@@ -4,8 +4,32 @@
 #include <cmath>
 
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
+
+namespace {
+// Smallest chunks worth a thread: rows of a [N, D] matrix, and elements of a flat array.
+constexpr long kRowGrain = 16;
+constexpr long kElemGrain = 16384;
+
+// Runs fn(i) for every row i of a matrix with `cols` columns, rows split over the threads.
+template <class F>
+void for_rows(long rows, long cols, F&& fn) {
+  const long grain = std::max(1L, kElemGrain / std::max(1L, cols));
+  parallel_for(rows, std::min(grain, kRowGrain * 4), [&](long b, long e) {
+    for (long i = b; i < e; ++i) fn(i);
+  });
+}
+// Runs fn(j0, j1) over column ranges [j0, j1) of a matrix with `cols` columns, each range owned
+// by one thread: column reductions (bias and LayerNorm gradients) without races, and with the
+// same summation order whatever the thread count.
+template <class F>
+void for_columns(long rows, long cols, F&& fn) {
+  const long grain = std::max(16L, kElemGrain / std::max(1L, rows));
+  parallel_for(cols, grain, fn);
+}
+}  // namespace
 
 long Mask::visible(long b, long i, long tk) const {
   long n = key_len.empty() ? tk : std::min<long>(key_len[static_cast<size_t>(b)], tk);
@@ -41,7 +65,7 @@ void masked_softmax_backward(const MatView& p, const MatView& dp, float scale) {
 }
 
 void log_softmax(const MatView& x) {
-  for (long i = 0; i < x.rows; ++i) {
+  for_rows(x.rows, x.cols, [&](long i) {
     float* r = x.row(i);
     float mx = -INFINITY;
     for (long j = 0; j < x.cols; ++j) mx = std::max(mx, r[j]);
@@ -49,13 +73,13 @@ void log_softmax(const MatView& x) {
     for (long j = 0; j < x.cols; ++j) sum += std::exp(static_cast<double>(r[j] - mx));
     const float lse = mx + static_cast<float>(std::log(sum));
     for (long j = 0; j < x.cols; ++j) r[j] -= lse;
-  }
+  });
 }
 
 void layer_norm(const MatView& x, const float* gamma, const float* beta, float eps,
                 const MatView& y, float* mean, float* rstd) {
   const long d = x.cols;
-  for (long i = 0; i < x.rows; ++i) {
+  for_rows(x.rows, d, [&](long i) {
     const float* xr = x.row(i);
     float* yr = y.row(i);
     float m = 0.0f;
@@ -68,15 +92,27 @@ void layer_norm(const MatView& x, const float* gamma, const float* beta, float e
     for (long j = 0; j < d; ++j) yr[j] = (xr[j] - m) * rs * gamma[j] + beta[j];
     mean[i] = m;
     rstd[i] = rs;
-  }
+  });
 }
 
 void layer_norm_backward(const MatView& x, const float* gamma, const float* mean, const float* rstd,
                          const MatView& dy, const MatView& dx, float* dgamma, float* dbeta) {
   // With xhat = (x − m)·rstd and g = dy·gamma:
   //   dx = rstd · (g − mean(g) − xhat · mean(g·xhat)).
+  // dx row by row; dgamma and dbeta column by column (no two threads add to one element).
   const long d = x.cols;
-  for (long i = 0; i < x.rows; ++i) {
+  for_columns(x.rows, d, [&](long j0, long j1) {
+    for (long i = 0; i < x.rows; ++i) {
+      const float* xr = x.row(i);
+      const float* dyr = dy.row(i);
+      const float m = mean[i], rs = rstd[i];
+      for (long j = j0; j < j1; ++j) {
+        dgamma[j] += dyr[j] * (xr[j] - m) * rs;
+        dbeta[j] += dyr[j];
+      }
+    }
+  });
+  for_rows(x.rows, d, [&](long i) {
     const float* xr = x.row(i);
     const float* dyr = dy.row(i);
     float* dxr = dx.row(i);
@@ -87,8 +123,6 @@ void layer_norm_backward(const MatView& x, const float* gamma, const float* mean
       const float g = dyr[j] * gamma[j];
       g_mean += g;
       gx_mean += g * xhat;
-      dgamma[j] += dyr[j] * xhat;
-      dbeta[j] += dyr[j];
     }
     g_mean /= static_cast<float>(d);
     gx_mean /= static_cast<float>(d);
@@ -96,7 +130,7 @@ void layer_norm_backward(const MatView& x, const float* gamma, const float* mean
       const float xhat = (xr[j] - m) * rs;
       dxr[j] = rs * (dyr[j] * gamma[j] - g_mean - xhat * gx_mean);
     }
-  }
+  });
 }
 
 namespace {
@@ -105,7 +139,7 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 }  // namespace
 
 void activation(Activation a, const MatView& x, const MatView& y) {
-  for (long i = 0; i < x.rows; ++i) {
+  for_rows(x.rows, x.cols, [&](long i) {
     const float* xr = x.row(i);
     float* yr = y.row(i);
     if (a == Activation::relu) {
@@ -113,11 +147,11 @@ void activation(Activation a, const MatView& x, const MatView& y) {
     } else {
       for (long j = 0; j < x.cols; ++j) yr[j] = 0.5f * xr[j] * (1.0f + std::erf(xr[j] * kInvSqrt2));
     }
-  }
+  });
 }
 
 void activation_backward(Activation a, const MatView& x, const MatView& dy, const MatView& dx) {
-  for (long i = 0; i < x.rows; ++i) {
+  for_rows(x.rows, x.cols, [&](long i) {
     const float* xr = x.row(i);
     const float* dyr = dy.row(i);
     float* dxr = dx.row(i);
@@ -130,8 +164,16 @@ void activation_backward(Activation a, const MatView& x, const MatView& dy, cons
         dxr[j] = dyr[j] * (cdf + xr[j] * pdf);
       }
     }
-  }
+  });
 }
+
+namespace {
+uint64_t mix64(uint64_t z) {  // splitmix64's finaliser: a bijection that scrambles every bit
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
 
 void dropout(float p, Rng& rng, const Tensor& x, Tensor& mask, Tensor& y) {
   require(p >= 0.0f && p < 1.0f, "dropout: probability must be in [0, 1)");
@@ -142,10 +184,28 @@ void dropout(float p, Rng& rng, const Tensor& x, Tensor& mask, Tensor& y) {
     return;
   }
   mask.resize_like(x);
+  // One draw from rng per call; element i's uniform comes from a hash of (that seed, i / 2), 32
+  // bits per element. Any thread can make any element, so the mask is the same whatever the
+  // thread count, and rng advances by exactly one step.
+  const uint64_t seed = rng.next();
   const float keep = 1.0f / (1.0f - p);
+  const auto threshold = static_cast<uint64_t>(static_cast<double>(p) * 4294967296.0);
   float* m = mask.data();
-  for (long i = 0; i < x.size(); ++i) m[i] = rng.uniform() < p ? 0.0f : keep;
-  for (long i = 0; i < x.size(); ++i) y[i] = x[i] * m[i];
+  float* out = y.data();
+  const float* in = x.data();
+  const long n = x.size();
+  parallel_for((n + 1) / 2, kElemGrain / 2, [&](long b, long e) {
+    for (long k = b; k < e; ++k) {
+      const uint64_t r = mix64(seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(k + 1));
+      const long i = 2 * k;
+      m[i] = (r & 0xffffffffULL) < threshold ? 0.0f : keep;
+      out[i] = in[i] * m[i];
+      if (i + 1 < n) {
+        m[i + 1] = (r >> 32) < threshold ? 0.0f : keep;
+        out[i + 1] = in[i + 1] * m[i + 1];
+      }
+    }
+  });
 }
 
 void dropout_backward(const Tensor& mask, const Tensor& dy, Tensor& dx) {
@@ -155,32 +215,45 @@ void dropout_backward(const Tensor& mask, const Tensor& dy, Tensor& dx) {
     return;
   }
   require(mask.size() == dy.size(), "dropout_backward: mask and gradient differ in size");
-  for (long i = 0; i < dy.size(); ++i) dx[i] = dy[i] * mask[i];
+  parallel_for(dy.size(), kElemGrain, [&](long b, long e) {
+    for (long i = b; i < e; ++i) dx[i] = dy[i] * mask[i];
+  });
 }
 
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
   require(a.size() == b.size(), "add: operands differ in size");
   if (&y != &a && &y != &b) y.resize_like(a);
-  for (long i = 0; i < a.size(); ++i) y[i] = a[i] + b[i];
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* py = y.data();
+  parallel_for(a.size(), kElemGrain, [&](long s, long e) {
+    for (long i = s; i < e; ++i) py[i] = pa[i] + pb[i];
+  });
 }
 
 void add_to(Tensor& y, const Tensor& x) {
   require(x.size() == y.size(), "add_to: operands differ in size");
-  for (long i = 0; i < x.size(); ++i) y[i] += x[i];
+  const float* px = x.data();
+  float* py = y.data();
+  parallel_for(x.size(), kElemGrain, [&](long s, long e) {
+    for (long i = s; i < e; ++i) py[i] += px[i];
+  });
 }
 
 void add_bias(const MatView& y, const float* bias) {
-  for (long i = 0; i < y.rows; ++i) {
+  for_rows(y.rows, y.cols, [&](long i) {
     float* r = y.row(i);
     for (long j = 0; j < y.cols; ++j) r[j] += bias[j];
-  }
+  });
 }
 
 void add_bias_backward(const MatView& dy, float* dbias) {
-  for (long i = 0; i < dy.rows; ++i) {
-    const float* r = dy.row(i);
-    for (long j = 0; j < dy.cols; ++j) dbias[j] += r[j];
-  }
+  for_columns(dy.rows, dy.cols, [&](long j0, long j1) {
+    for (long i = 0; i < dy.rows; ++i) {
+      const float* r = dy.row(i);
+      for (long j = j0; j < j1; ++j) dbias[j] += r[j];
+    }
+  });
 }
 
 }  // namespace spotlight

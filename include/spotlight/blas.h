@@ -1,6 +1,7 @@
 // blas.h — the only door to cblas_sgemm. Every matmul of the model, forward or backward, is a
 // gemm on MatViews: C = alpha · op(A) · op(B) + beta · C, op = identity or transpose. Views may
-// be column blocks of wider matrices (attention heads), which BLAS handles through ld.
+// be column blocks of wider matrices (attention heads), which BLAS handles through ld. Large
+// products are split into row or column blocks over the compute threads (parallel.h).
 #pragma once
 
 #include "spotlight/tensor.h"
@@ -13,8 +14,5 @@ enum class Op { N, T };
 void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c,
           float alpha = 1.0f, float beta = 0.0f);
 
-// OpenBLAS's thread count (the process-wide BLAS pool).
-void set_blas_threads(int n);
-int blas_threads();
 
 }  // namespace spotlight

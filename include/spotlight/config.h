@@ -48,7 +48,7 @@ struct TrainConfig {
   long valid_interval = 1000;  // updates between validations (and one at the end)
   long patience = 0;           // stop after this many validations without a better BLEU (0: off)
   long keep_last = 3;          // numbered checkpoints kept besides `best` and `last`
-  long threads = 2;            // BLAS threads (and corpus-encoding threads)
+  long threads = 2;            // compute threads (GEMMs, kernels, corpus encoding)
   std::string bleu_tokenize = "13a";  // validation BLEU tokenizer: 13a | none (pre-tokenized data)
 };
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "spotlight/blas.h"
+#include "spotlight/parallel.h"
 #include "spotlight/check.h"
 #include "spotlight/cli/commands.h"
 #include "spotlight/cli/common.h"
@@ -255,7 +256,7 @@ json bench_sgemm(double& median_gflops) {
 }
 
 int run_bench(const BenchArgs& a) {
-  set_blas_threads(a.threads);
+  set_threads(a.threads);
   require(a.runs >= 1 && a.steps >= 1 && a.warmup >= 0 && a.sentences >= 1,
           "bench: --runs, --steps and --sentences must be positive");
   const Config cfg = a.checkpoint.empty() ? load_config(a.config) : checkpoint_config(a.checkpoint);
@@ -364,7 +365,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("-c,--checkpoint", a->checkpoint,
                   "trained checkpoint: its model and vocabulary are used, and decoding is timed");
   cmd->add_option("--src", a->src, "source sentences to decode (default test_2016_flickr.en)");
-  cmd->add_option("--threads", a->threads, "BLAS threads (default 2)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "compute threads (default 2)")->check(CLI::PositiveNumber);
   cmd->add_option("--runs", a->runs, "timed runs per measurement (default 3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--steps", a->steps, "training steps per run (default 20)")

@@ -1,7 +1,7 @@
 // spotlight score — forced decoding: each reference translation's log-probability.
 #include <memory>
 
-#include "spotlight/blas.h"
+#include "spotlight/parallel.h"
 #include "spotlight/check.h"
 #include "spotlight/cli/commands.h"
 #include "spotlight/cli/common.h"
@@ -28,7 +28,7 @@ void add_score_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("-o,--output", a->out, "output file (default stdout)");
   cmd->add_option("--max-tokens", a->max_tokens, "padded tokens per batch")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a->threads, "BLAS threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "compute threads (default: one per core)")->check(CLI::PositiveNumber);
   cmd->footer(R"(Examples:
   spotlight score --checkpoint runs/m30k/checkpoints/best --src test.en --tgt test.fr
 
@@ -36,7 +36,7 @@ Output: one line per pair, in input order:
   index <TAB> log-probability (natural log, summed over the tokens and EOS) <TAB> tokens <TAB> per token)");
   cmd->callback([a, &action] {
     action = [a] {
-      if (a->threads > 0) set_blas_threads(a->threads);
+      if (a->threads > 0) set_threads(a->threads);
       const OpenCheckpoint ck = open_checkpoint(a->checkpoint);
       const auto src_lines = read_text_lines(a->src), tgt_lines = read_text_lines(a->tgt);
       require(src_lines.size() == tgt_lines.size(),

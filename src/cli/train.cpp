@@ -38,7 +38,7 @@ void add_train_command(CLI::App& app, CommandAction& action) {
                 "continue from <output_dir>/checkpoints/last: same step, data order and RNG");
   cmd->add_option("--set", args->overrides,
                   "override a config value, key.path=value (repeatable), e.g. train.lr=3e-4");
-  cmd->add_option("--threads", args->threads, "BLAS threads (overrides train.threads)")
+  cmd->add_option("--threads", args->threads, "compute threads (overrides train.threads)")
       ->check(CLI::PositiveNumber);
   cmd->footer(R"(Examples:
   spotlight train --config configs/multi30k_en_fr.json

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <memory>
 
-#include "spotlight/blas.h"
+#include "spotlight/parallel.h"
 #include "spotlight/check.h"
 #include "spotlight/cli/commands.h"
 #include "spotlight/cli/common.h"
@@ -32,7 +32,7 @@ void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
   cmd->add_option("--alpha", a.alpha, "length normalisation: score / length^alpha");
   cmd->add_option("--batch-size", a.batch_size, "sentences per decoding batch")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a.threads, "BLAS threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads, "compute threads (default: one per core)")->check(CLI::PositiveNumber);
 }
 
 DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
@@ -94,7 +94,7 @@ One line in, one line out, in order; an empty line gives an empty line. Lines lo
 model's positions are truncated with a warning naming the line.)");
   cmd->callback([a, &action] {
     action = [a] {
-      if (a->threads > 0) set_blas_threads(a->threads);
+      if (a->threads > 0) set_threads(a->threads);
       const OpenCheckpoint ck = open_checkpoint(a->checkpoint);
       const DecodeConfig d = decode_config(ck.config, *a);
       const auto lines = read_text_lines(a->input);
@@ -139,7 +139,7 @@ void add_eval_command(CLI::App& app, CommandAction& action) {
   spotlight eval -c CKPT --src data/tatoeba/test.en --ref data/tatoeba/test.fr --json)");
   cmd->callback([a, &action] {
     action = [a] {
-      if (a->threads > 0) set_blas_threads(a->threads);
+      if (a->threads > 0) set_threads(a->threads);
       const OpenCheckpoint ck = open_checkpoint(a->checkpoint);
       const DecodeConfig d = decode_config(ck.config, *a);
       const auto src = read_text_lines(a->src);

@@ -4,6 +4,7 @@
 
 #include "spotlight/blas.h"
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -16,6 +17,14 @@ MatView head(const Tensor& x, long b, long t, long h, long dh) { return head(x, 
 // The [Tq, Tk] block of sentence b, head h in a [B, H, Tq, Tk] tensor.
 MatView scores_block(const Tensor& p, long b, long h, long heads, long tq, long tk) {
   return {const_cast<float*>(p.data()) + ((b * heads + h) * tq) * tk, tq, tk, tk};
+}
+// Runs fn(b, h) for every sentence and head, the pairs split over the threads (each pair's
+// products are small and independent; nested gemms run inline on the calling thread).
+template <class F>
+void for_heads(long batch, long heads, F&& fn) {
+  parallel_for(batch * heads, 4, [&](long p0, long p1) {
+    for (long p = p0; p < p1; ++p) fn(p / heads, p % heads);
+  });
 }
 }  // namespace
 
@@ -36,12 +45,11 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   probs.resize({batch, heads, tq, tk});
   ctx.resize({q.rows(), d});
-  for (long b = 0; b < batch; ++b)
-    for (long h = 0; h < heads; ++h) {
-      const MatView s = scores_block(probs, b, h, heads, tq, tk);
-      gemm(head(q, b, tq, h, dh), Op::N, head(k, b, stride, tk, h, dh), Op::T, s);  // S = q·kᵀ
-      masked_softmax(s, scale, mask, b);                                    // P = softmax(S/√Dh)
-    }
+  for_heads(batch, heads, [&](long b, long h) {
+    const MatView s = scores_block(probs, b, h, heads, tq, tk);
+    gemm(head(q, b, tq, h, dh), Op::N, head(k, b, stride, tk, h, dh), Op::T, s);  // S = q·kᵀ
+    masked_softmax(s, scale, mask, b);                                    // P = softmax(S/√Dh)
+  });
   const bool drop = rng != nullptr && dropout_p > 0.0f;
   if (drop) {
     dropout(dropout_p, *rng, probs, drop_mask, attn);
@@ -50,10 +58,10 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
     attn.resize({0});
   }
   const Tensor& a = drop ? attn : probs;
-  for (long b = 0; b < batch; ++b)
-    for (long h = 0; h < heads; ++h)  // ctx_bh = A_bh · v_bh
-      gemm(scores_block(a, b, h, heads, tq, tk), Op::N, head(v, b, stride, tk, h, dh), Op::N,
-           head(ctx, b, tq, h, dh));
+  for_heads(batch, heads, [&](long b, long h) {  // ctx_bh = A_bh · v_bh
+    gemm(scores_block(a, b, h, heads, tq, tk), Op::N, head(v, b, stride, tk, h, dh), Op::N,
+         head(ctx, b, tq, h, dh));
+  });
 }
 
 void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
@@ -67,21 +75,19 @@ void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long bat
   dq.resize_like(q);
   dk.resize_like(k);
   dv.resize_like(v);
-  for (long b = 0; b < batch; ++b)
-    for (long h = 0; h < heads; ++h) {
-      const MatView da = scores_block(dprobs, b, h, heads, tq, tk);
-      gemm(head(dctx, b, tq, h, dh), Op::N, head(v, b, tk, h, dh), Op::T, da);  // dA = dctx·vᵀ
-      gemm(scores_block(a, b, h, heads, tq, tk), Op::T, head(dctx, b, tq, h, dh), Op::N,
-           head(dv, b, tk, h, dh));  // dv = Aᵀ·dctx
-    }
+  for_heads(batch, heads, [&](long b, long h) {
+    const MatView da = scores_block(dprobs, b, h, heads, tq, tk);
+    gemm(head(dctx, b, tq, h, dh), Op::N, head(v, b, tk, h, dh), Op::T, da);  // dA = dctx·vᵀ
+    gemm(scores_block(a, b, h, heads, tq, tk), Op::T, head(dctx, b, tq, h, dh), Op::N,
+         head(dv, b, tk, h, dh));  // dv = Aᵀ·dctx
+  });
   dropout_backward(drop_mask, dprobs, dprobs);  // undo dropout on P
-  for (long b = 0; b < batch; ++b)
-    for (long h = 0; h < heads; ++h) {
-      const MatView ds = scores_block(dprobs, b, h, heads, tq, tk);
-      masked_softmax_backward(scores_block(probs, b, h, heads, tq, tk), ds, scale);  // undo softmax
-      gemm(ds, Op::N, head(k, b, tk, h, dh), Op::N, head(dq, b, tq, h, dh));         // dq = dS·k
-      gemm(ds, Op::T, head(q, b, tq, h, dh), Op::N, head(dk, b, tk, h, dh));  // dk = dSᵀ·q
-    }
+  for_heads(batch, heads, [&](long b, long h) {
+    const MatView ds = scores_block(dprobs, b, h, heads, tq, tk);
+    masked_softmax_backward(scores_block(probs, b, h, heads, tq, tk), ds, scale);  // undo softmax
+    gemm(ds, Op::N, head(k, b, tk, h, dh), Op::N, head(dq, b, tq, h, dh));         // dq = dS·k
+    gemm(ds, Op::T, head(q, b, tq, h, dh), Op::N, head(dk, b, tk, h, dh));  // dk = dSᵀ·q
+  });
 }
 
 MultiHeadAttention::MultiHeadAttention(const std::string& name, long dim, long h, float p)
@@ -131,12 +137,13 @@ void MultiHeadAttention::forward_cached(const Tensor& xq, const Tensor& k, const
 
 void MultiHeadAttention::backward(const Tensor& xq, const Tensor& xkv, const Cache& c,
                                   const Tensor& dy, Tensor& dxq, Tensor& dxkv) {
-  out_proj.backward(c.ctx, dy, &dctx_);  // undo out_proj
-  attend_backward(c.q, c.k, c.v, c.batch, heads, c.probs, c.drop_mask, c.attn, dctx_, dprobs_, dq_,
-                  dk_, dv_);               // undo the attention core
-  q_proj.backward(xq, dq_, &dxq);          // undo q projection
-  k_proj.backward(xkv, dk_, &dxkv);        // undo k projection
-  v_proj.backward(xkv, dv_, &dxkv, true);  // undo v projection (fan-in with k)
+  Scratch& s = scratch();
+  out_proj.backward(c.ctx, dy, &s.dctx);  // undo out_proj
+  attend_backward(c.q, c.k, c.v, c.batch, heads, c.probs, c.drop_mask, c.attn, s.dctx, s.dprobs, s.dq,
+                  s.dk, s.dv);               // undo the attention core
+  q_proj.backward(xq, s.dq, &dxq);          // undo q projection
+  k_proj.backward(xkv, s.dk, &dxkv);        // undo k projection
+  v_proj.backward(xkv, s.dv, &dxkv, true);  // undo v projection (fan-in with k)
 }
 
 }  // namespace spotlight

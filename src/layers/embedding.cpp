@@ -4,6 +4,7 @@
 
 #include "spotlight/blas.h"
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -42,12 +43,15 @@ void Embedding::backward(std::span<const int> ids, const Tensor& dy) {
   require(dy.rows() == static_cast<long>(ids.size()) && dy.cols() == d,
           [&] { return weight.name + ": gradient shape mismatch"; });
   const float s = scale();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] == pad_id) continue;
-    float* g = weight.grad.view().row(ids[i]);
-    const float* r = dy.view().row(static_cast<long>(i));
-    for (long j = 0; j < d; ++j) g[j] += s * r[j];
-  }
+  // Rows of one id add into the same gradient row: threads own column ranges instead.
+  parallel_for(d, 64, [&](long j0, long j1) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] == pad_id) continue;
+      float* g = weight.grad.view().row(ids[i]);
+      const float* r = dy.view().row(static_cast<long>(i));
+      for (long j = j0; j < j1; ++j) g[j] += s * r[j];
+    }
+  });
 }
 
 void Embedding::project(const Tensor& h, Tensor& logits) const {

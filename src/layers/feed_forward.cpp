@@ -17,10 +17,11 @@ void FeedForward::forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const 
 }
 
 void FeedForward::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
-  fc2.backward(c.hidden, dy, &dhidden_);                                     // undo fc2
-  dropout_backward(c.mask, dhidden_, dhidden_);                              // undo dropout
-  activation_backward(act, c.pre.view(), dhidden_.view(), dhidden_.view());  // undo act
-  fc1.backward(x, dhidden_, &dx);                                            // undo fc1
+  Scratch& s = scratch();
+  fc2.backward(c.hidden, dy, &s.dhidden);                                     // undo fc2
+  dropout_backward(c.mask, s.dhidden, s.dhidden);                              // undo dropout
+  activation_backward(act, c.pre.view(), s.dhidden.view(), s.dhidden.view());  // undo act
+  fc1.backward(x, s.dhidden, &dx);                                            // undo fc1
 }
 
 }  // namespace spotlight

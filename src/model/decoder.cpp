@@ -63,18 +63,19 @@ void DecoderLayer::step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) 
 
 void DecoderLayer::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy,
                             Tensor& dx, Tensor& dmemory) {
+  Scratch& s = scratch();
   ff_block.backward(
-      c.mid2, c.r_ff, dy, dmid2_,  // undo the feed-forward block
+      c.mid2, c.r_ff, dy, s.dmid2,  // undo the feed-forward block
       [&](const Tensor& in, const Tensor& dout, Tensor& din) { ff.backward(in, c.ff, dout, din); });
-  cross_block.backward(c.mid1, c.r_cross, dmid2_, dmid1_,  // undo the cross-attention block
+  cross_block.backward(c.mid1, c.r_cross, s.dmid2, s.dmid1,  // undo the cross-attention block
                        [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                         encoder_attn.backward(in, memory, c.cross, dout, din, dkv_);
-                         add_to(dmemory, dkv_);  // every layer reads the memory
+                         encoder_attn.backward(in, memory, c.cross, dout, din, s.dkv);
+                         add_to(dmemory, s.dkv);  // every layer reads the memory
                        });
-  self_block.backward(x, c.r_self, dmid1_, dx,  // undo the self-attention block
+  self_block.backward(x, c.r_self, s.dmid1, dx,  // undo the self-attention block
                       [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                        self_attn.backward(in, in, c.self, dout, din, dkv_);
-                        add_to(din, dkv_);
+                        self_attn.backward(in, in, c.self, dout, din, s.dkv);
+                        add_to(din, s.dkv);
                       });
 }
 

@@ -27,13 +27,14 @@ void EncoderLayer::forward(const Tensor& x, long batch, const Mask& mask, Cache&
 }
 
 void EncoderLayer::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
+  Scratch& s = scratch();
   ff_block.backward(
-      c.mid, c.r_ff, dy, dmid_,  // undo the feed-forward block
+      c.mid, c.r_ff, dy, s.dmid,  // undo the feed-forward block
       [&](const Tensor& in, const Tensor& dout, Tensor& din) { ff.backward(in, c.ff, dout, din); });
-  self_block.backward(x, c.r_attn, dmid_, dx,  // undo the self-attention block
+  self_block.backward(x, c.r_attn, s.dmid, dx,  // undo the self-attention block
                       [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                        self_attn.backward(in, in, c.attn, dout, din, dkv_);
-                        add_to(din, dkv_);  // q and k/v read the same input
+                        self_attn.backward(in, in, c.attn, dout, din, s.dkv);
+                        add_to(din, s.dkv);  // q and k/v read the same input
                       });
 }
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -16,40 +18,50 @@ LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int 
   });
   require(eps >= 0.0f && eps < 1.0f, "cross_entropy: label smoothing must be in [0, 1)");
   if (dlogits != nullptr && dlogits != &logits) dlogits->resize_like(logits);
+  // Rows are independent: split over the threads, each row's loss kept apart and summed in row
+  // order afterwards (the same sums whatever the thread count).
+  std::vector<double> row_nll(static_cast<size_t>(n), 0.0), row_loss(static_cast<size_t>(n), 0.0);
+  parallel_for(n, 8, [&](long r0, long r1) {
+    for (long i = r0; i < r1; ++i) {
+      const int y = targets[static_cast<size_t>(i)];
+      const float* l = logits.view().row(i);
+      float* d = dlogits != nullptr ? dlogits->view().row(i) : nullptr;
+      if (y == pad_id) {
+        if (d != nullptr) std::fill_n(d, v, 0.0f);
+        continue;
+      }
+      require(y >= 0 && y < v, [&] {
+        return "cross_entropy: target id " + std::to_string(y) + " out of range [0, " +
+               std::to_string(v) + ")";
+      });
+      const float mx = *std::max_element(l, l + v);
+      const float target_logit = l[y];  // read before d (which may alias l) is written
+      double sum_exp = 0.0, sum_logits = 0.0;
+      for (long j = 0; j < v; ++j) {  // one exp per logit; the gradient reuses it
+        const float e = std::exp(l[j] - mx);
+        sum_logits += l[j];
+        sum_exp += e;
+        if (d != nullptr) d[j] = e;
+      }
+      const double lse = mx + std::log(sum_exp);
+      const double nll = lse - target_logit;
+      const double smooth = lse - sum_logits / static_cast<double>(v);  // −Σ lp_j / V
+      row_nll[static_cast<size_t>(i)] = nll;
+      row_loss[static_cast<size_t>(i)] = (1.0 - eps) * nll + eps * smooth;
+      if (d != nullptr) {
+        const float scale = grad_scale * static_cast<float>(1.0 / sum_exp);
+        const float uniform = grad_scale * eps / static_cast<float>(v);
+        for (long j = 0; j < v; ++j) d[j] = d[j] * scale - uniform;
+        d[y] -= grad_scale * (1.0f - eps);
+      }
+    }
+  });
   LossStats st;
   for (long i = 0; i < n; ++i) {
-    const int y = targets[static_cast<size_t>(i)];
-    const float* l = logits.view().row(i);
-    float* d = dlogits != nullptr ? dlogits->view().row(i) : nullptr;
-    if (y == pad_id) {
-      if (d != nullptr) std::fill_n(d, v, 0.0f);
-      continue;
-    }
-    require(y >= 0 && y < v, [&] {
-      return "cross_entropy: target id " + std::to_string(y) + " out of range [0, " +
-             std::to_string(v) + ")";
-    });
-    const float mx = *std::max_element(l, l + v);
-    const float target_logit = l[y];  // read before d (which may alias l) is written
-    double sum_exp = 0.0, sum_logits = 0.0;
-    for (long j = 0; j < v; ++j) {  // one exp per logit; the gradient reuses it
-      const float e = std::exp(l[j] - mx);
-      sum_logits += l[j];
-      sum_exp += e;
-      if (d != nullptr) d[j] = e;
-    }
-    const double lse = mx + std::log(sum_exp);
-    const double nll = lse - target_logit;
-    const double smooth = lse - sum_logits / static_cast<double>(v);  // −Σ lp_j / V
-    st.nll += nll;
-    st.loss += (1.0 - eps) * nll + eps * smooth;
+    if (targets[static_cast<size_t>(i)] == pad_id) continue;
+    st.nll += row_nll[static_cast<size_t>(i)];
+    st.loss += row_loss[static_cast<size_t>(i)];
     ++st.tokens;
-    if (d != nullptr) {
-      const float scale = grad_scale * static_cast<float>(1.0 / sum_exp);
-      const float uniform = grad_scale * eps / static_cast<float>(v);
-      for (long j = 0; j < v; ++j) d[j] = d[j] * scale - uniform;
-      d[y] -= grad_scale * (1.0f - eps);
-    }
   }
   return st;
 }

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "spotlight/blas.h"
+#include "spotlight/parallel.h"
 #include "spotlight/check.h"
 #include "spotlight/data/batcher.h"
 #include "spotlight/data/corpus.h"
@@ -205,7 +205,7 @@ void Trainer::setup() {
   fs::create_directories(ckpt_dir_);
   log_ = make_logger(out_ / "train.log", opt_.quiet);
   tty_ = !opt_.quiet && ::isatty(STDERR_FILENO);
-  set_blas_threads(static_cast<int>(t.threads));
+  set_threads(static_cast<int>(t.threads));
 
   const bool have_last = fs::exists(ckpt_dir_ / "last");
   require(opt_.resume || !have_last,
@@ -315,7 +315,7 @@ void Trainer::setup() {
   require(metrics_.good(), "cannot write " + (out_ / "metrics.jsonl").string());
   log_->info(
       "model: {} parameters ({}-{} layers, d_model {}, {} heads, ffn {}, {}-norm), "
-      "vocabulary {}, {} BLAS threads",
+      "vocabulary {}, {} compute threads",
       model_->num_parameters(), m.encoder_layers, m.decoder_layers, m.d_model, m.heads, m.ffn,
       m.norm == Norm::pre ? "pre" : "post", m.vocab_size, t.threads);
 }

@@ -12,12 +12,6 @@
 using namespace spotlight;
 using namespace spotlight::testing;
 
-namespace {
-void zero_grads(ParamList ps) {
-  for (Param* p : ps) p->grad.zero();
-}
-}  // namespace
-
 TEST_CASE("Linear: forward is x·Wᵀ + b, backward matches finite differences") {
   Rng rng(11);
   Linear lin("fc", 5, 3);

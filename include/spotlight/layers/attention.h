@@ -64,7 +64,17 @@ struct MultiHeadAttention {
                 Tensor& dxkv);
 
  private:
-  Tensor dctx_, dprobs_, dq_, dk_, dv_;  // backward scratch
+  // Backward scratch shared by every MultiHeadAttention of this thread: they run backward one at a time
+  // and keep nothing in it between calls, so one set serves all layers (the model's peak
+  // memory holds one set, not one per layer).
+  struct Scratch {
+    Tensor dctx, dq, dk, dv;  // [N, D]
+    Tensor dprobs;            // [B, H, Tq, Tk]
+  };
+  static Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+  }
 };
 
 }  // namespace spotlight

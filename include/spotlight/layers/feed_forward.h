@@ -36,7 +36,16 @@ struct FeedForward {
   void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
 
  private:
-  Tensor dhidden_;  // [N, F] backward scratch
+  // Backward scratch shared by every FeedForward of this thread: they run backward one at a time
+  // and keep nothing in it between calls, so one set serves all layers (the model's peak
+  // memory holds one set, not one per layer).
+  struct Scratch {
+    Tensor dhidden;  // [N, F]
+  };
+  static Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+  }
 };
 
 }  // namespace spotlight

@@ -43,7 +43,15 @@ struct DecoderLayer {
                 Tensor& dmemory);
 
  private:
-  Tensor dmid1_, dmid2_, dkv_;
+  // Backward scratch shared by every DecoderLayer of this thread (they run backward one at a
+  // time and keep nothing in it between calls).
+  struct Scratch {
+    Tensor dmid1, dmid2, dkv;  // [N, D] ([B·S, D] for the memory's dkv)
+  };
+  static Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+  }
 };
 
 // The decoder's state while generating: per layer, the self-attention keys/values of every

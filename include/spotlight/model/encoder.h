@@ -44,7 +44,15 @@ struct EncoderLayer {
   void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
 
  private:
-  Tensor dmid_, dkv_;
+  // Backward scratch shared by every EncoderLayer of this thread (they run backward one at a
+  // time and keep nothing in it between calls).
+  struct Scratch {
+    Tensor dmid, dkv;  // [N, D]
+  };
+  static Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+  }
 };
 
 struct Encoder {

@@ -58,23 +58,33 @@ struct Residual {
   // overwritten. dx overwritten; must not alias dy.
   template <class FB>
   void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx, FB&& fb) {
+    Scratch& s = scratch();
     const Tensor* dsum = &dy;  // gradient at x + dropout(f(.))
     if (kind == Norm::post) {
-      norm.backward(c.sum, c.ln, dy, dsum_);  // undo the LayerNorm after the sum
-      dsum = &dsum_;
+      norm.backward(c.sum, c.ln, dy, s.dsum);  // undo the LayerNorm after the sum
+      dsum = &s.dsum;
     }
-    dropout_backward(c.mask, *dsum, dout_);  // undo dropout
-    fb(sublayer_input(x, c), dout_, din_);   // undo f
+    dropout_backward(c.mask, *dsum, s.dout);  // undo dropout
+    fb(sublayer_input(x, c), s.dout, s.din);   // undo f
     if (kind == Norm::pre) {
-      norm.backward(x, c.ln, din_, dx);  // undo LN(x)
+      norm.backward(x, c.ln, s.din, dx);  // undo LN(x)
       add_to(dx, *dsum);                 // + the identity path
     } else {
-      add(din_, *dsum, dx);  // f's path + the identity path
+      add(s.din, *dsum, dx);  // f's path + the identity path
     }
   }
 
  private:
-  Tensor dsum_, dout_, din_;  // backward scratch
+  // Backward scratch shared by every Residual of this thread: they run backward one at a time
+  // and keep nothing in it between calls, so one set serves all layers (the model's peak
+  // memory holds one set, not one per layer).
+  struct Scratch {
+    Tensor dsum, dout, din;  // [N, D]
+  };
+  static Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+  }
 };
 
 // A stack's closing LayerNorm: applied in pre-norm stacks, the identity (a copy) in post-norm

@@ -1,0 +1,36 @@
+// parallel.h — the process's compute threads: one fork-join pool that runs both the GEMMs
+// (gemm() splits large products over it; OpenBLAS itself stays single-threaded) and the row
+// kernels. One pool, so no two thread pools spin against each other on the same cores, and
+// the threads that wait between GEMMs do the softmax, layer norm, dropout and loss work.
+//
+// The thread count is process-wide, like OpenBLAS's own setting. The calling thread is one of
+// the workers; the others wait spinning briefly, then sleep on a futex.
+#pragma once
+
+#include <type_traits>
+
+namespace spotlight {
+
+// Sets the number of compute threads (n ≥ 1), the calling thread included. The default is one
+// per core (at most 8).
+void set_threads(int n);
+int threads();
+
+namespace detail {
+using ChunkFn = void (*)(void* ctx, long begin, long end);
+void run_parallel(long n, long min_chunk, ChunkFn fn, void* ctx);
+}  // namespace detail
+
+// Calls fn(begin, end) on contiguous chunks covering [0, n), at most one chunk per thread and
+// none smaller than min_chunk (so small loops run inline), and returns when all are done.
+// Chunk t of P is [n·t/P, n·(t+1)/P). Nested calls run inline. An exception thrown by fn is
+// rethrown here (the first one, after every chunk has finished).
+template <class F>
+void parallel_for(long n, long min_chunk, F&& fn) {
+  using Fn = std::remove_reference_t<F>;
+  detail::run_parallel(
+      n, min_chunk, [](void* ctx, long b, long e) { (*static_cast<Fn*>(ctx))(b, e); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
+}
+
+}  // namespace spotlight

@@ -1,0 +1,149 @@
+// The compute pool: chunks cover every index once, nested loops run inline, errors come back to
+// the caller; and the parallel kernels give the same results with 1, 2 or 3 threads (split
+// GEMMs, dropout masks, column reductions, the loss), so the thread count never changes what a
+// model computes beyond float rounding of split products.
+#include "spotlight/parallel.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+#include "spotlight/blas.h"
+#include "spotlight/check.h"
+#include "spotlight/kernels.h"
+#include "spotlight/train/loss.h"
+#include "support/grad_check.h"
+
+using namespace spotlight;
+
+namespace {
+// Restores the default thread count when a test case ends.
+struct ThreadsGuard {
+  int saved = threads();
+  ~ThreadsGuard() { set_threads(saved); }
+};
+// max |a − b| / max |b|.
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  double diff = 0.0, scale = 1e-30;
+  for (long i = 0; i < b.size(); ++i) {
+    diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
+    scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+  }
+  return diff / scale;
+}
+}  // namespace
+
+TEST_CASE("parallel_for covers 0..n-1 exactly once in contiguous chunks, for 1 to 3 threads") {
+  ThreadsGuard guard;
+  for (int t : {1, 2, 3}) {
+    set_threads(t);
+    CHECK(threads() == t);
+    for (long n : {0L, 1L, 7L, 1000L, 100003L}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<long> chunks{0};
+      parallel_for(n, 1, [&](long b, long e) {
+        CHECK(b < e);
+        ++chunks;
+        for (long i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+      });
+      for (long i = 0; i < n; ++i) REQUIRE(hits[static_cast<size_t>(i)] == 1);
+      CHECK(chunks <= std::max(1L, std::min<long>(t, n)));
+    }
+    // min_chunk keeps small loops on the calling thread.
+    std::atomic<long> chunks{0};
+    parallel_for(100, 1000, [&](long b, long e) {
+      ++chunks;
+      CHECK(b == 0);
+      CHECK(e == 100);
+    });
+    CHECK(chunks == 1);
+  }
+}
+
+TEST_CASE("parallel_for: nested loops run inline; an exception reaches the caller") {
+  ThreadsGuard guard;
+  set_threads(2);
+  std::atomic<long> total{0};
+  parallel_for(64, 1, [&](long b, long e) {
+    for (long i = b; i < e; ++i)
+      parallel_for(10, 1, [&](long b2, long e2) { total += e2 - b2; });  // inline
+  });
+  CHECK(total == 640);
+  CHECK_THROWS_WITH_AS(parallel_for(1000, 1,
+                                    [&](long b, long e) {
+                                      if (e == 1000) require(false, "the last chunk failed");
+                                    }),
+                       doctest::Contains("the last chunk failed"), Error);
+  // The pool still works afterwards.
+  total = 0;
+  parallel_for(1000, 1, [&](long b, long e) { total += e - b; });
+  CHECK(total == 1000);
+  CHECK_THROWS_AS(set_threads(0), Error);
+}
+
+TEST_CASE("split GEMMs equal the single-threaded product; kernels do not depend on threads") {
+  ThreadsGuard guard;
+  Rng rng(5);
+  // Large enough to be split: by rows (m ≥ n) and by columns (m < n), every transpose.
+  Tensor a({300, 200}), b({200, 300}), w({300, 200});
+  testing::fill_uniform(a, rng);
+  testing::fill_uniform(b, rng);
+  testing::fill_uniform(w, rng);
+  Tensor logits({96, 500});
+  testing::fill_uniform(logits, rng);
+  std::vector<int> targets(96);
+  for (size_t i = 0; i < targets.size(); ++i) targets[i] = static_cast<int>((i * 37) % 500);
+  targets[5] = 0;  // a pad row
+
+  struct Result {
+    Tensor nn, nt, tn, tt, cs, mask, dgamma, dbias, dlogits;
+    double loss = 0.0;
+  };
+  auto compute = [&](int t) {
+    set_threads(t);
+    Result r;
+    r.nn.resize({300, 300});
+    r.nt.resize({300, 300});
+    r.tn.resize({200, 200});
+    r.tt.resize({200, 200});
+    r.cs.resize({40, 300});
+    gemm(a.view(), Op::N, b.view(), Op::N, r.nn.view());      // 300×300, rows split
+    gemm(a.view(), Op::N, w.view(), Op::T, r.nt.view());      // 300×300
+    gemm(a.view(), Op::T, w.view(), Op::N, r.tn.view());      // 200×200, k = 300
+    gemm(w.view(), Op::T, b.view(), Op::T, r.tt.view());     // 200×200, k = 300
+    gemm(a.view().block(0, 0, 40, 200), Op::N, w.view(), Op::T, r.cs.view());  // columns split
+    Rng drop(11);
+    Tensor y;
+    dropout(0.3f, drop, a, r.mask, y);
+    std::vector<float> mean(300), rstd(300), gamma(200, 1.5f), beta(200, 0.0f);
+    Tensor normed({300, 200}), dx({300, 200});
+    layer_norm(a.view(), gamma.data(), beta.data(), 1e-5f, normed.view(), mean.data(),
+               rstd.data());
+    r.dgamma = Tensor({200});
+    Tensor dbeta({200});
+    layer_norm_backward(a.view(), gamma.data(), mean.data(), rstd.data(), w.view(), dx.view(),
+                        r.dgamma.data(), dbeta.data());
+    r.dbias = Tensor({300});
+    add_bias_backward(b.view().block(0, 0, 200, 300), r.dbias.data());
+    r.loss = cross_entropy(logits, targets, 0, 0.1f, 1.0f, &r.dlogits).loss;
+    return r;
+  };
+  const Result one = compute(1);
+  for (int t : {2, 3}) {
+    const Result many = compute(t);
+    CHECK(max_rel_diff(many.nn, one.nn) < 1e-5);
+    CHECK(max_rel_diff(many.nt, one.nt) < 1e-5);
+    CHECK(max_rel_diff(many.tn, one.tn) < 1e-5);
+    CHECK(max_rel_diff(many.tt, one.tt) < 1e-5);
+    CHECK(max_rel_diff(many.cs, one.cs) < 1e-5);
+    // Element-wise and column-owned work: bit for bit.
+    for (long i = 0; i < one.mask.size(); ++i) REQUIRE(many.mask[i] == one.mask[i]);
+    for (long j = 0; j < 200; ++j) REQUIRE(many.dgamma[j] == one.dgamma[j]);
+    for (long j = 0; j < 300; ++j) REQUIRE(many.dbias[j] == one.dbias[j]);
+    for (long i = 0; i < one.dlogits.size(); ++i) REQUIRE(many.dlogits[i] == one.dlogits[i]);
+    CHECK(many.loss == one.loss);
+  }
+}
