@@ -1,6 +1,8 @@
 // kernels.h — the row kernels of the model, each a forward/backward pair on MatViews:
 // masked scaled softmax (attention), layer norm, ReLU/GELU, dropout, residual adds and biases.
 // Input gradients are overwritten; parameter gradients (dgamma, dbeta, dbias) accumulate.
+// Rows are split over the compute threads (parallel.h); column reductions (dgamma, dbeta,
+// dbias) are split by columns, so every result is the same for any thread count.
 #pragma once
 
 #include <span>
@@ -44,7 +46,8 @@ void activation(Activation a, const MatView& x, const MatView& y);
 void activation_backward(Activation a, const MatView& x, const MatView& dy, const MatView& dx);
 
 // Inverted dropout. Fills mask (shaped like x) with 0 (prob p) or 1/(1−p) and sets y = x ⊙ mask.
-// With p == 0 the mask is left empty and y = x. y may alias x.
+// Draws one number from rng; element i's coin is a hash of it and i (32 bits), so the mask is
+// the same for any thread count. With p == 0 the mask is left empty and y = x. y may alias x.
 void dropout(float p, Rng& rng, const Tensor& x, Tensor& mask, Tensor& y);
 // dx = dy ⊙ mask (dx = dy when mask is empty). dx may alias dy.
 void dropout_backward(const Tensor& mask, const Tensor& dy, Tensor& dx);

@@ -68,4 +68,13 @@ void Embedding::project_backward(const Tensor& h, const Tensor& dlogits, Tensor&
   gemm(dlogits.view(), Op::N, weight.value.view(), Op::N, dh.view());  // dh = dlogits · E
 }
 
+void Embedding::project(const MatView& h, const MatView& logits) const {
+  gemm(h, Op::N, weight.value.view(), Op::T, logits);  // logits = h · Eᵀ
+}
+
+void Embedding::project_backward(const MatView& h, const MatView& dlogits, const MatView& dh) {
+  gemm(dlogits, Op::T, h, Op::N, weight.grad.view(), 1.0f, 1.0f);  // dE += dlᵀ·h
+  gemm(dlogits, Op::N, weight.value.view(), Op::N, dh);            // dh = dlogits · E
+}
+
 }  // namespace spotlight

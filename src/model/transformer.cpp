@@ -114,6 +114,11 @@ void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, l
 }
 
 void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
+  forward_hidden(b, c, rng);
+  embed.project(c.h, c.logits);
+}
+
+void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
   validate_batch(b, cfg);
   embed_tokens(b.src, b.batch, b.src_len_max, 0, c.src_x);
   embed_tokens(b.tgt_in, b.batch, b.tgt_len_max, 0, c.tgt_x);
@@ -126,7 +131,6 @@ void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
   }
   encoder.forward(c.src_x, b.batch, source_mask(b), c.enc, c.memory, rng);
   decoder.forward(c.tgt_x, c.memory, b.batch, target_mask(b), source_mask(b), c.dec, c.h, rng);
-  embed.project(c.h, c.logits);
 }
 
 void Transformer::encode(std::span<const int> src, long batch, std::span<const int> src_len,
@@ -155,8 +159,12 @@ void Transformer::step(std::span<const int> tokens, DecoderState& st, Tensor& lo
 }
 
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
-  embed.project_backward(c.h, dlogits, dh_);                       // undo the output projection
-  decoder.backward(c.tgt_x, c.memory, c.dec, dh_, dx_, dmemory_);  // undo the decoder
+  embed.project_backward(c.h, dlogits, dh_);  // undo the output projection
+  backward_hidden(b, c, dh_);
+}
+
+void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh) {
+  decoder.backward(c.tgt_x, c.memory, c.dec, dh, dx_, dmemory_);  // undo the decoder
   dropout_backward(c.tgt_mask, dx_, demb_);                        // undo target dropout
   embed.backward(b.tgt_in, demb_);                                 // undo target lookup
   encoder.backward(c.src_x, c.enc, dmemory_, dx_);                 // undo the encoder

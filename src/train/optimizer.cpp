@@ -1,6 +1,10 @@
 #include "spotlight/train/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -30,18 +34,35 @@ void Adam::step(double lr) {
     float* m = m_[k].data();
     float* v = v_[k].data();
     const long n = params_[k]->value.size();
-    for (long i = 0; i < n; ++i) {
-      m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-      v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-      p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    parallel_for(n, 16384, [&](long i0, long i1) {
+      for (long i = i0; i < i1; ++i) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+      }
+    });
   }
 }
 
 double grad_norm(const ParamList& params) {
+  // Sums of squares over fixed blocks, added in order: the same result for any thread count.
+  constexpr long kBlock = 8192;
   double s = 0.0;
-  for (const Param* p : params)
-    for (long i = 0; i < p->grad.size(); ++i) s += static_cast<double>(p->grad[i]) * p->grad[i];
+  std::vector<double> partial;
+  for (const Param* p : params) {
+    const float* g = p->grad.data();
+    const long n = p->grad.size(), blocks = (n + kBlock - 1) / kBlock;
+    partial.assign(static_cast<size_t>(blocks), 0.0);
+    parallel_for(blocks, 2, [&](long b0, long b1) {
+      for (long b = b0; b < b1; ++b) {
+        double acc = 0.0;
+        for (long i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i)
+          acc += static_cast<double>(g[i]) * g[i];
+        partial[static_cast<size_t>(b)] = acc;
+      }
+    });
+    for (double x : partial) s += x;
+  }
   return std::sqrt(s);
 }
 
@@ -49,8 +70,12 @@ double clip_grad_norm(const ParamList& params, double max_norm) {
   const double norm = grad_norm(params);
   if (max_norm > 0.0 && norm > max_norm) {
     const float c = static_cast<float>(max_norm / (norm + 1e-6));
-    for (Param* p : params)
-      for (long i = 0; i < p->grad.size(); ++i) p->grad[i] *= c;
+    for (Param* p : params) {
+      float* g = p->grad.data();
+      parallel_for(p->grad.size(), 16384, [&](long i0, long i1) {
+        for (long i = i0; i < i1; ++i) g[i] *= c;
+      });
+    }
   }
   return norm;
 }

@@ -113,6 +113,28 @@ void ensure_vocabulary(const Config& c) {
   Vocab::train({c.data.train[0], c.data.train[1]}, c.vocab.path, vo);
 }
 
+LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Batch& b,
+                         float label_smoothing, float grad_scale, Tensor* dh) {
+  const Tensor& h = cache.h;  // [B·T, D]
+  const long n = h.rows(), d = h.cols();
+  const std::span<const int> targets(b.tgt_out);
+  if (dh != nullptr) dh->resize({n, d});
+  LossStats st;
+  for (long r0 = 0; r0 < n; r0 += kLossChunkRows) {
+    const long rows = std::min(kLossChunkRows, n - r0);
+    const MatView hc = h.view().block(r0, 0, rows, d);
+    cache.logits.resize({rows, model.cfg.vocab_size});  // [rows, V], reused chunk to chunk
+    model.embed.project(hc, cache.logits.view());
+    st += cross_entropy(cache.logits, targets.subspan(static_cast<size_t>(r0),
+                                                      static_cast<size_t>(rows)),
+                        model.cfg.pad_id, label_smoothing, grad_scale,
+                        dh != nullptr ? &cache.logits : nullptr);
+    if (dh != nullptr)  // undo the projection of this chunk
+      model.embed.project_backward(hc, cache.logits.view(), dh->view().block(r0, 0, rows, d));
+  }
+  return st;
+}
+
 LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
                            std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
                            StepTimes* times) {
@@ -122,14 +144,16 @@ LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
   LossStats st;
   for (const Batch& b : group) {
     const auto t0 = Clock::now();
-    model.forward(b, cache, &dropout_rng);
-    st += cross_entropy(cache.logits, b.tgt_out, model.cfg.pad_id, label_smoothing,
-                        1.0f / static_cast<float>(tokens), &cache.logits);
+    model.forward_hidden(b, cache, &dropout_rng);
     const auto t1 = Clock::now();
-    model.backward(b, cache, cache.logits);
+    st += projected_loss(model, cache, b, label_smoothing, 1.0f / static_cast<float>(tokens),
+                         &cache.dh);
+    const auto t2 = Clock::now();
+    model.backward_hidden(b, cache, cache.dh);
     if (times != nullptr) {
       times->forward += std::chrono::duration<double>(t1 - t0).count();
-      times->backward += std::chrono::duration<double>(Clock::now() - t1).count();
+      times->loss += std::chrono::duration<double>(t2 - t1).count();
+      times->backward += std::chrono::duration<double>(Clock::now() - t2).count();
     }
   }
   return st;
@@ -350,9 +374,9 @@ void Trainer::validate() {
   const auto t0 = Clock::now();
   LossStats st;
   for (const Batch& b : valid_batches_->epoch()) {
-    model_->forward(b, cache_, nullptr);
-    st += cross_entropy(cache_.logits, b.tgt_out, model_->cfg.pad_id,
-                        static_cast<float>(cfg_.train.label_smoothing), 0.0f, nullptr);
+    model_->forward_hidden(b, cache_, nullptr);
+    st += projected_loss(*model_, cache_, b, static_cast<float>(cfg_.train.label_smoothing), 0.0f,
+                         nullptr);
   }
   DecodeConfig d = cfg_.decode;
   const auto hyps = greedy_translate(*model_, valid_src_, d);

@@ -1,7 +1,8 @@
 // End-to-end training on generated data with the tiny preset: the loss falls and the model
 // learns; checkpoints, metrics and logs are written; an interrupted-and-resumed run (through
 // max_steps, and through a real SIGTERM to the CLI) ends with the same weights byte for byte;
-// bad input gets a clear error and loses nothing.
+// bad input gets a clear error and loses nothing; the chunked output projection and loss equal
+// the whole-logits computation.
 #include "spotlight/train/trainer.h"
 
 #include <doctest/doctest.h>
@@ -15,6 +16,7 @@
 
 #include "spotlight/check.h"
 #include "spotlight/train/checkpoint.h"
+#include "support/fixtures.h"
 #include "support/toy_corpus.h"
 
 using namespace spotlight;
@@ -196,4 +198,58 @@ TEST_CASE("bad training input: clear errors naming the file, line or key; nothin
   c = r.config;
   c.train.max_steps = 0;
   CHECK_THROWS_WITH_AS(train(c, quiet()), doctest::Contains("no stopping condition"), Error);
+}
+
+TEST_CASE("the chunked projection and loss equal the whole-logits forward, loss and backward") {
+  // 40 sentences of up to 30 target tokens: more rows than kLossChunkRows, so several chunks
+  // (the last one short) and pad rows inside chunks.
+  const ModelConfig c = tiny_config();
+  Rng rng(21);
+  std::vector<int> src_lens, tgt_lens;
+  for (int i = 0; i < 40; ++i) {
+    src_lens.push_back(3 + i % 11);
+    tgt_lens.push_back(4 + (i * 7) % 26);
+  }
+  const Batch b = random_batch(rng, c, src_lens, tgt_lens);
+  REQUIRE(b.batch * b.tgt_len_max > 2 * kLossChunkRows);
+  REQUIRE(b.batch * b.tgt_len_max % kLossChunkRows != 0);
+  Transformer whole(c), chunked(c);
+  Rng init(3);
+  whole.init(init);
+  for (size_t i = 0; i < whole.params().size(); ++i)
+    chunked.params()[i]->value = whole.params()[i]->value;
+  const float scale = 1.0f / static_cast<float>(b.target_tokens());
+
+  Transformer::Cache cw, cc;
+  Rng drop_w(9), drop_c(9);  // the same dropout in both
+  whole.zero_grad();
+  whole.forward(b, cw, &drop_w);
+  const LossStats sw = cross_entropy(cw.logits, b.tgt_out, c.pad_id, 0.1f, scale, &cw.logits);
+  whole.backward(b, cw, cw.logits);
+  const LossStats sc = forward_backward(chunked, cc, std::span<const Batch>(&b, 1), 0.1f, drop_c);
+
+  CHECK(sc.tokens == sw.tokens);
+  CHECK(sc.loss == doctest::Approx(sw.loss).epsilon(1e-6));
+  CHECK(sc.nll == doctest::Approx(sw.nll).epsilon(1e-6));
+  for (size_t i = 0; i < whole.params().size(); ++i) {
+    const Tensor& gw = whole.params()[i]->grad;
+    const Tensor& gc = chunked.params()[i]->grad;
+    double diff = 0.0, norm = 1e-30;
+    for (long k = 0; k < gw.size(); ++k) {
+      diff = std::max(diff, static_cast<double>(std::abs(gw[k] - gc[k])));
+      norm = std::max(norm, static_cast<double>(std::abs(gw[k])));
+    }
+    INFO(whole.params()[i]->name);
+    CHECK(diff / norm < 1e-5);
+  }
+  // Without a gradient (validation): the same loss, and no weight gradient touched.
+  chunked.zero_grad();
+  chunked.forward_hidden(b, cc, nullptr);
+  whole.forward(b, cw, nullptr);
+  const LossStats vw = cross_entropy(cw.logits, b.tgt_out, c.pad_id, 0.1f, 0.0f, nullptr);
+  const LossStats vc = projected_loss(chunked, cc, b, 0.1f, 0.0f, nullptr);
+  CHECK(vc.loss == doctest::Approx(vw.loss).epsilon(1e-6));
+  for (long k = 0; k < chunked.embed.weight.grad.size(); ++k)
+    REQUIRE(chunked.embed.weight.grad[k] == 0.0f);
+  CHECK(cc.logits.rows() <= kLossChunkRows);  // never the whole [B·T, V]
 }

@@ -35,6 +35,10 @@ struct Embedding {
   void project(const Tensor& h, Tensor& logits) const;
   // dh = dlogits · E (overwritten), E.grad += dlogitsᵀ · h.
   void project_backward(const Tensor& h, const Tensor& dlogits, Tensor& dh);
+  // The same on views (row chunks of h, logits and dh): logits overwritten; dh overwritten, the
+  // weight gradient accumulated.
+  void project(const MatView& h, const MatView& logits) const;
+  void project_backward(const MatView& h, const MatView& dlogits, const MatView& dh);
 };
 
 }  // namespace spotlight

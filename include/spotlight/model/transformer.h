@@ -52,7 +52,8 @@ class Transformer {
     Tensor memory;  // [B·S, D]
     Decoder::Cache dec;
     Tensor h;       // [B·T, D] decoder output
-    Tensor logits;  // [B·T, V]
+    Tensor logits;  // [B·T, V] (forward), or one row chunk of them (chunked training loss)
+    Tensor dh;      // [B·T, D] gradient at the decoder output (chunked training loss)
   };
 
   explicit Transformer(const ModelConfig& cfg);
@@ -76,6 +77,11 @@ class Transformer {
   void forward(const Batch& batch, Cache& c, Rng* rng) const;
   // dlogits [B·T, V] → every parameter's gradient (accumulated).
   void backward(const Batch& batch, Cache& c, const Tensor& dlogits);
+  // forward and backward without the output projection, for training that projects and
+  // scores the decoder output in row chunks (embed.project on views): forward_hidden leaves
+  // the decoder output in c.h [B·T, D]; backward_hidden takes its gradient dh.
+  void forward_hidden(const Batch& batch, Cache& c, Rng* rng) const;
+  void backward_hidden(const Batch& batch, Cache& c, const Tensor& dh);
 
   // Decoding (no dropout). encode: source ids [B·S] with lengths → c.memory [B·S, D].
   void encode(std::span<const int> src, long batch, std::span<const int> src_len, Cache& c) const;

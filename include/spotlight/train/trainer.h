@@ -43,13 +43,24 @@ const char* to_string(StopReason r);
 // Trains c.vocab.path from c.data.train when it does not exist yet (c.vocab's settings).
 void ensure_vocabulary(const Config& c);
 
+// Rows of the output projection and loss computed at once: the [B·T, V] logits never exist
+// whole (a 4,096-token batch's would take 131 MB at V = 8,000), only [kLossChunkRows, V].
+constexpr long kLossChunkRows = 512;
+
+// After model.forward_hidden: projects c.h onto the vocabulary and scores it against b.tgt_out
+// (label-smoothed cross-entropy, loss.h) in chunks of kLossChunkRows rows, reusing c.logits for
+// each chunk. With dh, also the gradient: grad_scale · d(Σ loss)/d h into *dh [B·T, D]
+// (overwritten) and the embedding's weight gradient (accumulated).
+LossStats projected_loss(Transformer& model, Transformer::Cache& c, const Batch& b,
+                         float label_smoothing, float grad_scale, Tensor* dh);
+
 struct StepTimes {
-  double forward = 0.0, backward = 0.0;  // seconds, accumulated (forward includes the loss)
+  double forward = 0.0, loss = 0.0, backward = 0.0;  // seconds, accumulated
 };
-// The gradient of one update: zeroes the gradients, then forward, label-smoothed loss and
-// backward for each batch of the group, the loss being the mean over all their target tokens.
-// Dropout draws from dropout_rng. Returns the summed loss statistics; times (if given)
-// accumulates the forward and backward seconds.
+// The gradient of one update: zeroes the gradients, then forward, projection and
+// label-smoothed loss, and backward for each batch of the group, the loss being the mean over
+// all their target tokens. Dropout draws from dropout_rng. Returns the summed loss
+// statistics; times (if given) accumulates the seconds of each phase.
 LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
                            std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
                            StepTimes* times = nullptr);
