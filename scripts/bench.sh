@@ -55,6 +55,11 @@ if [ "$peer" = 1 ] && [ ! -f "$peer_dir/torch_nmt.py" ]; then
 fi
 
 say() { printf 'bench.sh: %s\n' "$*" >&2; }
+if [ "$peer" = 1 ] && ! /usr/bin/python3 -c 'import torch, sentencepiece' 2> /dev/null; then
+  echo "bench.sh: the peer needs Debian's python3-torch and python3-sentencepiece:" >&2
+  echo "  apt-get install -y --no-install-recommends python3-torch python3-sentencepiece" >&2
+  exit 2
+fi
 
 say "building build/spotlight (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null

@@ -1,6 +1,6 @@
 // The `spotlight` binary end to end on generated data: train, translate (order kept, empty lines
-// kept, n-best), eval, score, bleu, average, info; --help everywhere; bad input exits non-zero
-// with a message naming the problem.
+// kept, n-best), eval, score, bleu, average, info, bench; --help everywhere; bad input exits
+// non-zero with a message naming the problem.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -92,11 +92,30 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
   CHECK(r.out.find("no trainer state") != std::string::npos);
   r = run("info -c " + best + " --json", t);
   CHECK(nlohmann::json::parse(r.out)["trainer_state"]["step"] == 120);
+
+  // bench: the JSON schema scripts/bench.sh and the speed issue rely on.
+  r = run("bench -c " + best + " --src " + c.data.valid[0] +
+              " --threads 2 --runs 2 --steps 2 --warmup 1 --sentences 5 --no-sgemm --json",
+          t);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["train"]["threads"] == 2);
+  CHECK(j["train"]["tgt_tokens_per_s"].get<double>() > 0);
+  CHECK(j["train"]["ms_per_step"].get<double>() > 0);
+  CHECK(j["train"]["tgt_tokens_per_s_stat"]["runs"].size() == 2);
+  for (const char* m : {"greedy", "beam5"}) {
+    CAPTURE(m);
+    CHECK(j["decode"][m]["sentences_per_s"].get<double>() > 0);
+    CHECK(j["decode"][m]["tgt_tokens_per_s"].get<double>() > 0);
+    CHECK(j["decode"][m]["sentences"] == 5);
+  }
+  CHECK(j["peak_rss_mb"].get<double>() > 0);
 }
 
 TEST_CASE("spotlight CLI: every command has --help with examples; bad input exits non-zero") {
   testing::ToyRun toy("cli_help", 10, 5);
-  for (const char* cmd : {"train", "translate", "eval", "score", "bleu", "average", "info"}) {
+  for (const char* cmd :
+       {"train", "translate", "eval", "score", "bleu", "average", "info", "bench"}) {
     CAPTURE(cmd);
     const Result r = run(std::string(cmd) + " --help", toy.dir);
     CHECK(r.code == 0);
