@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "support/grad_check.h"
 
@@ -52,4 +54,39 @@ TEST_CASE("cross-entropy gradient matches finite differences, in place or not") 
   logits[3] = 1000.0f;
   const LossStats st = cross_entropy(logits, t, 0, 0.1f, 0.0f, nullptr);
   CHECK(std::isfinite(st.loss));
+}
+
+TEST_CASE("cross-entropy over a wide vocabulary equals a double-precision reference") {
+  // V = 1003: the eight-wide vector path and its scalar tail; logits spread over ±30 so the
+  // exponentials span many orders of magnitude (and some underflow to ~0).
+  const long n = 6, v = 1003;
+  Rng rng(4);
+  Tensor logits({n, v});
+  fill_uniform(logits, rng, -30.0f, 30.0f);
+  std::vector<int> targets = {5, 1002, 0, 17, 999, 500};  // row 2 is padding (id 0)
+  const float eps = 0.1f, scale = 0.5f;
+  Tensor dlogits;
+  const LossStats st = cross_entropy(logits, targets, 0, eps, scale, &dlogits);
+  double loss = 0.0, nll = 0.0;
+  for (long i = 0; i < n; ++i) {
+    const int y = targets[static_cast<size_t>(i)];
+    if (y == 0) continue;
+    double mx = -1e30, sum = 0.0, sum_l = 0.0;
+    for (long j = 0; j < v; ++j) mx = std::max(mx, static_cast<double>(logits.view().at(i, j)));
+    for (long j = 0; j < v; ++j) {
+      sum += std::exp(logits.view().at(i, j) - mx);
+      sum_l += logits.view().at(i, j);
+    }
+    const double lse = mx + std::log(sum);
+    nll += lse - logits.view().at(i, y);
+    loss += (1 - eps) * (lse - logits.view().at(i, y)) + eps * (lse - sum_l / v);
+    for (long j = 0; j < v; ++j) {
+      const double p = std::exp(logits.view().at(i, j) - lse);
+      const double g = scale * (p - (j == y ? 1 - eps : 0.0) - eps / v);
+      REQUIRE(dlogits.view().at(i, j) == doctest::Approx(g).epsilon(1e-5).scale(1e-6));
+    }
+  }
+  CHECK(st.tokens == 5);
+  CHECK(st.nll == doctest::Approx(nll).epsilon(1e-6));
+  CHECK(st.loss == doctest::Approx(loss).epsilon(1e-6));
 }
