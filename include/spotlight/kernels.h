@@ -41,6 +41,7 @@ void layer_norm_backward(const MatView& x, const float* gamma, const float* mean
                          const MatView& dy, const MatView& dx, float* dgamma, float* dbeta);
 
 enum class Activation { relu, gelu };  // gelu: exact (erf) form, as PyTorch's default
+// y = f(x) element-wise; y may alias x.
 void activation(Activation a, const MatView& x, const MatView& y);
 // dx = dy · f'(x), x the activation's input. dx may alias dy.
 void activation_backward(Activation a, const MatView& x, const MatView& dy, const MatView& dx);

@@ -14,7 +14,9 @@ struct FeedForward {
   float dropout = 0.0f;
 
   struct Cache {
-    Tensor pre;     // [N, F] fc1 output (activation input)
+    // ReLU needs no `pre`: hidden > 0 exactly where fc1's output was > 0 and dropout kept it,
+    // and where dropout dropped it the gradient is 0 anyway — so hidden stands in for it.
+    Tensor pre;     // [N, F] fc1 output (activation input); GELU only, empty for ReLU
     Tensor hidden;  // [N, F] after activation and dropout (fc2 input)
     Tensor mask;    // [N, F] dropout multipliers, empty when off
   };
