@@ -5,6 +5,7 @@
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
+#include "spotlight/vec.h"
 
 namespace spotlight {
 
@@ -67,11 +68,8 @@ void masked_softmax_backward(const MatView& p, const MatView& dp, float scale) {
 void log_softmax(const MatView& x) {
   for_rows(x.rows, x.cols, [&](long i) {
     float* r = x.row(i);
-    float mx = -INFINITY;
-    for (long j = 0; j < x.cols; ++j) mx = std::max(mx, r[j]);
-    double sum = 0.0;
-    for (long j = 0; j < x.cols; ++j) sum += std::exp(static_cast<double>(r[j] - mx));
-    const float lse = mx + static_cast<float>(std::log(sum));
+    const float mx = row_max(r, x.cols);
+    const float lse = mx + static_cast<float>(std::log(sum_exp(r, x.cols, mx, nullptr)));
     for (long j = 0; j < x.cols; ++j) r[j] -= lse;
   });
 }
@@ -175,48 +173,53 @@ uint64_t mix64(uint64_t z) {  // splitmix64's finaliser: a bijection that scramb
 }
 }  // namespace
 
-void dropout(float p, Rng& rng, const Tensor& x, Tensor& mask, Tensor& y) {
+void dropout(float p, Rng& rng, const Tensor& x, DropoutMask& mask, Tensor& y) {
   require(p >= 0.0f && p < 1.0f, "dropout: probability must be in [0, 1)");
   if (&y != &x) y.resize_like(x);
   if (p == 0.0f) {
-    mask.resize({0});
+    mask.clear();
     if (&y != &x) std::copy_n(x.data(), x.size(), y.data());
     return;
   }
-  mask.resize_like(x);
+  const long n = x.size();
+  mask.keep.resize(static_cast<size_t>(n));
+  mask.scale = 1.0f / (1.0f - p);
   // One draw from rng per call; element i's uniform comes from a hash of (that seed, i / 2), 32
   // bits per element. Any thread can make any element, so the mask is the same whatever the
   // thread count, and rng advances by exactly one step.
   const uint64_t seed = rng.next();
-  const float keep = 1.0f / (1.0f - p);
+  const float keep = mask.scale;
   const auto threshold = static_cast<uint64_t>(static_cast<double>(p) * 4294967296.0);
-  float* m = mask.data();
+  uint8_t* m = mask.keep.data();
   float* out = y.data();
   const float* in = x.data();
-  const long n = x.size();
   parallel_for((n + 1) / 2, kElemGrain / 2, [&](long b, long e) {
     for (long k = b; k < e; ++k) {
       const uint64_t r = mix64(seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(k + 1));
       const long i = 2 * k;
-      m[i] = (r & 0xffffffffULL) < threshold ? 0.0f : keep;
-      out[i] = in[i] * m[i];
+      m[i] = (r & 0xffffffffULL) >= threshold;
+      out[i] = m[i] ? in[i] * keep : 0.0f;
       if (i + 1 < n) {
-        m[i + 1] = (r >> 32) < threshold ? 0.0f : keep;
-        out[i + 1] = in[i + 1] * m[i + 1];
+        m[i + 1] = (r >> 32) >= threshold;
+        out[i + 1] = m[i + 1] ? in[i + 1] * keep : 0.0f;
       }
     }
   });
 }
 
-void dropout_backward(const Tensor& mask, const Tensor& dy, Tensor& dx) {
+void dropout_backward(const DropoutMask& mask, const Tensor& dy, Tensor& dx) {
   if (&dx != &dy) dx.resize_like(dy);
   if (mask.size() == 0) {
     if (&dx != &dy) std::copy_n(dy.data(), dy.size(), dx.data());
     return;
   }
   require(mask.size() == dy.size(), "dropout_backward: mask and gradient differ in size");
+  const uint8_t* m = mask.keep.data();
+  const float* g = dy.data();
+  float* out = dx.data();
+  const float scale = mask.scale;
   parallel_for(dy.size(), kElemGrain, [&](long b, long e) {
-    for (long i = b; i < e; ++i) dx[i] = dy[i] * mask[i];
+    for (long i = b; i < e; ++i) out[i] = m[i] ? g[i] * scale : 0.0f;
   });
 }
 

@@ -50,8 +50,10 @@ struct AttentionSetup {
           masked_softmax(s, 1.0f / std::sqrt(8.0f), Mask{}, b);
         }
     }
-    Tensor none;
-    attend_backward(c.q, c.k, c.v, batch, heads, probs, none, none, dctx, dprobs, dq, dk, dv);
+    const Tensor none;
+    const DropoutMask no_dropout;
+    attend_backward(c.q, c.k, c.v, batch, heads, probs, no_dropout, none, dctx, dprobs, dq, dk,
+                    dv);
     if (bug ==
         Bug::missing_scale) {  // dS without its 1/sqrt(Dh): dq, dk come out sqrt(Dh)× too big
       for (long i = 0; i < dq.size(); ++i) dq[i] *= std::sqrt(8.0f);

@@ -114,7 +114,8 @@ TEST_CASE("ReLU and GELU backward match finite differences") {
 
 TEST_CASE("dropout: expected scale, backward uses the same mask, p = 0 is identity") {
   Rng rng(6);
-  Tensor x({200, 50}), y, mask, dy({200, 50}), dx;
+  Tensor x({200, 50}), y, dy({200, 50}), dx;
+  DropoutMask mask;
   x.fill(1.0f);
   dropout(0.25f, rng, x, mask, y);
   double sum = 0.0;

@@ -5,7 +5,9 @@
 // dbias) are split by columns, so every result is the same for any thread count.
 #pragma once
 
+#include <cstdint>
 #include <span>
+#include <vector>
 
 #include "spotlight/rng.h"
 #include "spotlight/tensor.h"
@@ -46,12 +48,20 @@ void activation(Activation a, const MatView& x, const MatView& y);
 // dx = dy · f'(x), x the activation's input. dx may alias dy.
 void activation_backward(Activation a, const MatView& x, const MatView& dy, const MatView& dx);
 
-// Inverted dropout. Fills mask (shaped like x) with 0 (prob p) or 1/(1−p) and sets y = x ⊙ mask.
-// Draws one number from rng; element i's coin is a hash of it and i (32 bits), so the mask is
-// the same for any thread count. With p == 0 the mask is left empty and y = x. y may alias x.
-void dropout(float p, Rng& rng, const Tensor& x, Tensor& mask, Tensor& y);
-// dx = dy ⊙ mask (dx = dy when mask is empty). dx may alias dy.
-void dropout_backward(const Tensor& mask, const Tensor& dy, Tensor& dx);
+// Which elements dropout kept — one byte each, a quarter of a float mask — and their scale.
+struct DropoutMask {
+  std::vector<uint8_t> keep;  // [x.size()] 1 = kept, 0 = dropped; empty when dropout is off
+  float scale = 1.0f;         // 1 / (1 − p), the kept elements' factor
+  long size() const { return static_cast<long>(keep.size()); }
+  void clear() { keep.clear(); }  // (capacity kept: no allocation next step)
+};
+
+// Inverted dropout: y = x ⊙ keep / (1 − p), each element dropped with probability p. Draws one
+// number from rng; element i's coin is a hash of it and i (32 bits), so the mask is the same for
+// any thread count. With p == 0 the mask is left empty and y = x. y may alias x.
+void dropout(float p, Rng& rng, const Tensor& x, DropoutMask& mask, Tensor& y);
+// dx = dy ⊙ keep · scale (dx = dy when mask is empty). dx may alias dy.
+void dropout_backward(const DropoutMask& mask, const Tensor& dy, Tensor& dx);
 
 // y = a + b (y may alias either); y += x.
 void add(const Tensor& a, const Tensor& b, Tensor& y);

@@ -13,6 +13,7 @@
 
 #include "spotlight/check.h"
 #include "spotlight/decode/batching.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -79,8 +80,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   std::vector<int> hist(rows * static_cast<size_t>(width)), next_hist;
   std::vector<int> tokens(rows, bos_id), next_tokens;
   std::vector<int> parent, still;  // old row each new row continues; sentences going on
-  std::vector<Candidate> top;      // a sentence's best 2·beam candidates, best first
-  top.reserve(static_cast<size_t>(2 * k));
+  std::vector<std::vector<Candidate>> tops;  // per sentence: best 2·beam candidates, best first
   Tensor logprobs;  // [rows, V]
 
   for (long t = 0; !active.empty(); ++t) {  // every live hypothesis holds t tokens
@@ -92,24 +92,44 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
     next_score.clear();
     still.clear();
     const double length_norm = std::pow(static_cast<double>(t + 1), o.alpha);  // EOS counts
+    // The best 2·beam extensions of each sentence over beam × V (never pad or BOS; only EOS at
+    // the limit), sentences split over the threads. A float pre-filter skips the tokens that
+    // cannot beat the current 2·beam-th candidate (with a margin, so the exact comparison in
+    // offer() still decides every close call).
+    tops.resize(active.size());
+    parallel_for(static_cast<long>(active.size()), 1, [&](long i0, long i1) {
+      for (long i = i0; i < i1; ++i) {
+        const bool forced = t >= max_len[static_cast<size_t>(active[static_cast<size_t>(i)])];
+        std::vector<Candidate>& top = tops[static_cast<size_t>(i)];
+        const size_t cap = static_cast<size_t>(2 * k);
+        top.clear();
+        top.reserve(cap);
+        for (long b = 0; b < k; ++b) {
+          const double base = score[static_cast<size_t>(i * k + b)];
+          if (base == kNoHypothesis) continue;
+          const float* lp = logprobs.view().row(i * k + b);
+          auto cutoff = [&] {
+            return top.size() < cap ? -std::numeric_limits<float>::infinity()
+                                    : static_cast<float>(top.back().score - base) - 1e-3f;
+          };
+          float cut = cutoff();
+          for (int v = 0; v < vocab; ++v) {
+            if (lp[v] < cut) continue;
+            if (v == pad_id || v == bos_id || (forced && v != eos_id)) continue;
+            const double c = base + lp[v];
+            if (c > kNoHypothesis) {
+              offer(top, cap, {c, static_cast<int>(b), v});
+              cut = cutoff();
+            }
+          }
+        }
+      }
+    });
     for (size_t i = 0; i < active.size(); ++i) {
       const int s = active[i];
       const bool forced = t >= max_len[static_cast<size_t>(s)];  // only EOS may follow
       const long row0 = static_cast<long>(i) * k;
-
-      // The best 2·beam extensions over beam × V (never pad or BOS; only EOS at the limit).
-      top.clear();
-      for (long b = 0; b < k; ++b) {
-        const double base = score[static_cast<size_t>(row0 + b)];
-        if (base == kNoHypothesis) continue;
-        const float* lp = logprobs.view().row(row0 + b);
-        for (int v = 0; v < vocab; ++v) {
-          if (v == pad_id || v == bos_id || (forced && v != eos_id)) continue;
-          const double c = base + lp[v];
-          if (c > kNoHypothesis)
-            offer(top, static_cast<size_t>(2 * k), {c, static_cast<int>(b), v});
-        }
-      }
+      const std::vector<Candidate>& top = tops[i];
 
       // EOS candidates among the best `beam` are finished, until the sentence has `beam`.
       std::vector<Hypothesis>& done = finished[static_cast<size_t>(s)];

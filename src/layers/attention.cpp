@@ -29,7 +29,7 @@ void for_heads(long batch, long heads, F&& fn) {
 }  // namespace
 
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, Tensor& drop_mask,
+            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
             Tensor& attn, Tensor& ctx, long kv_len) {
   const long d = q.cols(), dh = d / heads;
   require(batch > 0 && q.rows() % batch == 0 && k.rows() % batch == 0 && k.same_shape(v) &&
@@ -54,7 +54,7 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   if (drop) {
     dropout(dropout_p, *rng, probs, drop_mask, attn);
   } else {
-    drop_mask.resize({0});
+    drop_mask.clear();
     attn.resize({0});
   }
   const Tensor& a = drop ? attn : probs;
@@ -65,7 +65,7 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
 }
 
 void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-                     const Tensor& probs, const Tensor& drop_mask, const Tensor& attn,
+                     const Tensor& probs, const DropoutMask& drop_mask, const Tensor& attn,
                      const Tensor& dctx, Tensor& dprobs, Tensor& dq, Tensor& dk, Tensor& dv) {
   const long d = q.cols(), dh = d / heads;
   const long tq = q.rows() / batch, tk = k.rows() / batch;

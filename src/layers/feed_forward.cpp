@@ -18,7 +18,7 @@ void FeedForward::forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const 
   if (rng != nullptr)
     spotlight::dropout(dropout, *rng, c.hidden, c.mask, c.hidden);
   else
-    c.mask.resize({0});
+    c.mask.clear();
   fc2.forward(c.hidden, y);
 }
 

@@ -126,8 +126,8 @@ void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
     dropout(cfg.dropout, *rng, c.src_x, c.src_mask, c.src_x);
     dropout(cfg.dropout, *rng, c.tgt_x, c.tgt_mask, c.tgt_x);
   } else {
-    c.src_mask.resize({0});
-    c.tgt_mask.resize({0});
+    c.src_mask.clear();
+    c.tgt_mask.clear();
   }
   encoder.forward(c.src_x, b.batch, source_mask(b), c.enc, c.memory, rng);
   decoder.forward(c.tgt_x, c.memory, b.batch, target_mask(b), source_mask(b), c.dec, c.h, rng);

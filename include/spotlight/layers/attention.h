@@ -23,11 +23,11 @@ namespace spotlight {
 // k and v hold k.rows()/B rows per sentence; kv_len ≥ 0 uses only the first kv_len of them (a
 // KV cache filled up to the current step).
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, Tensor& drop_mask,
+            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
             Tensor& attn, Tensor& ctx, long kv_len = -1);
 // Backward of attend: dq, dk, dv overwritten. dprobs [B, H, Tq, Tk] is scratch.
 void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-                     const Tensor& probs, const Tensor& drop_mask, const Tensor& attn,
+                     const Tensor& probs, const DropoutMask& drop_mask, const Tensor& attn,
                      const Tensor& dctx, Tensor& dprobs, Tensor& dq, Tensor& dk, Tensor& dv);
 
 struct MultiHeadAttention {
@@ -38,7 +38,7 @@ struct MultiHeadAttention {
   struct Cache {
     Tensor q, k, v;    // [B·Tq, D], [B·Tk, D], [B·Tk, D]
     Tensor probs;      // [B, H, Tq, Tk] softmax output
-    Tensor drop_mask;  // [B, H, Tq, Tk] dropout multipliers, empty when off
+    DropoutMask drop_mask;  // [B, H, Tq, Tk] dropout on the probabilities, empty when off
     Tensor attn;       // [B, H, Tq, Tk] probs after dropout, empty when off
     Tensor ctx;        // [B·Tq, D] heads concatenated (out_proj input)
     long batch = 0;

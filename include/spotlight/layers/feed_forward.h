@@ -18,7 +18,7 @@ struct FeedForward {
     // and where dropout dropped it the gradient is 0 anyway — so hidden stands in for it.
     Tensor pre;     // [N, F] fc1 output (activation input); GELU only, empty for ReLU
     Tensor hidden;  // [N, F] after activation and dropout (fc2 input)
-    Tensor mask;    // [N, F] dropout multipliers, empty when off
+    DropoutMask mask;  // [N, F] dropout, empty when off
   };
 
   FeedForward() = default;

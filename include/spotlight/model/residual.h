@@ -22,8 +22,7 @@ struct Residual {
   struct Cache {
     LayerNorm::Cache ln;
     Tensor normed;  // [N, D] pre-norm: LN(x), the sublayer input
-    Tensor out;     // [N, D] sublayer output (dropped out in place)
-    Tensor mask;    // [N, D] dropout multipliers, empty when off
+    DropoutMask mask;  // [N, D] dropout, empty when off
     Tensor sum;     // [N, D] post-norm: x + dropout(f(x)), the LayerNorm input
   };
 
@@ -41,15 +40,16 @@ struct Residual {
   template <class F>
   void forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng, F&& f) const {
     if (kind == Norm::pre) norm.forward(x, c.ln, c.normed);
-    f(sublayer_input(x, c), c.out);
+    Tensor& out = scratch().out;  // [N, D] sublayer output, dropped out in place
+    f(sublayer_input(x, c), out);
     if (rng != nullptr)
-      spotlight::dropout(dropout, *rng, c.out, c.mask, c.out);
+      spotlight::dropout(dropout, *rng, out, c.mask, out);
     else
-      c.mask.resize({0});
+      c.mask.clear();
     if (kind == Norm::pre) {
-      add(x, c.out, y);
+      add(x, out, y);
     } else {
-      add(x, c.out, c.sum);
+      add(x, out, c.sum);
       norm.forward(c.sum, c.ln, y);
     }
   }
@@ -75,11 +75,12 @@ struct Residual {
   }
 
  private:
-  // Backward scratch shared by every Residual of this thread: they run backward one at a time
-  // and keep nothing in it between calls, so one set serves all layers (the model's peak
-  // memory holds one set, not one per layer).
+  // Scratch shared by every Residual of this thread: they run one at a time and keep nothing
+  // in it between calls, so one set serves all layers (the model's peak memory holds one set,
+  // not one per layer).
   struct Scratch {
-    Tensor dsum, dout, din;  // [N, D]
+    Tensor dsum, dout, din;  // [N, D] backward
+    Tensor out;               // [N, D] forward: the sublayer's output, needed only until the add
   };
   static Scratch& scratch() {
     static thread_local Scratch s;

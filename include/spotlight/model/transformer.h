@@ -46,8 +46,8 @@ class Transformer {
   Decoder decoder;  // "decoder.*"
 
   struct Cache {
-    Tensor src_x, src_mask;  // [B·S, D] embedded source after dropout; its dropout mask
-    Tensor tgt_x, tgt_mask;  // [B·T, D] embedded target input after dropout; its mask
+    Tensor src_x, tgt_x;  // [B·S, D], [B·T, D] embedded source and target input, dropped out
+    DropoutMask src_mask, tgt_mask;  // their dropout
     Encoder::Cache enc;
     Tensor memory;  // [B·S, D]
     Decoder::Cache dec;
