@@ -193,17 +193,16 @@ void dropout(float p, Rng& rng, const Tensor& x, DropoutMask& mask, Tensor& y) {
   uint8_t* m = mask.keep.data();
   float* out = y.data();
   const float* in = x.data();
+  // Two passes per chunk: the coins (a hash per pair of elements), then a branch-free,
+  // vectorised y = x · keep · scale.
   parallel_for((n + 1) / 2, kElemGrain / 2, [&](long b, long e) {
     for (long k = b; k < e; ++k) {
       const uint64_t r = mix64(seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(k + 1));
-      const long i = 2 * k;
-      m[i] = (r & 0xffffffffULL) >= threshold;
-      out[i] = m[i] ? in[i] * keep : 0.0f;
-      if (i + 1 < n) {
-        m[i + 1] = (r >> 32) >= threshold;
-        out[i + 1] = m[i + 1] ? in[i + 1] * keep : 0.0f;
-      }
+      m[2 * k] = (r & 0xffffffffULL) >= threshold;
+      if (2 * k + 1 < n) m[2 * k + 1] = (r >> 32) >= threshold;
     }
+    for (long i = 2 * b; i < std::min(n, 2 * e); ++i)
+      out[i] = in[i] * (static_cast<float>(m[i]) * keep);
   });
 }
 
@@ -219,7 +218,7 @@ void dropout_backward(const DropoutMask& mask, const Tensor& dy, Tensor& dx) {
   float* out = dx.data();
   const float scale = mask.scale;
   parallel_for(dy.size(), kElemGrain, [&](long b, long e) {
-    for (long i = b; i < e; ++i) out[i] = m[i] ? g[i] * scale : 0.0f;
+    for (long i = b; i < e; ++i) out[i] = g[i] * (static_cast<float>(m[i]) * scale);
   });
 }
 
