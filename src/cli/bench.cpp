@@ -100,15 +100,8 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
               "bench: training file " + f +
                   " is missing; get the corpus first (scripts/get_data.sh multi30k) or pass "
                   "--config with other data.train files");
-    ensure_vocabulary(cfg);
-    vocab = std::make_unique<Vocab>(cfg.vocab.path);
-    ModelConfig& m = cfg.model;
-    m.vocab_size = vocab->size();
-    m.pad_id = vocab->pad_id();
-    m.unk_id = vocab->unk_id();
-    m.bos_id = vocab->bos_id();
-    m.eos_id = vocab->eos_id();
-    model = std::make_unique<Transformer>(m);
+    vocab = prepare_vocabulary(cfg);
+    model = std::make_unique<Transformer>(cfg.model);
     Rng init(static_cast<uint64_t>(cfg.train.seed));
     model->init(init);
   }

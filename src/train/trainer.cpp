@@ -113,6 +113,18 @@ void ensure_vocabulary(const Config& c) {
   Vocab::train({c.data.train[0], c.data.train[1]}, c.vocab.path, vo);
 }
 
+std::unique_ptr<Vocab> prepare_vocabulary(Config& c) {
+  ensure_vocabulary(c);
+  auto vocab = std::make_unique<Vocab>(c.vocab.path);
+  ModelConfig& m = c.model;
+  m.vocab_size = vocab->size();
+  m.pad_id = vocab->pad_id();
+  m.unk_id = vocab->unk_id();
+  m.bos_id = vocab->bos_id();
+  m.eos_id = vocab->eos_id();
+  return vocab;
+}
+
 LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Batch& b,
                          float label_smoothing, float grad_scale, Tensor* dh) {
   const Tensor& h = cache.h;  // [B·T, D]
@@ -255,14 +267,8 @@ void Trainer::setup() {
     log_->info("training a {} SentencePiece vocabulary of {} pieces on {} + {} → {}",
                cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
                cfg_.vocab.path);
-  ensure_vocabulary(cfg_);
-  vocab_ = std::make_unique<Vocab>(cfg_.vocab.path);
-  ModelConfig& m = cfg_.model;
-  m.vocab_size = vocab_->size();
-  m.pad_id = vocab_->pad_id();
-  m.unk_id = vocab_->unk_id();
-  m.bos_id = vocab_->bos_id();
-  m.eos_id = vocab_->eos_id();
+  vocab_ = prepare_vocabulary(cfg_);
+  const ModelConfig& m = cfg_.model;
 
   // Corpora, encoded once and cached in the run directory.
   const auto t0 = Clock::now();

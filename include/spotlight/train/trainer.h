@@ -15,6 +15,7 @@
 #include <string>
 
 #include "spotlight/config.h"
+#include "spotlight/data/vocab.h"
 #include "spotlight/rng.h"
 #include "spotlight/train/loss.h"
 
@@ -42,6 +43,8 @@ const char* to_string(StopReason r);
 
 // Trains c.vocab.path from c.data.train when it does not exist yet (c.vocab's settings).
 void ensure_vocabulary(const Config& c);
+// ensure_vocabulary, then opens it and records its size and special ids in c.model.
+std::unique_ptr<Vocab> prepare_vocabulary(Config& c);
 
 // Rows of the output projection and loss computed at once: the [B·T, V] logits never exist
 // whole (a 4,096-token batch's would take 131 MB at V = 8,000), only [kLossChunkRows, V].
