@@ -10,15 +10,13 @@
 namespace spotlight {
 
 namespace {
-// Smallest chunks worth a thread: rows of a [N, D] matrix, and elements of a flat array.
-constexpr long kRowGrain = 16;
+// Smallest chunk worth a thread, in elements (rows of a matrix count their columns).
 constexpr long kElemGrain = 16384;
 
 // Runs fn(i) for every row i of a matrix with `cols` columns, rows split over the threads.
 template <class F>
 void for_rows(long rows, long cols, F&& fn) {
-  const long grain = std::max(1L, kElemGrain / std::max(1L, cols));
-  parallel_for(rows, std::min(grain, kRowGrain * 4), [&](long b, long e) {
+  parallel_for(rows, std::max(1L, kElemGrain / std::max(1L, cols)), [&](long b, long e) {
     for (long i = b; i < e; ++i) fn(i);
   });
 }

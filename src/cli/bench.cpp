@@ -6,8 +6,6 @@
 // of a test file with a trained checkpoint (an untrained model's outputs all run to the length
 // limit, so its decoding speed means nothing). Every figure is the median of several runs, with
 // the spread (min–max) beside it.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -47,11 +45,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
 
 // Median and spread of per-run figures.
 struct Stat {

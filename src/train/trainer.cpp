@@ -30,6 +30,12 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
 const char* to_string(StopReason r) {
   switch (r) {
     case StopReason::max_steps:
@@ -48,11 +54,6 @@ const char* to_string(StopReason r) {
 
 namespace {
 
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
 
 std::string duration(double s) {
   char buf[32];

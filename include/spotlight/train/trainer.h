@@ -41,6 +41,9 @@ struct TrainSummary {
 
 const char* to_string(StopReason r);
 
+// The peak resident memory of this process so far, in MB (getrusage).
+double peak_rss_mb();
+
 // Trains c.vocab.path from c.data.train when it does not exist yet (c.vocab's settings).
 void ensure_vocabulary(const Config& c);
 // ensure_vocabulary, then opens it and records its size and special ids in c.model.
