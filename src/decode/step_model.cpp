@@ -21,13 +21,7 @@ void TransformerStepModel::start(const std::vector<std::vector<int>>& sources, l
     src_len_.push_back(static_cast<int>(s.size()) + 1);
   }
   model_.encode(src_, b, src_len_, cache_);
-  model_.start(cache_, src_len_, capacity, state_);
-  if (copies > 1) {
-    std::vector<int> rows;
-    for (long i = 0; i < b; ++i)
-      for (long k = 0; k < copies; ++k) rows.push_back(static_cast<int>(i));
-    state_.select(rows);
-  }
+  model_.start(cache_, src_len_, capacity, state_, copies);
 }
 
 void TransformerStepModel::step(std::span<const int> tokens, Tensor& logprobs) {

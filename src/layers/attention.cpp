@@ -30,24 +30,31 @@ void for_heads(long batch, long heads, F&& fn) {
 
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
             const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
-            Tensor& attn, Tensor& ctx, long kv_len) {
+            Tensor& attn, Tensor& ctx, const KeyBlocks& kb) {
   const long d = q.cols(), dh = d / heads;
-  require(batch > 0 && q.rows() % batch == 0 && k.rows() % batch == 0 && k.same_shape(v) &&
-              k.cols() == d && d % heads == 0,
+  require(batch > 0 && q.rows() % batch == 0 && k.same_shape(v) && k.cols() == d &&
+              d % heads == 0 && (!kb.block.empty() || kb.stride >= 0 || k.rows() % batch == 0),
           "attend: inconsistent q/k/v shapes");
   require(mask.key_len.empty() || static_cast<long>(mask.key_len.size()) == batch, [&] {
     return "attend: mask has " + std::to_string(mask.key_len.size()) +
            " key lengths for a batch of " + std::to_string(batch);
   });
-  const long tq = q.rows() / batch, stride = k.rows() / batch;
-  const long tk = kv_len < 0 ? stride : kv_len;
-  require(tk <= stride, "attend: kv_len exceeds the keys stored per sentence");
+  const long tq = q.rows() / batch, stride = kb.stride < 0 ? k.rows() / batch : kb.stride;
+  const long tk = kb.len < 0 ? stride : kb.len;
+  require(tk <= stride, "attend: more keys used than stored per block");
+  require(kb.block.empty() || static_cast<long>(kb.block.size()) == batch,
+          "attend: one key block per query block expected");
+  for (int blk : kb.block)
+    require(blk >= 0 && (blk + 1) * stride <= k.rows(), "attend: key block outside k");
+  if (kb.block.empty()) require(batch * stride <= k.rows(), "attend: k holds too few rows");
+  auto key_block = [&](long b) { return kb.block.empty() ? b : kb.block[static_cast<size_t>(b)]; };
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   probs.resize({batch, heads, tq, tk});
   ctx.resize({q.rows(), d});
   for_heads(batch, heads, [&](long b, long h) {
     const MatView s = scores_block(probs, b, h, heads, tq, tk);
-    gemm(head(q, b, tq, h, dh), Op::N, head(k, b, stride, tk, h, dh), Op::T, s);  // S = q·kᵀ
+    gemm(head(q, b, tq, h, dh), Op::N, head(k, key_block(b), stride, tk, h, dh), Op::T,
+         s);                                    // S = q·kᵀ
     masked_softmax(s, scale, mask, b);                                    // P = softmax(S/√Dh)
   });
   const bool drop = rng != nullptr && dropout_p > 0.0f;
@@ -59,8 +66,8 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   }
   const Tensor& a = drop ? attn : probs;
   for_heads(batch, heads, [&](long b, long h) {  // ctx_bh = A_bh · v_bh
-    gemm(scores_block(a, b, h, heads, tq, tk), Op::N, head(v, b, stride, tk, h, dh), Op::N,
-         head(ctx, b, tq, h, dh));
+    gemm(scores_block(a, b, h, heads, tq, tk), Op::N, head(v, key_block(b), stride, tk, h, dh),
+         Op::N, head(ctx, b, tq, h, dh));
   });
 }
 
@@ -126,12 +133,11 @@ void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch
 }
 
 void MultiHeadAttention::forward_cached(const Tensor& xq, const Tensor& k, const Tensor& v,
-                                        long batch, long kv_len, const Mask& mask, Cache& c,
-                                        Tensor& y) const {
+                                        long batch, const KeyBlocks& kb, const Mask& mask,
+                                        Cache& c, Tensor& y) const {
   q_proj.forward(xq, c.q);
   c.batch = batch;
-  attend(c.q, k, v, batch, heads, mask, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx,
-         kv_len);
+  attend(c.q, k, v, batch, heads, mask, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx, kb);
   out_proj.forward(c.ctx, y);
 }
 

@@ -1,8 +1,10 @@
 #include "spotlight/model/decoder.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -51,11 +53,14 @@ void DecoderLayer::step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) 
       std::copy_n(st.new_k.view().row(b), d, st.self_k[i].view().row(b * st.capacity + t));
       std::copy_n(st.new_v.view().row(b), d, st.self_v[i].view().row(b * st.capacity + t));
     }
-    self_attn.forward_cached(in, st.self_k[i], st.self_v[i], st.batch, t + 1, Mask{}, c.self, out);
+    self_attn.forward_cached(in, st.self_k[i], st.self_v[i], st.batch,
+                             KeyBlocks{{}, st.capacity, t + 1}, Mask{}, c.self, out);
   });
   cross_block.forward(c.mid1, c.r_cross, c.mid2, nullptr, [&](const Tensor& in, Tensor& out) {
-    encoder_attn.forward_cached(in, st.mem_k[i], st.mem_v[i], st.batch, -1,
-                                Mask{st.src_len, false, 0}, c.cross, out);
+    // One query block per sentence: its beams read the sentence's memory block together.
+    encoder_attn.forward_cached(in, st.mem_k[i], st.mem_v[i], st.batch / st.group,
+                                KeyBlocks{st.mem_block, st.src_max, -1},
+                                Mask{st.mem_len, false, 0}, c.cross, out);
   });
   ff_block.forward(c.mid2, c.r_ff, y, nullptr,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, nullptr); });
@@ -109,37 +114,54 @@ void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const M
 
 void DecoderState::select(std::span<const int> rows) {
   const long n = static_cast<long>(rows.size());
-  // Gathers the first `used` rows of each selected row's block into the spare tensor, then swaps
-  // the two: once the spare has grown nothing is allocated, and only filled cache rows are copied.
-  auto gather = [&](Tensor& t, long per_row, long used) {
-    spare.resize({n * per_row, t.cols()});
-    for (long r = 0; r < n; ++r)
-      std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * per_row), used * t.cols(),
-                  spare.view().row(r * per_row));
+  require(n % group == 0, "DecoderState::select: rows must come in whole groups");
+  for (int r : rows) require(r >= 0 && r < batch, "DecoderState::select: row out of range");
+  // Each group keeps reading the memory block of the group its rows come from.
+  spare_block.clear();
+  spare_len.clear();
+  for (long g = 0; g < n / group; ++g) {
+    const long from = rows[static_cast<size_t>(g * group)] / group;
+    for (long j = 1; j < group; ++j)
+      require(rows[static_cast<size_t>(g * group + j)] / group == from,
+              "DecoderState::select: the rows of a group must come from one group");
+    spare_block.push_back(mem_block[static_cast<size_t>(from)]);
+    spare_len.push_back(mem_len[static_cast<size_t>(from)]);
+  }
+  mem_block.swap(spare_block);
+  mem_len.swap(spare_len);
+  // Gathers the filled rows of each selected row's cache block into the spare tensor, then
+  // swaps the two: once the spare has grown nothing is allocated.
+  auto gather = [&](Tensor& t) {
+    spare.resize({n * capacity, t.cols()});
+    const long width = length * t.cols();
+    parallel_for(n, 16, [&](long r0, long r1) {
+      for (long r = r0; r < r1; ++r)
+        std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * capacity), width,
+                    spare.view().row(r * capacity));
+    });
     std::swap(t, spare);
   };
   for (size_t i = 0; i < self_k.size(); ++i) {
-    gather(self_k[i], capacity, length);
-    gather(self_v[i], capacity, length);
-    gather(mem_k[i], src_max, src_max);
-    gather(mem_v[i], src_max, src_max);
+    gather(self_k[i]);
+    gather(self_v[i]);
   }
-  spare_len.clear();
-  for (int r : rows) spare_len.push_back(src_len[static_cast<size_t>(r)]);
-  src_len.swap(spare_len);
   batch = n;
 }
 
 void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,
-                    DecoderState& st) const {
+                    DecoderState& st, long copies) const {
   require(batch > 0 && memory.rows() % batch == 0 && static_cast<long>(src_len.size()) == batch,
           "Decoder::start: memory and source lengths do not match the batch");
+  require(copies >= 1, "Decoder::start: at least one row per sentence");
   const size_t n = layers.size();
-  st.batch = batch;
+  st.batch = batch * copies;
+  st.group = copies;
   st.capacity = capacity;
   st.length = 0;
   st.src_max = memory.rows() / batch;
-  st.src_len.assign(src_len.begin(), src_len.end());
+  st.mem_block.resize(static_cast<size_t>(batch));
+  std::iota(st.mem_block.begin(), st.mem_block.end(), 0);
+  st.mem_len.assign(src_len.begin(), src_len.end());
   st.self_k.resize(n);
   st.self_v.resize(n);
   st.mem_k.resize(n);
@@ -147,8 +169,8 @@ void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_l
   st.layers.resize(n);
   st.outs.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    st.self_k[i].resize({batch * capacity, memory.cols()});
-    st.self_v[i].resize({batch * capacity, memory.cols()});
+    st.self_k[i].resize({st.batch * capacity, memory.cols()});
+    st.self_v[i].resize({st.batch * capacity, memory.cols()});
     layers[i].encoder_attn.k_proj.forward(memory, st.mem_k[i]);  // once per sentence
     layers[i].encoder_attn.v_proj.forward(memory, st.mem_v[i]);
   }

@@ -61,6 +61,60 @@ TEST_CASE("each cached decoding step equals the full forward pass at that positi
   }
 }
 
+TEST_CASE("beams sharing their sentence's memory, reordered and dropped, equal full forwards") {
+  Rng rng(114);
+  Transformer m(tiny_config());
+  m.init(rng);
+  const long beams = 3;
+  const auto src = random_sequences(rng, {5, 2, 7}, m.cfg.vocab_size);
+  TransformerStepModel stepper(m);
+  stepper.start(src, 10, beams);
+  REQUIRE(stepper.rows() == 9);
+  std::vector<int> sentence = {0, 0, 0, 1, 1, 1, 2, 2, 2};  // of each row
+  std::vector<std::vector<int>> fed(9, std::vector<int>{m.cfg.bos_id});  // tokens fed per row
+  Tensor lp;
+  float worst = 0.0f;
+  for (long t = 0; t < 6; ++t) {
+    std::vector<int> tokens;
+    for (const auto& f : fed) tokens.push_back(f.back());
+    stepper.step(tokens, lp);
+    for (size_t r = 0; r < fed.size(); ++r) {  // each row against its own uncached forward
+      const std::vector<int> history(fed[r].begin() + 1, fed[r].end());
+      const Batch b = make_batch({src[static_cast<size_t>(sentence[r])]}, {history},
+                                 m.cfg.pad_id, m.cfg.bos_id, m.cfg.eos_id);
+      Transformer::Cache c;
+      m.forward(b, c, nullptr);
+      log_softmax(c.logits.view());
+      for (long v = 0; v < m.cfg.vocab_size; ++v)
+        worst = std::max(worst, std::fabs(lp.view().at(static_cast<long>(r), v) -
+                                          c.logits.view().at(static_cast<long>(t), v)));
+    }
+    // Reorder the beams within each sentence (repeats allowed); drop sentence 1 after step 2.
+    std::vector<int> rows;
+    for (size_t g = 0; g * beams < fed.size(); ++g) {
+      if (t == 2 && sentence[g * beams] == 1) continue;
+      for (long j = 0; j < beams; ++j)
+        rows.push_back(static_cast<int>(g * beams + rng.below(static_cast<uint32_t>(beams))));
+    }
+    std::vector<int> next_sentence;
+    std::vector<std::vector<int>> next_fed;
+    for (int r : rows) {
+      next_sentence.push_back(sentence[static_cast<size_t>(r)]);
+      next_fed.push_back(fed[static_cast<size_t>(r)]);
+      next_fed.back().push_back(random_sequences(rng, {1}, m.cfg.vocab_size)[0][0]);
+    }
+    stepper.select(rows);
+    sentence.swap(next_sentence);
+    fed.swap(next_fed);
+  }
+  CHECK(stepper.rows() == 6);
+  MESSAGE("largest difference beam-cached vs full forward: " << worst);
+  CHECK(worst < 1e-5f);
+  // A row cannot leave its sentence's group: its memory would be wrong.
+  const std::vector<int> mixed = {0, 3, 1, 4, 5, 2};
+  CHECK_THROWS_WITH(stepper.select(mixed), doctest::Contains("must come from one group"));
+}
+
 TEST_CASE("batched cached greedy equals one-by-one and uncached greedy, in input order") {
   Rng rng(112);
   ModelConfig cfg = tiny_config();

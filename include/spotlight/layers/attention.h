@@ -12,19 +12,31 @@
 // Rows of xq are B sentences of Tq tokens, rows of xkv B sentences of Tk tokens (b-major).
 #pragma once
 
+#include <span>
+
 #include "spotlight/kernels.h"
 #include "spotlight/layers/linear.h"
 
 namespace spotlight {
 
+// Where the keys and values of query block b (b < B) lie in k and v: rows
+// [blk·stride, blk·stride + len) with blk = block[b]. The defaults are training's layout:
+// block[b] = b, stride = k.rows()/B, len = stride. Decoding uses the rest: a KV cache with room
+// for `stride` tokens filled up to `len`, and the beams of a sentence (one query block of
+// `beam` rows) sharing their sentence's memory block, so reordering beams moves no memory.
+struct KeyBlocks {
+  std::span<const int> block;  // empty: block[b] = b
+  long stride = -1;            // < 0: k.rows() / B
+  long len = -1;               // < 0: stride
+};
+
 // The attention core shared by training and decoding: ctx = dropout(softmax(q·kᵀ·scale)) · v
-// per sentence and head, all gemms on column-block views. probs [B, H, Tq, Tk] receives the
-// softmax; attn the dropped-out probabilities (only when dropout is on; mask as in dropout()).
-// k and v hold k.rows()/B rows per sentence; kv_len ≥ 0 uses only the first kv_len of them (a
-// KV cache filled up to the current step).
+// per query block (sentence) and head, all gemms on column-block views. q holds B blocks of
+// Tq = q.rows()/B rows; keys as `kb` says. probs [B, H, Tq, Tk] receives the softmax; attn the
+// dropped-out probabilities (only when dropout is on; mask as in dropout()).
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
             const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
-            Tensor& attn, Tensor& ctx, long kv_len = -1);
+            Tensor& attn, Tensor& ctx, const KeyBlocks& kb = {});
 // Backward of attend: dq, dk, dv overwritten. dprobs [B, H, Tq, Tk] is scratch.
 void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
                      const Tensor& probs, const DropoutMask& drop_mask, const Tensor& attn,
@@ -55,10 +67,10 @@ struct MultiHeadAttention {
   void forward(const Tensor& xq, const Tensor& xkv, long batch, const Mask& mask, Cache& c,
                Tensor& y, Rng* rng) const;
   // Decoding: queries xq [B·Tq, D] attend over keys/values already projected by k_proj/v_proj
-  // (a KV cache, or the memory's projections), of which the first kv_len rows per sentence are
-  // used (kv_len < 0: all). No dropout; c receives q, probs and ctx.
-  void forward_cached(const Tensor& xq, const Tensor& k, const Tensor& v, long batch, long kv_len,
-                      const Mask& mask, Cache& c, Tensor& y) const;
+  // (a KV cache, or the memory's projections), laid out as kb says. No dropout; c receives q,
+  // probs and ctx.
+  void forward_cached(const Tensor& xq, const Tensor& k, const Tensor& v, long batch,
+                      const KeyBlocks& kb, const Mask& mask, Cache& c, Tensor& y) const;
   // dxq and dxkv overwritten (for self-attention the caller adds them: explicit fan-out).
   void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy, Tensor& dxq,
                 Tensor& dxkv);

@@ -55,25 +55,30 @@ struct DecoderLayer {
 };
 
 // The decoder's state while generating: per layer, the self-attention keys/values of every
-// token so far (a KV cache with `capacity` rows per sentence) and the cross-attention
-// keys/values of the memory, computed once per sentence in start().
+// token so far (a KV cache with `capacity` rows per row) and the cross-attention keys/values of
+// the memory, computed once per sentence in start(). Rows come in groups of `group` (the beams
+// of one sentence) that share one memory block: reordering beams or dropping finished sentences
+// moves cache rows but never the memory.
 struct DecoderState {
   long batch = 0;                      // B rows being decoded (sentences, or sentences × beams)
+  long group = 1;                      // rows per memory block (the beam size; 1 for greedy)
   long capacity = 0;                   // cache rows per row: the longest output allowed
   long length = 0;                     // tokens decoded so far (the next token's position)
-  long src_max = 0;                    // S, memory rows per row
-  std::vector<int> src_len;            // [B]
+  long src_max = 0;                    // S, memory rows per sentence
+  std::vector<int> mem_block;          // [B / group] the memory block each group reads
+  std::vector<int> mem_len;            // [B / group] its source length
   std::vector<Tensor> self_k, self_v;  // [L] × [B·capacity, D]
-  std::vector<Tensor> mem_k, mem_v;    // [L] × [B·S, D]
+  std::vector<Tensor> mem_k, mem_v;    // [L] × [sentences·S, D], fixed after start()
   std::vector<DecoderLayer::Cache> layers;  // per-layer scratch
   std::vector<Tensor> outs;                 // [L] × [B, D]
   LayerNorm::Cache ln;
   Tensor new_k, new_v;         // [B, D] this step's keys/values before they enter the cache
   Tensor x, h;                 // [B, D] the step's embedded input and decoder output
   Tensor spare;                // select()'s gather buffer, swapped with the tensor it rebuilds
-  std::vector<int> spare_len;  // select()'s buffer for src_len
+  std::vector<int> spare_block, spare_len;  // select()'s buffers for mem_block and mem_len
 
-  // Keeps only these rows, in this order (finished sentences dropped, beams reordered).
+  // Keeps only these rows, in this order (finished sentences dropped, beams reordered). The
+  // rows of each new group must all come from one old group (beams stay with their sentence).
   void select(std::span<const int> rows);
 };
 
@@ -96,10 +101,10 @@ struct Decoder {
   // x [B·T, D] (embedded target input), memory [B·S, D] → h [B·T, D].
   void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
                const Mask& memory_mask, Cache& c, Tensor& h, Rng* rng) const;
-  // Decoding: prepares st for `batch` rows over memory [B·S, D] with source lengths src_len,
-  // for at most `capacity` output tokens.
+  // Decoding: prepares st for `batch` sentences over memory [B·S, D] with source lengths
+  // src_len, for at most `capacity` output tokens, each sentence decoded in `copies` rows.
   void start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,
-             DecoderState& st) const;
+             DecoderState& st, long copies = 1) const;
   // One token per row: x [B, D] (embedded at position st.length) → h [B, D]; st.length + 1.
   void step(const Tensor& x, DecoderState& st, Tensor& h) const;
   // dh → dx (overwritten) and dmemory (overwritten: the sum over all layers).
