@@ -59,9 +59,11 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   require(o.nbest >= 1 && o.nbest <= k, "beam_search: nbest must lie between 1 and the beam size");
   require(sentences >= 0 && static_cast<long>(max_len.size()) == sentences,
           "beam_search: one length limit per sentence");
-  require(
-      model.rows() == sentences * k,
-      "beam_search: the model must hold each sentence `beam` times (start it with copies = beam)");
+  // The model holds each sentence `beam` times, or once: only beam 0 is live at the first step,
+  // so a compact model runs it on one row per sentence and is expanded to `beam` rows after.
+  const bool compact = k > 1 && model.rows() == sentences;
+  require(model.rows() == sentences * k || compact,
+          "beam_search: the model must hold each sentence once or `beam` times");
   require(eos_id >= 0 && eos_id < vocab, "beam_search: EOS id outside the vocabulary");
   long width = 0;  // the longest hypothesis any sentence may hold
   for (long m : max_len) {
@@ -78,14 +80,16 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   std::vector<double> score(rows, kNoHypothesis), next_score;
   for (size_t r = 0; r < rows; r += static_cast<size_t>(k)) score[r] = 0.0;
   std::vector<int> hist(rows * static_cast<size_t>(width)), next_hist;
-  std::vector<int> tokens(rows, bos_id), next_tokens;
+  std::vector<int> tokens(static_cast<size_t>(model.rows()), bos_id), next_tokens;
   std::vector<int> parent, still;  // old row each new row continues; sentences going on
   std::vector<std::vector<Candidate>> tops;  // per sentence: best 2·beam candidates, best first
   Tensor logprobs;  // [rows, V]
 
   for (long t = 0; !active.empty(); ++t) {  // every live hypothesis holds t tokens
     model.step(tokens, logprobs);
-    require(logprobs.rows() == static_cast<long>(active.size()) * k && logprobs.cols() == vocab,
+    const long lp_rows = compact && t == 0 ? 1 : k;  // rows of logprobs per sentence
+    require(logprobs.rows() == static_cast<long>(active.size()) * lp_rows &&
+                logprobs.cols() == vocab,
             "beam_search: the model returned log-probabilities of the wrong shape");
     parent.clear();
     next_tokens.clear();
@@ -107,7 +111,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
         for (long b = 0; b < k; ++b) {
           const double base = score[static_cast<size_t>(i * k + b)];
           if (base == kNoHypothesis) continue;
-          const float* lp = logprobs.view().row(i * k + b);
+          const float* lp = logprobs.view().row(i * lp_rows + b);  // b = 0 when compact
           auto cutoff = [&] {
             return top.size() < cap ? -std::numeric_limits<float>::infinity()
                                     : static_cast<float>(top.back().score - base) - 1e-3f;
@@ -166,7 +170,8 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
       std::copy_n(hist.data() + parent[r] * width, t, h);
       h[t] = next_tokens[r];
     }
-    bool same_rows = parent.size() == tokens.size();
+    if (lp_rows != k) model.expand(k);  // rows now as `parent` counts them
+    bool same_rows = static_cast<long>(parent.size()) == model.rows();
     for (size_t r = 0; same_rows && r < parent.size(); ++r)
       same_rows = parent[r] == static_cast<int>(r);
     if (!same_rows) model.select(parent);
@@ -192,7 +197,7 @@ std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
   // Beam also feeds position `limit` (the forced EOS step).
   const long cap = model.cfg.max_positions - 1;
   return decode_in_batches<std::vector<Hypothesis>>(sources, d, cap, [&](const DecodeBatch& b) {
-    stepper.start(b.sources, b.max_limit + 1, d.beam);  // the forced EOS step feeds token max_len
+    stepper.start(b.sources, b.max_limit + 1);  // the forced EOS step feeds token max_len
     return beam_search(stepper, static_cast<long>(b.sources.size()), b.limits, model.cfg.bos_id,
                        model.cfg.eos_id, model.cfg.pad_id, o);
   });

@@ -6,8 +6,7 @@
 
 namespace spotlight {
 
-void TransformerStepModel::start(const std::vector<std::vector<int>>& sources, long capacity,
-                                 long copies) {
+void TransformerStepModel::start(const std::vector<std::vector<int>>& sources, long capacity) {
   require(!sources.empty(), "decoding: no sentences");
   long s_max = 0;
   for (const auto& s : sources) s_max = std::max(s_max, static_cast<long>(s.size()) + 1);
@@ -21,7 +20,7 @@ void TransformerStepModel::start(const std::vector<std::vector<int>>& sources, l
     src_len_.push_back(static_cast<int>(s.size()) + 1);
   }
   model_.encode(src_, b, src_len_, cache_);
-  model_.start(cache_, src_len_, capacity, state_, copies);
+  model_.start(cache_, src_len_, capacity, state_);
 }
 
 void TransformerStepModel::step(std::span<const int> tokens, Tensor& logprobs) {

@@ -112,17 +112,18 @@ void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const M
   final_norm_forward(layer_norm, final_norm, top, c.ln, h);
 }
 
-void DecoderState::select(std::span<const int> rows) {
+void DecoderState::select(std::span<const int> rows, long new_group) {
   const long n = static_cast<long>(rows.size());
-  require(n % group == 0, "DecoderState::select: rows must come in whole groups");
+  const long g_new = new_group > 0 ? new_group : group;
+  require(n % g_new == 0, "DecoderState::select: rows must come in whole groups");
   for (int r : rows) require(r >= 0 && r < batch, "DecoderState::select: row out of range");
   // Each group keeps reading the memory block of the group its rows come from.
   spare_block.clear();
   spare_len.clear();
-  for (long g = 0; g < n / group; ++g) {
-    const long from = rows[static_cast<size_t>(g * group)] / group;
-    for (long j = 1; j < group; ++j)
-      require(rows[static_cast<size_t>(g * group + j)] / group == from,
+  for (long g = 0; g < n / g_new; ++g) {
+    const long from = rows[static_cast<size_t>(g * g_new)] / group;
+    for (long j = 1; j < g_new; ++j)
+      require(rows[static_cast<size_t>(g * g_new + j)] / group == from,
               "DecoderState::select: the rows of a group must come from one group");
     spare_block.push_back(mem_block[static_cast<size_t>(from)]);
     spare_len.push_back(mem_len[static_cast<size_t>(from)]);
@@ -146,16 +147,24 @@ void DecoderState::select(std::span<const int> rows) {
     gather(self_v[i]);
   }
   batch = n;
+  group = g_new;
+}
+
+void DecoderState::expand(long copies) {
+  require(copies >= 1, "DecoderState::expand: at least one copy");
+  std::vector<int> rows;
+  for (long r = 0; r < batch; ++r)
+    for (long c = 0; c < copies; ++c) rows.push_back(static_cast<int>(r));
+  select(rows, group * copies);
 }
 
 void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,
-                    DecoderState& st, long copies) const {
+                    DecoderState& st) const {
   require(batch > 0 && memory.rows() % batch == 0 && static_cast<long>(src_len.size()) == batch,
           "Decoder::start: memory and source lengths do not match the batch");
-  require(copies >= 1, "Decoder::start: at least one row per sentence");
   const size_t n = layers.size();
-  st.batch = batch * copies;
-  st.group = copies;
+  st.batch = batch;
+  st.group = 1;
   st.capacity = capacity;
   st.length = 0;
   st.src_max = memory.rows() / batch;

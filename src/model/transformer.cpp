@@ -145,8 +145,8 @@ void Transformer::encode(std::span<const int> src, long batch, std::span<const i
 }
 
 void Transformer::start(const Cache& c, std::span<const int> src_len, long capacity,
-                        DecoderState& st, long copies) const {
-  decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st, copies);
+                        DecoderState& st) const {
+  decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st);
 }
 
 void Transformer::step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const {

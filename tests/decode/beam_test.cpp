@@ -196,6 +196,31 @@ TEST_CASE("narrow beams match a plain reference beam search and, unnormalised, b
           << worse_than_exact << " of 640; below greedy: " << worse_than_greedy);
 }
 
+TEST_CASE("a model holding each sentence once runs the first step compact and then expands") {
+  for (uint64_t seed = 1; seed <= 20; ++seed)
+    for (long beam : {2L, 4L}) {
+      CAPTURE(seed);
+      CAPTURE(beam);
+      const NextTokenTable table = random_table(seed, kVocab, kEos);
+      const std::vector<long> limits = {4, 2, 3};
+      const BeamOptions o{beam, 1.0, beam};
+      const auto want = run_beam(table, limits, o);
+      FakeStepModel compact(table, kVocab, 3, 1, kPad, kBos);
+      const auto got = beam_search(compact, 3, limits, kBos, kEos, kPad, o);
+      REQUIRE(compact.rows_per_step.size() >= 2);
+      CHECK(compact.rows_per_step[0] == 3);  // the first step: one row per sentence
+      CHECK(compact.rows_per_step[1] % beam == 0);
+      REQUIRE(got.size() == want.size());
+      for (size_t s = 0; s < got.size(); ++s) {
+        REQUIRE(got[s].size() == want[s].size());
+        for (size_t i = 0; i < got[s].size(); ++i) {
+          CHECK(got[s][i].tokens == want[s][i].tokens);
+          CHECK(got[s][i].score == want[s][i].score);
+        }
+      }
+    }
+}
+
 TEST_CASE("beam 1 gives greedy's tokens and log-probability on the fake model") {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     CAPTURE(seed);

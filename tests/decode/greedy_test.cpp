@@ -68,10 +68,10 @@ TEST_CASE("beams sharing their sentence's memory, reordered and dropped, equal f
   const long beams = 3;
   const auto src = random_sequences(rng, {5, 2, 7}, m.cfg.vocab_size);
   TransformerStepModel stepper(m);
-  stepper.start(src, 10, beams);
-  REQUIRE(stepper.rows() == 9);
-  std::vector<int> sentence = {0, 0, 0, 1, 1, 1, 2, 2, 2};  // of each row
-  std::vector<std::vector<int>> fed(9, std::vector<int>{m.cfg.bos_id});  // tokens fed per row
+  stepper.start(src, 10);
+  REQUIRE(stepper.rows() == 3);
+  std::vector<int> sentence = {0, 1, 2};  // of each row
+  std::vector<std::vector<int>> fed(3, std::vector<int>{m.cfg.bos_id});  // tokens fed per row
   Tensor lp;
   float worst = 0.0f;
   for (long t = 0; t < 6; ++t) {
@@ -88,6 +88,12 @@ TEST_CASE("beams sharing their sentence's memory, reordered and dropped, equal f
       for (long v = 0; v < m.cfg.vocab_size; ++v)
         worst = std::max(worst, std::fabs(lp.view().at(static_cast<long>(r), v) -
                                           c.logits.view().at(static_cast<long>(t), v)));
+    }
+    if (t == 0) {  // one row per sentence so far: each becomes `beams` rows
+      stepper.expand(beams);
+      REQUIRE(stepper.rows() == 9);
+      sentence = {0, 0, 0, 1, 1, 1, 2, 2, 2};
+      fed.assign(9, fed[0]);
     }
     // Reorder the beams within each sentence (repeats allowed); drop sentence 1 after step 2.
     std::vector<int> rows;

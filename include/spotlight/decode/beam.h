@@ -21,8 +21,10 @@ struct BeamOptions {
   long nbest = 1;      // finished hypotheses returned per sentence, 1 ≤ nbest ≤ beam
 };
 
-// Decodes `sentences` sentences from BOS. The model must already hold each sentence `beam`
-// times in a row (rows = sentences·beam, row r belongs to sentence r / beam). Each step:
+// Decodes `sentences` sentences from BOS. The model holds each sentence `beam` times in a row
+// (rows = sentences·beam, row r belongs to sentence r / beam), or once: then the first step,
+// where only beam 0 is live, runs on one row per sentence and model.expand(beam) follows it.
+// Each step:
 //  - every live hypothesis is extended by every token but pad and BOS (only beam 0 is live at
 //    the first step), and the best 2·beam candidates of each sentence are kept, ties going to
 //    the lower beam index, then the lower token id;

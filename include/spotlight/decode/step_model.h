@@ -20,6 +20,14 @@ class StepModel {
   virtual void step(std::span<const int> tokens, Tensor& logprobs) = 0;
   // Keeps only these rows, in this order.
   virtual void select(std::span<const int> rows) = 0;
+  // Repeats every row `copies` times in place: row r becomes rows r·copies … r·copies+copies−1
+  // (beam search's first step runs one row per sentence, then makes room for the beams).
+  virtual void expand(long copies) {
+    std::vector<int> rows;
+    for (long r = 0; r < this->rows(); ++r)
+      for (long c = 0; c < copies; ++c) rows.push_back(static_cast<int>(r));
+    select(rows);
+  }
 };
 
 class TransformerStepModel : public StepModel {
@@ -27,13 +35,14 @@ class TransformerStepModel : public StepModel {
   explicit TransformerStepModel(const Transformer& model) : model_(model) {}
 
   // Encodes the sources (token ids without EOS; EOS is appended) and prepares to decode at most
-  // `capacity` tokens per row, with each source repeated `copies` times (beams).
-  void start(const std::vector<std::vector<int>>& sources, long capacity, long copies = 1);
+  // `capacity` tokens per row, one row per source (expand() makes room for beams).
+  void start(const std::vector<std::vector<int>>& sources, long capacity);
 
   long rows() const override { return state_.batch; }
   long vocab_size() const override { return model_.cfg.vocab_size; }
   void step(std::span<const int> tokens, Tensor& logprobs) override;
   void select(std::span<const int> rows) override { state_.select(rows); }
+  void expand(long copies) override { state_.expand(copies); }
 
  private:
   const Transformer& model_;

@@ -77,9 +77,12 @@ struct DecoderState {
   Tensor spare;                // select()'s gather buffer, swapped with the tensor it rebuilds
   std::vector<int> spare_block, spare_len;  // select()'s buffers for mem_block and mem_len
 
-  // Keeps only these rows, in this order (finished sentences dropped, beams reordered). The
-  // rows of each new group must all come from one old group (beams stay with their sentence).
-  void select(std::span<const int> rows);
+  // Keeps only these rows, in this order (finished sentences dropped, beams reordered), in
+  // groups of new_group rows (0: unchanged). The rows of each new group must all come from one
+  // old group (beams stay with their sentence).
+  void select(std::span<const int> rows, long new_group = 0);
+  // Repeats every row `copies` times in place; each row's copies join its group.
+  void expand(long copies);
 };
 
 struct Decoder {
@@ -101,10 +104,10 @@ struct Decoder {
   // x [B·T, D] (embedded target input), memory [B·S, D] → h [B·T, D].
   void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
                const Mask& memory_mask, Cache& c, Tensor& h, Rng* rng) const;
-  // Decoding: prepares st for `batch` sentences over memory [B·S, D] with source lengths
-  // src_len, for at most `capacity` output tokens, each sentence decoded in `copies` rows.
+  // Decoding: prepares st for `batch` rows over memory [B·S, D] with source lengths src_len,
+  // for at most `capacity` output tokens (one row per sentence; st.expand() adds beams).
   void start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,
-             DecoderState& st, long copies = 1) const;
+             DecoderState& st) const;
   // One token per row: x [B, D] (embedded at position st.length) → h [B, D]; st.length + 1.
   void step(const Tensor& x, DecoderState& st, Tensor& h) const;
   // dh → dx (overwritten) and dmemory (overwritten: the sum over all layers).

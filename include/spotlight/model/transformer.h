@@ -85,10 +85,9 @@ class Transformer {
 
   // Decoding (no dropout). encode: source ids [B·S] with lengths → c.memory [B·S, D].
   void encode(std::span<const int> src, long batch, std::span<const int> src_len, Cache& c) const;
-  // Prepares st to decode from c.memory for at most `capacity` tokens per row, each sentence in
-  // `copies` consecutive rows (its beams, which then share its memory).
-  void start(const Cache& c, std::span<const int> src_len, long capacity, DecoderState& st,
-             long copies = 1) const;
+  // Prepares st to decode from c.memory for at most `capacity` tokens per row, one row per
+  // sentence (DecoderState::expand makes room for beams, which share their sentence's memory).
+  void start(const Cache& c, std::span<const int> src_len, long capacity, DecoderState& st) const;
   // Feeds one token per row (BOS first) → log-probabilities of the next token [B, V].
   void step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const;
 
