@@ -52,6 +52,7 @@ void fields(C& c, F&& f) {
     f("adam_beta2", c.adam_beta2);
     f("adam_eps", c.adam_eps);
     f("weight_decay", c.weight_decay);
+    f("ema_decay", c.ema_decay);
     f("seed", c.seed);
     f("log_interval", c.log_interval);
     f("valid_interval", c.valid_interval);

@@ -43,6 +43,7 @@ struct TrainConfig {
   double adam_beta2 = 0.98;
   double adam_eps = 1e-9;
   double weight_decay = 0.0;   // decoupled (AdamW)
+  double ema_decay = 0.0;      // exponential moving average of the weights (0: off), e.g. 0.999
   long seed = 1;               // all randomness: init, dropout, shuffling
   long log_interval = 100;     // updates between progress lines
   long valid_interval = 1000;  // updates between validations (and one at the end)

@@ -107,12 +107,14 @@ fs::path temp_sibling(const fs::path& dst) {
   return tmp;
 }
 
-TensorRefs moments(Adam& adam, const Transformer& model) {
+// optimizer.safetensors: Adam's moments, and the live weights when the model holds averages.
+TensorRefs moments(Adam& adam, const Transformer& model, const std::vector<Tensor>* live) {
   TensorRefs refs;
   const ParamList& ps = model.params();
   for (size_t k = 0; k < ps.size(); ++k) {
     refs.emplace_back("exp_avg." + ps[k]->name, &adam.first_moments()[k]);
     refs.emplace_back("exp_avg_sq." + ps[k]->name, &adam.second_moments()[k]);
+    if (live != nullptr) refs.emplace_back("weights." + ps[k]->name, &(*live)[k]);
   }
   return refs;
 }
@@ -120,7 +122,10 @@ TensorRefs moments(Adam& adam, const Transformer& model) {
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const Config& config, const Transformer& model,
-                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state) {
+                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state,
+                     const std::vector<Tensor>* live) {
+  require(live == nullptr || live->size() == model.params().size(),
+          "save_checkpoint: one live weight tensor per parameter expected");
   const fs::path dst(dir);
   fs::create_directories(dst.parent_path().empty() ? fs::path(".") : dst.parent_path());
   const fs::path tmp = temp_sibling(dst);
@@ -136,7 +141,7 @@ void save_checkpoint(const std::string& dir, const Config& config, const Transfo
     model.save_weights((tmp / "model.safetensors").string(), {{"format", "pt"}});
     fs::copy_file(vocab_path, tmp / "vocab.model");
     if (optimizer != nullptr)
-      write_safetensors((tmp / "optimizer.safetensors").string(), moments(*optimizer, model),
+      write_safetensors((tmp / "optimizer.safetensors").string(), moments(*optimizer, model, live),
                         {{"step", std::to_string(optimizer->steps())}});
     if (state != nullptr) write_text(tmp / "trainer_state.json", state->to_json().dump(2) + "\n");
     install_dir(tmp, dst);
@@ -165,7 +170,7 @@ void load_checkpoint_weights(const std::string& dir, Transformer& model) {
 }
 
 void load_training_state(const std::string& dir, const Transformer& model, Adam& optimizer,
-                         TrainerState& state) {
+                         TrainerState& state, std::vector<Tensor>* live) {
   const fs::path opt = fs::path(dir) / "optimizer.safetensors";
   const fs::path st = fs::path(dir) / "trainer_state.json";
   require(fs::exists(opt) && fs::exists(st),
@@ -175,8 +180,19 @@ void load_training_state(const std::string& dir, const Transformer& model, Adam&
   const json sj = json::parse(read_text(st), nullptr, false);
   require(!sj.is_discarded(), st.string() + ": not valid JSON (corrupted checkpoint)");
   state = TrainerState::from_json(sj, st.string());
+  // With train.ema_decay the live weights are there too ("weights.<name>"), and only then.
+  const bool has_live =
+      std::any_of(tensors.begin(), tensors.end(),
+                  [](const auto& kv) { return kv.first.rfind("weights.", 0) == 0; });
+  require(has_live == (live != nullptr),
+          has_live ? dir + " was trained with train.ema_decay: resume it with the same setting"
+                   : dir + " was trained without train.ema_decay: resume it with ema_decay 0");
+  if (live != nullptr) {
+    live->resize(model.params().size());
+    for (size_t k = 0; k < live->size(); ++k) (*live)[k].resize_like(model.params()[k]->value);
+  }
   // Moments are matched by parameter name; a missing name or another shape means another model.
-  const TensorRefs want = moments(optimizer, model);
+  const TensorRefs want = moments(optimizer, model, live);
   require(tensors.size() == want.size(),
           opt.string() + ": holds " + std::to_string(tensors.size()) + " tensors, expected " +
               std::to_string(want.size()) + " — the checkpoint is for a different model shape");

@@ -44,6 +44,34 @@ void Adam::step(double lr) {
   }
 }
 
+WeightAverage::WeightAverage(const ParamList& params, double decay)
+    : params_(params), decay_(decay) {
+  for (const Param* p : params_) {
+    avg_.emplace_back();
+    avg_.back().resize_like(p->value);
+    std::copy_n(p->value.data(), p->value.size(), avg_.back().data());
+  }
+}
+
+double WeightAverage::decay_at(long t) const {
+  return std::min(decay_, (1.0 + static_cast<double>(t)) / (10.0 + static_cast<double>(t)));
+}
+
+void WeightAverage::update(long t) {
+  const float d = static_cast<float>(decay_at(t)), w = 1.0f - d;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const float* p = params_[k]->value.data();
+    float* e = avg_[k].data();
+    parallel_for(avg_[k].size(), 16384, [&](long i0, long i1) {
+      for (long i = i0; i < i1; ++i) e[i] = d * e[i] + w * p[i];
+    });
+  }
+}
+
+void WeightAverage::swap() {
+  for (size_t k = 0; k < params_.size(); ++k) std::swap(params_[k]->value, avg_[k]);
+}
+
 double grad_norm(const ParamList& params) {
   // Sums of squares over fixed blocks, added in order: the same result for any thread count.
   constexpr long kBlock = 8192;

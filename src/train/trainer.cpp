@@ -12,13 +12,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "spotlight/parallel.h"
 #include "spotlight/check.h"
 #include "spotlight/data/batcher.h"
 #include "spotlight/data/corpus.h"
 #include "spotlight/data/vocab.h"
 #include "spotlight/decode/greedy.h"
 #include "spotlight/eval/bleu.h"
+#include "spotlight/parallel.h"
 #include "spotlight/train/checkpoint.h"
 #include "spotlight/train/loss.h"
 #include "spotlight/train/optimizer.h"
@@ -53,7 +53,6 @@ const char* to_string(StopReason r) {
 }
 
 namespace {
-
 
 std::string duration(double s) {
   char buf[32];
@@ -138,10 +137,9 @@ LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Ba
     const MatView hc = h.view().block(r0, 0, rows, d);
     cache.logits.resize({rows, model.cfg.vocab_size});  // [rows, V], reused chunk to chunk
     model.embed.project(hc, cache.logits.view());
-    st += cross_entropy(cache.logits, targets.subspan(static_cast<size_t>(r0),
-                                                      static_cast<size_t>(rows)),
-                        model.cfg.pad_id, label_smoothing, grad_scale,
-                        dh != nullptr ? &cache.logits : nullptr);
+    st += cross_entropy(
+        cache.logits, targets.subspan(static_cast<size_t>(r0), static_cast<size_t>(rows)),
+        model.cfg.pad_id, label_smoothing, grad_scale, dh != nullptr ? &cache.logits : nullptr);
     if (dh != nullptr)  // undo the projection of this chunk
       model.embed.project_backward(hc, cache.logits.view(), dh->view().block(r0, 0, rows, d));
   }
@@ -174,6 +172,22 @@ LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
 
 namespace {
 
+// Puts the averaged weights into the model for its lifetime (nothing without train.ema_decay).
+class UseAverage {
+ public:
+  explicit UseAverage(WeightAverage* a) : a_(a) {
+    if (a_ != nullptr) a_->swap();
+  }
+  ~UseAverage() {
+    if (a_ != nullptr) a_->swap();
+  }
+  UseAverage(const UseAverage&) = delete;
+  UseAverage& operator=(const UseAverage&) = delete;
+
+ private:
+  WeightAverage* a_;
+};
+
 class Trainer {
  public:
   Trainer(const Config& c, const TrainOptions& o) : cfg_(c), opt_(o) {}
@@ -183,6 +197,7 @@ class Trainer {
   void setup();
   void train_step(const BatchPlan& plan, long first, long count);
   void validate();
+  bool measure_validation();  // loss and BLEU of the model's current weights; true if the best
   void save(bool publish_best);
   void log_progress(bool force);
   void draw_bar();
@@ -209,6 +224,7 @@ class Trainer {
   std::vector<std::string> valid_refs_;
   std::unique_ptr<Transformer> model_;
   std::unique_ptr<Adam> adam_;
+  std::unique_ptr<WeightAverage> ema_;  // train.ema_decay > 0
   InverseSqrtSchedule schedule_;
   Rng data_rng_, drop_rng_;
   TrainerState state_;
@@ -230,6 +246,8 @@ void Trainer::setup() {
           "must be positive");
   require(t.max_steps > 0 || t.max_epochs > 0 || t.max_minutes > 0,
           "no stopping condition: set train.max_steps, train.max_epochs or train.max_minutes");
+  require(t.ema_decay >= 0.0 && t.ema_decay < 1.0,
+          "train.ema_decay: expected a value in [0, 1) (0: off; e.g. 0.999)");
   require(t.bleu_tokenize == "13a" || t.bleu_tokenize == "none",
           "train.bleu_tokenize: expected \"13a\" or \"none\"");
   require(!cfg_.vocab.path.empty(), "vocab.path: empty; name the SentencePiece model file");
@@ -310,6 +328,7 @@ void Trainer::setup() {
   model_->init(init);
   adam_ = std::make_unique<Adam>(
       model_->params(), AdamConfig{t.adam_beta1, t.adam_beta2, t.adam_eps, t.weight_decay});
+  if (t.ema_decay > 0.0) ema_ = std::make_unique<WeightAverage>(model_->params(), t.ema_decay);
   schedule_ = InverseSqrtSchedule{t.lr, t.warmup};
   data_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 1);
   drop_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 2);
@@ -332,8 +351,9 @@ void Trainer::setup() {
           "--resume: data.train, data.max_len, train.max_tokens, train.update_freq or "
           "train.seed differ from {}; training continues, but not in the same data order",
           last);
-    load_checkpoint_weights(last, *model_);
-    load_training_state(last, *model_, *adam_, state_);
+    load_checkpoint_weights(last, *model_);  // the averaged weights, with train.ema_decay
+    load_training_state(last, *model_, *adam_, state_, ema_ ? &ema_->weights() : nullptr);
+    if (ema_) ema_->swap();  // the live weights into the model, the average aside
     drop_rng_.set_state(state_.rng);
     last_saved_step_ = state_.step;
     log_->info("resumed from {} at step {}, epoch {} (batch {} of the epoch)", last, state_.step,
@@ -357,8 +377,8 @@ void Trainer::train_step(const BatchPlan& plan, long first, long count) {
   std::vector<Batch> group;
   for (long k = first; k < first + count; ++k)
     group.push_back(train_batches_->make(plan[static_cast<size_t>(k)]));
-  const LossStats st = forward_backward(*model_, cache_, group,
-                                        static_cast<float>(t.label_smoothing), drop_rng_);
+  const LossStats st =
+      forward_backward(*model_, cache_, group, static_cast<float>(t.label_smoothing), drop_rng_);
   const double loss = st.loss / static_cast<double>(st.tokens);
   require(std::isfinite(loss),
           "the training loss became " + std::to_string(loss) + " at step " +
@@ -371,13 +391,14 @@ void Trainer::train_step(const BatchPlan& plan, long first, long count) {
               "; training stopped, the last good checkpoint is kept");
   adam_->step(schedule_.lr(state_.step + 1));
   ++state_.step;
+  if (ema_) ema_->update(state_.step);
   interval_loss_ += st.loss;
   interval_nll_ += st.nll;
   interval_tokens_ += st.tokens;
   ++interval_steps_;
 }
 
-void Trainer::validate() {
+bool Trainer::measure_validation() {
   const auto t0 = Clock::now();
   LossStats st;
   for (const Batch& b : valid_batches_->epoch()) {
@@ -425,6 +446,15 @@ void Trainer::validate() {
                  {"elapsed_s", elapsed()},
                  {"valid_s", secs},
                  {"peak_rss_mb", peak_rss_mb()}});
+  return better;
+}
+
+void Trainer::validate() {
+  bool better = false;
+  {
+    const UseAverage use(ema_.get());  // validation judges the averaged weights
+    better = measure_validation();
+  }
   save(better);
 }
 
@@ -443,7 +473,9 @@ void Trainer::save(bool publish_best) {
   const std::string name = "step_" + std::to_string(state_.step);
   const fs::path dir = ckpt_dir_ / name;
   saved.train_seconds = state_.train_seconds;
-  save_checkpoint(dir.string(), cfg_, *model_, vocab_->path(), adam_.get(), &saved);
+  const UseAverage use(ema_.get());  // model.safetensors: the average; the live weights aside
+  save_checkpoint(dir.string(), cfg_, *model_, vocab_->path(), adam_.get(), &saved,
+                  ema_ ? &ema_->weights() : nullptr);
   publish_checkpoint(dir.string(), (ckpt_dir_ / "last").string());
   if (publish_best) publish_checkpoint(dir.string(), (ckpt_dir_ / "best").string());
   prune_checkpoints(ckpt_dir_.string(), cfg_.train.keep_last);

@@ -28,6 +28,30 @@ TEST_CASE("Adam's first steps equal the hand-computed update") {
   CHECK(adam.steps() == 2);
 }
 
+TEST_CASE("the moving average of the weights follows e = d_t·e + (1 − d_t)·p, warm-up included") {
+  Param p("w", {2});
+  p.value[0] = 1.0f;
+  p.value[1] = -2.0f;
+  WeightAverage ema({&p}, 0.5);
+  CHECK(ema.decay_at(1) == doctest::Approx(2.0 / 11));  // min(0.5, (1 + t)/(10 + t))
+  CHECK(ema.decay_at(100) == 0.5);
+  p.value[0] = 3.0f;  // "update 1"
+  ema.update(1);
+  const double d1 = 2.0 / 11;
+  const double e1 = d1 * 1.0 + (1 - d1) * 3.0;
+  CHECK(ema.weights()[0][0] == doctest::Approx(e1));
+  CHECK(ema.weights()[0][1] == doctest::Approx(-2.0));  // unchanged weights stay put
+  p.value[0] = 5.0f;  // update 9: d = min(0.5, 10/19) = 0.5
+  ema.update(9);
+  const double e2 = 0.5 * e1 + 0.5 * 5.0;
+  CHECK(ema.weights()[0][0] == doctest::Approx(e2));
+  ema.swap();  // the average into the parameter, the live weights aside
+  CHECK(p.value[0] == doctest::Approx(e2));
+  CHECK(ema.weights()[0][0] == 5.0f);
+  ema.swap();
+  CHECK(p.value[0] == 5.0f);
+}
+
 TEST_CASE("decoupled weight decay shrinks weights by lr·wd") {
   Param p("w", {1});
   p.value[0] = 2.0f;

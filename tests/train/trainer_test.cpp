@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "spotlight/check.h"
+#include "spotlight/safetensors.h"
 #include "spotlight/train/checkpoint.h"
 #include "support/fixtures.h"
 #include "support/toy_corpus.h"
@@ -74,11 +75,13 @@ TEST_CASE("the tiny preset trains on generated data: loss falls, BLEU rises, fil
 }
 
 TEST_CASE("interrupted and resumed training equals uninterrupted training, byte for byte") {
-  for (long update_freq : {1L, 2L}) {
+  for (auto [update_freq, ema_decay] : {std::pair{1L, 0.0}, {2L, 0.0}, {1L, 0.99}}) {
     CAPTURE(update_freq);
+    CAPTURE(ema_decay);
     ToyRun a("resume_a"), b("resume_b");
     for (ToyRun* r : {&a, &b}) {
       r->config.train.valid_interval = 1000;
+      r->config.train.ema_decay = ema_decay;      // the average and the live weights both resume
       r->config.train.update_freq = update_freq;  // 2: batches accumulated, epochs end mid-update
       r->config.train.max_steps = 70;             // several epochs of ~10 batches, mid-epoch stops
     }
@@ -98,6 +101,36 @@ TEST_CASE("interrupted and resumed training equals uninterrupted training, byte 
     CHECK(slurp(fs::path(a.config.output_dir) / "checkpoints/last/optimizer.safetensors") ==
           slurp(fs::path(b.config.output_dir) / "checkpoints/last/optimizer.safetensors"));
   }
+}
+
+TEST_CASE("with train.ema_decay, checkpoints hold the averaged weights and resume needs the setting") {
+  ToyRun r("ema");
+  r.config.train.valid_interval = 1000;
+  r.config.train.max_steps = 40;
+  r.config.train.ema_decay = 0.9;
+  train(r.config, quiet());
+  const fs::path last = fs::path(r.config.output_dir) / "checkpoints/last";
+  const auto model = read_safetensors((last / "model.safetensors").string());
+  const auto opt = read_safetensors((last / "optimizer.safetensors").string());
+  // The live weights sit with the optimizer state; the model file holds their average, which
+  // lags behind them: e.g. the embedding differs, but only a little.
+  const Tensor& avg = model.at("embed_tokens.weight");
+  const Tensor& live = opt.at("weights.embed_tokens.weight");
+  REQUIRE(avg.same_shape(live));
+  double diff = 0.0, norm = 0.0;
+  for (long i = 0; i < avg.size(); ++i) {
+    diff += std::fabs(avg.data()[i] - live.data()[i]);
+    norm += std::fabs(live.data()[i]);
+  }
+  MESSAGE("mean |average − live| / mean |live| of the embedding: " << diff / norm);
+  CHECK(diff > 0.0);
+  CHECK(diff < 0.2 * norm);
+  // Resuming without the setting (or a run without it with the setting) is refused by name.
+  r.config.train.ema_decay = 0.0;
+  r.config.train.max_steps = 50;
+  CHECK_THROWS_WITH(train(r.config, quiet(true)), doctest::Contains("train.ema_decay"));
+  r.config.train.ema_decay = 1.0;
+  CHECK_THROWS_WITH(train(r.config, quiet(true)), doctest::Contains("train.ema_decay"));
 }
 
 TEST_CASE(

@@ -2,7 +2,9 @@
 //   config.json            the resolved config
 //   model.safetensors      weights (PyTorch names and layouts)
 //   vocab.model            the SentencePiece model, so the directory alone can translate
-//   optimizer.safetensors  Adam moments, for resuming (absent in averaged/exported checkpoints)
+//   optimizer.safetensors  Adam moments, for resuming (absent in averaged/exported checkpoints);
+//                          with train.ema_decay also the live weights ("weights.<name>"), as
+//                          model.safetensors then holds their moving average
 //   trainer_state.json     step, epoch, data position, RNG state, best score, ...
 // A checkpoint is written into a temporary sibling directory, synced, then renamed into place;
 // `last` and `best` are replaced by an atomic directory exchange (renameat2 RENAME_EXCHANGE), so
@@ -38,17 +40,22 @@ struct TrainerState {
 };
 
 // Writes a complete checkpoint directory at `dir` atomically (replacing one that exists).
-// `optimizer` and `state` may be null for weights-only checkpoints.
+// `optimizer` and `state` may be null for weights-only checkpoints. When the model holds
+// averaged weights (train.ema_decay), `live` are the training weights (registry order), kept
+// with the optimizer state for resuming.
 void save_checkpoint(const std::string& dir, const Config& config, const Transformer& model,
-                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state);
+                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state,
+                     const std::vector<Tensor>* live = nullptr);
 
 // The resolved config stored in a checkpoint (throws naming the directory when unusable).
 Config checkpoint_config(const std::string& dir);
 // Loads weights into a model built from checkpoint_config(dir).
 void load_checkpoint_weights(const std::string& dir, Transformer& model);
-// Restores Adam's moments and the trainer state for --resume.
+// Restores Adam's moments and the trainer state for --resume, and the live weights into
+// `live` (registry order) when given: a checkpoint holds them iff it was trained with
+// train.ema_decay, and a mismatch is refused.
 void load_training_state(const std::string& dir, const Transformer& model, Adam& optimizer,
-                         TrainerState& state);
+                         TrainerState& state, std::vector<Tensor>* live = nullptr);
 
 // A checkpoint opened for inference: its config, vocabulary and weights. The model is built
 // from the stored config and the vocabulary's size.

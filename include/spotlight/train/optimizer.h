@@ -35,6 +35,27 @@ class Adam {
   long t_ = 0;
 };
 
+// An exponential moving average of the weights (Polyak averaging; Marian's
+// exponential-smoothing, fairseq's --ema-decay). After update t (1-based):
+//   e ← d_t·e + (1 − d_t)·p,   d_t = min(decay, (1 + t) / (10 + t))
+// the warm-up keeping early averages from clinging to the random initialisation. It starts at
+// the current weights. swap() exchanges the averaged and the live weights inside the model
+// (pointer swaps), so validation and checkpoints see the average and training the live ones.
+class WeightAverage {
+ public:
+  WeightAverage(const ParamList& params, double decay);
+  void update(long t);
+  void swap();
+  double decay_at(long t) const;
+  // The averaged weights in registry order (the live ones while swapped in).
+  std::vector<Tensor>& weights() { return avg_; }
+
+ private:
+  ParamList params_;
+  double decay_;
+  std::vector<Tensor> avg_;
+};
+
 // The L2 norm of all gradients together.
 double grad_norm(const ParamList& params);
 // Scales all gradients by max_norm / (norm + 1e-6) when their norm exceeds max_norm
