@@ -9,32 +9,6 @@
 
 namespace spotlight {
 
-namespace {
-// c [1, n] = alpha · a [1, k] · op(b) + beta · c with plain loops over contiguous rows of b: a
-// decoding step's q·Kᵀ (dot products) and P·V (a weighted sum of rows) are this small, and a
-// BLAS call costs more than the arithmetic.
-void row_product(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c, long k,
-                 long n, float alpha, float beta) {
-  auto a_at = [&](long p) { return op_a == Op::N ? a.data[p] : a.data[p * a.ld]; };
-  float* out = c.data;
-  if (op_b == Op::T) {  // b is [n, k]: out[j] = a · b_j
-    for (long j = 0; j < n; ++j) {
-      const float* bj = b.row(j);
-      float s = 0.0f;
-      for (long p = 0; p < k; ++p) s += a_at(p) * bj[p];
-      out[j] = alpha * s + (beta == 0.0f ? 0.0f : beta * out[j]);
-    }
-  } else {  // b is [k, n]: out = Σ_p a[p] · b_p
-    for (long j = 0; j < n; ++j) out[j] = beta == 0.0f ? 0.0f : beta * out[j];
-    for (long p = 0; p < k; ++p) {
-      const float w = alpha * a_at(p);
-      const float* bp = b.row(p);
-      for (long j = 0; j < n; ++j) out[j] += w * bp[j];
-    }
-  }
-}
-}  // namespace
-
 void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c, float alpha,
           float beta) {
   const long m = op_a == Op::N ? a.rows : a.cols;
@@ -50,10 +24,6 @@ void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c
   if (k == 0) {  // empty sum: c = beta · c
     for (long i = 0; i < m; ++i)
       for (long j = 0; j < n; ++j) c.at(i, j) = beta == 0.0f ? 0.0f : beta * c.at(i, j);
-    return;
-  }
-  if (m == 1 && n * k <= 16384) {  // one row (a decoding step's attention): no BLAS call
-    row_product(a, op_a, b, op_b, c, k, n, alpha, beta);
     return;
   }
   // OpenBLAS runs single-threaded inside each call: the products are split over the one

@@ -45,7 +45,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-
 // Median and spread of per-run figures.
 struct Stat {
   double median = 0.0, min = 0.0, max = 0.0;

@@ -14,9 +14,7 @@ namespace {
 MatView head(const Tensor& x, long b, long stride, long rows, long h, long dh) {
   return x.view().block(b * stride, h * dh, rows, dh);
 }
-MatView head(const Tensor& x, long b, long t, long h, long dh) {
-  return head(x, b, t, t, h, dh);
-}
+MatView head(const Tensor& x, long b, long t, long h, long dh) { return head(x, b, t, t, h, dh); }
 // The [Tq, Tk] block of sentence b, head h in a [B, H, Tq, Tk] tensor.
 MatView scores_block(const Tensor& p, long b, long h, long heads, long tq, long tk) {
   return {const_cast<float*>(p.data()) + ((b * heads + h) * tq) * tk, tq, tk, tk};
@@ -31,9 +29,23 @@ void for_heads(long batch, long heads, F&& fn) {
 }
 
 // attend() for one query row per block and no dropout (a decoding step): all heads of row b in
-// one pass over its keys and then its values, rows read whole and eight lanes at a time,
-// instead of 2·H one-row products on column blocks. Same arithmetic as the general path up to
-// summation order.
+// one pass over its keys and then its values, rows read whole (eight lanes at a time, then the
+// head's tail), instead of 2·H one-row products on column blocks. Same arithmetic as the
+// general path up to summation order.
+float dot(const float* a, const float* b, long n) {
+  f8 acc = f8{};
+  long e = 0;
+  for (; e + 8 <= n; e += 8) acc += load8(a + e) * load8(b + e);
+  float sum = 0.0f;
+  for (int lane = 0; lane < 8; ++lane) sum += acc[lane];
+  for (; e < n; ++e) sum += a[e] * b[e];
+  return sum;
+}
+void add_scaled(float* y, float w, const float* x, long n) {  // y += w·x
+  long e = 0;
+  for (; e + 8 <= n; e += 8) store8(y + e, load8(y + e) + w * load8(x + e));
+  for (; e < n; ++e) y[e] += w * x[e];
+}
 template <class KeyBlock>
 void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long heads,
                       const Mask& mask, float scale, long stride, long tk, KeyBlock&& key_block,
@@ -46,13 +58,7 @@ void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long he
       float* p = probs.data() + b * heads * tk;  // [H, tk]
       for (long j = 0; j < tk; ++j) {            // scores of every head against key j
         const float* kj = k.view().row(first + j);
-        for (long h = 0; h < heads; ++h) {
-          f8 acc = f8{};
-          for (long e = h * dh; e < (h + 1) * dh; e += 8) acc += load8(qb + e) * load8(kj + e);
-          float sum = 0.0f;
-          for (int lane = 0; lane < 8; ++lane) sum += acc[lane];
-          p[h * tk + j] = sum;
-        }
+        for (long h = 0; h < heads; ++h) p[h * tk + j] = dot(qb + h * dh, kj + h * dh, dh);
       }
       for (long h = 0; h < heads; ++h)  // each head's row is query 0 of block b
         masked_softmax(MatView{p + h * tk, 1, tk, tk}, scale, mask, b);
@@ -60,11 +66,7 @@ void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long he
       std::fill_n(c, d, 0.0f);
       for (long j = 0; j < tk; ++j) {  // ctx_h = Σ_j P_hj · v_j (columns of head h)
         const float* vj = v.view().row(first + j);
-        for (long h = 0; h < heads; ++h) {
-          const f8 w = f8{} + p[h * tk + j];
-          for (long e = h * dh; e < (h + 1) * dh; e += 8)
-            store8(c + e, load8(c + e) + w * load8(vj + e));
-        }
+        for (long h = 0; h < heads; ++h) add_scaled(c + h * dh, p[h * tk + j], vj + h * dh, dh);
       }
     }
   });
@@ -95,7 +97,7 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   probs.resize({batch, heads, tq, tk});
   ctx.resize({q.rows(), d});
   const bool drop = rng != nullptr && dropout_p > 0.0f;
-  if (tq == 1 && !drop && dh % 8 == 0) {  // a decoding step's self-attention
+  if (tq == 1 && !drop) {  // a decoding step (greedy's cross-attention too)
     attend_one_query(q, k, v, heads, mask, scale, stride, tk, key_block, probs, ctx);
     drop_mask.clear();
     attn.resize({0});

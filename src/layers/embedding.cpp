@@ -57,15 +57,14 @@ void Embedding::backward(std::span<const int> ids, const Tensor& dy) {
 void Embedding::project(const Tensor& h, Tensor& logits) const {
   require(h.cols() == dim(), [&] { return weight.name + ": projection input has wrong width"; });
   logits.resize({h.rows(), vocab()});
-  gemm(h.view(), Op::N, weight.value.view(), Op::T, logits.view());  // logits = h · Eᵀ
+  project(h.view(), logits.view());
 }
 
 void Embedding::project_backward(const Tensor& h, const Tensor& dlogits, Tensor& dh) {
   require(dlogits.rows() == h.rows() && dlogits.cols() == vocab(),
           [&] { return weight.name + ": logits gradient shape mismatch"; });
-  gemm(dlogits.view(), Op::T, h.view(), Op::N, weight.grad.view(), 1.0f, 1.0f);  // dE += dlᵀ·h
   dh.resize({h.rows(), dim()});
-  gemm(dlogits.view(), Op::N, weight.value.view(), Op::N, dh.view());  // dh = dlogits · E
+  project_backward(h.view(), dlogits.view(), dh.view());
 }
 
 void Embedding::project(const MatView& h, const MatView& logits) const {

@@ -5,11 +5,10 @@
 #include <vector>
 
 #include "spotlight/check.h"
-#include "spotlight/vec.h"
 #include "spotlight/parallel.h"
+#include "spotlight/vec.h"
 
 namespace spotlight {
-
 
 LossStats cross_entropy(const Tensor& logits, std::span<const int> targets, int pad_id, float eps,
                         float grad_scale, Tensor* dlogits) {

@@ -63,7 +63,10 @@ TEST_CASE("each cached decoding step equals the full forward pass at that positi
 
 TEST_CASE("beams sharing their sentence's memory, reordered and dropped, equal full forwards") {
   Rng rng(114);
-  Transformer m(tiny_config());
+  ModelConfig cfg = tiny_config();
+  cfg.d_model = 40;  // heads of 20: the one-query attention's eight-wide lanes and their tail
+  cfg.heads = 2;
+  Transformer m(cfg);
   m.init(rng);
   const long beams = 3;
   const auto src = random_sequences(rng, {5, 2, 7}, m.cfg.vocab_size);
