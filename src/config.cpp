@@ -41,6 +41,7 @@ void fields(C& c, F&& f) {
   } else if constexpr (std::is_same_v<T, TrainConfig>) {
     f("lr", c.lr);
     f("warmup", c.warmup);
+    f("lr_schedule", c.lr_schedule);
     f("max_steps", c.max_steps);
     f("max_epochs", c.max_epochs);
     f("max_minutes", c.max_minutes);

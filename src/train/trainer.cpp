@@ -225,7 +225,7 @@ class Trainer {
   std::unique_ptr<Transformer> model_;
   std::unique_ptr<Adam> adam_;
   std::unique_ptr<WeightAverage> ema_;  // train.ema_decay > 0
-  InverseSqrtSchedule schedule_;
+  LrSchedule schedule_;
   Rng data_rng_, drop_rng_;
   TrainerState state_;
   Transformer::Cache cache_;
@@ -248,6 +248,12 @@ void Trainer::setup() {
           "no stopping condition: set train.max_steps, train.max_epochs or train.max_minutes");
   require(t.ema_decay >= 0.0 && t.ema_decay < 1.0,
           "train.ema_decay: expected a value in [0, 1) (0: off; e.g. 0.999)");
+  require(t.lr_schedule == "inverse_sqrt" || t.lr_schedule == "cosine",
+          "train.lr_schedule: expected \"inverse_sqrt\" or \"cosine\", got \"" + t.lr_schedule +
+              "\"");
+  require(t.lr_schedule != "cosine" || t.max_steps > t.warmup,
+          "train.lr_schedule: cosine decays to zero at train.max_steps, which must exceed "
+          "train.warmup");
   require(t.bleu_tokenize == "13a" || t.bleu_tokenize == "none",
           "train.bleu_tokenize: expected \"13a\" or \"none\"");
   require(!cfg_.vocab.path.empty(), "vocab.path: empty; name the SentencePiece model file");
@@ -329,7 +335,9 @@ void Trainer::setup() {
   adam_ = std::make_unique<Adam>(
       model_->params(), AdamConfig{t.adam_beta1, t.adam_beta2, t.adam_eps, t.weight_decay});
   if (t.ema_decay > 0.0) ema_ = std::make_unique<WeightAverage>(model_->params(), t.ema_decay);
-  schedule_ = InverseSqrtSchedule{t.lr, t.warmup};
+  schedule_ = LrSchedule{t.lr, t.warmup,
+                         t.lr_schedule == "cosine" ? LrDecay::cosine : LrDecay::inverse_sqrt,
+                         t.max_steps};
   data_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 1);
   drop_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 2);
   state_.epoch_rng = data_rng_.state();

@@ -39,7 +39,7 @@ TEST_CASE("the model memorises 32 generated pairs and greedy decoding reproduces
   const Batch b = make_batch(src, tgt, cfg.pad_id, cfg.bos_id, cfg.eos_id);
 
   Adam adam(m.params(), AdamConfig{});
-  const InverseSqrtSchedule sched{3e-3, 30};
+  const LrSchedule sched{3e-3, 30};
   Transformer::Cache c;
   double loss = 1e9;
   const auto t0 = std::chrono::steady_clock::now();

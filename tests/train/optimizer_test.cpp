@@ -61,11 +61,22 @@ TEST_CASE("decoupled weight decay shrinks weights by lr·wd") {
 }
 
 TEST_CASE("inverse-square-root schedule: linear warm-up, then 1/sqrt decay") {
-  const InverseSqrtSchedule s{1e-3, 400};
+  const LrSchedule s{1e-3, 400};
   CHECK(s.lr(0) == 0.0);
   CHECK(s.lr(100) == doctest::Approx(2.5e-4));
   CHECK(s.lr(400) == doctest::Approx(1e-3));
   CHECK(s.lr(1600) == doctest::Approx(5e-4));
+}
+
+TEST_CASE("cosine schedule: linear warm-up, then half a cosine to zero at the last update") {
+  const LrSchedule s{1e-3, 400, LrDecay::cosine, 1400};
+  CHECK(s.lr(0) == 0.0);
+  CHECK(s.lr(100) == doctest::Approx(2.5e-4));
+  CHECK(s.lr(400) == doctest::Approx(1e-3));
+  CHECK(s.lr(900) == doctest::Approx(5e-4));                         // halfway: cos(π/2) = 0
+  CHECK(s.lr(650) == doctest::Approx(1e-3 * 0.5 * (1 + std::sqrt(0.5))));  // a quarter: cos(π/4)
+  CHECK(s.lr(1400) == doctest::Approx(0.0));
+  CHECK(s.lr(2000) == doctest::Approx(0.0));  // beyond the budget it stays at zero
 }
 
 TEST_CASE("gradient clipping scales the global norm down to the limit") {

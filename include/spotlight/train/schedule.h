@@ -1,22 +1,33 @@
 // schedule.h — the learning rate: linear warm-up to `peak` over `warmup` updates, then
-// inverse-square-root decay (Vaswani et al.; fairseq's inverse_sqrt):
-//   lr(step) = peak · min(step / warmup, sqrt(warmup / step)),  step ≥ 1.
+//   inverse_sqrt (Vaswani et al.; fairseq's inverse_sqrt):
+//     lr(step) = peak · min(step / warmup, sqrt(warmup / step))
+//   cosine (to zero at `total` updates, for a run with a fixed budget of updates):
+//     lr(step) = peak · ½ · (1 + cos(π · min(1, (step − warmup) / (total − warmup))))  after warm-up
+// step ≥ 1 is the update about to be made; lr(0) = 0.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace spotlight {
 
-struct InverseSqrtSchedule {
+enum class LrDecay { inverse_sqrt, cosine };
+
+struct LrSchedule {
   double peak = 1e-3;
   long warmup = 4000;
+  LrDecay decay = LrDecay::inverse_sqrt;
+  long total = 0;  // cosine: the update at which the rate reaches 0 (train.max_steps)
 
   double lr(long step) const {
     if (step < 1) return 0.0;
-    if (warmup <= 0) return peak;
     const double s = static_cast<double>(step), w = static_cast<double>(warmup);
-    return peak * std::min(s / w, std::sqrt(w / s));
+    if (warmup > 0 && step < warmup) return peak * s / w;
+    if (decay == LrDecay::inverse_sqrt) return warmup > 0 ? peak * std::sqrt(w / s) : peak;
+    const double span = static_cast<double>(std::max(total - warmup, 1L));
+    const double done = std::min(1.0, (s - w) / span);
+    return peak * 0.5 * (1.0 + std::cos(std::numbers::pi * done));
   }
 };
 
