@@ -3,19 +3,24 @@
 # already present are left alone, and apt is not touched at all when nothing is missing.
 #   scripts/install_deps.sh            # build + test dependencies (incl. python3-torch for parity)
 #   scripts/install_deps.sh --no-torch # skip the PyTorch parity test's dependency
+#   scripts/install_deps.sh --no-fuzz  # skip clang + libFuzzer (scripts/fuzz.sh)
 set -euo pipefail
 
 want_torch=1
+want_fuzz=1
 for arg in "$@"; do
   case "$arg" in
     --no-torch) want_torch=0 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    --no-fuzz) want_fuzz=0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "install_deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libsentencepiece-dev sentencepiece
       nlohmann-json3-dev libcli11-dev libspdlog-dev doctest-dev)
+# clang and its runtimes: the libFuzzer harnesses (scripts/fuzz.sh). Not needed to build or train.
+[ "$want_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 # python3-torch runs tests/torch_parity.py; numpy comes with it.
 [ "$want_torch" = 1 ] && pkgs+=(python3 python3-torch python3-numpy)
 

@@ -1,19 +1,41 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and runs Spotlight's test suite:
 #   1. installs the Debian dependencies (scripts/install_deps.sh; skipped when all present),
-#   2. configures and builds in build/ (Release),
-#   3. runs every test through ctest: the doctest suite (one ctest entry per test case),
-#      which includes the PyTorch parity check (tests/torch_parity.py).
-# Usage: scripts/test.sh [extra ctest arguments, e.g. -R parity]
+#   2. builds in build/ (Release) and runs every test through ctest: the doctest suite (one
+#      ctest entry per test case, the PyTorch parity check and the kill-and-resume rounds
+#      included) and a replay of every fuzz seed and regression input (tests/fuzz/corpus/),
+#   3. builds the same with AddressSanitizer and UndefinedBehaviorSanitizer in build-asan/ and
+#      runs the whole suite again; any report fails it,
+#   4. fuzzes each libFuzzer harness for 20 s (scripts/fuzz.sh, clang, in build-fuzz/).
+# Usage: scripts/test.sh [--quick] [extra ctest arguments, e.g. -R parity]
+#   --quick   step 2 only (the Release suite), for a fast local loop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+quick=0
+if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
 jobs=$(nproc 2>/dev/null || echo 2)
+start=$(date +%s)
 echo "== installing dependencies"
 scripts/install_deps.sh
 echo "== building (Release) in build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPOTLIGHT_TESTS=ON
 cmake --build build -j "$jobs"
 echo "== running the tests"
-cd build
-ctest --output-on-failure -j "$jobs" "$@"
+(cd build && ctest --output-on-failure -j "$jobs" "$@")
+[ "$quick" = 1 ] && exit 0
+
+echo "== building with ASan + UBSan in build-asan/"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPOTLIGHT_TESTS=ON \
+  -DSPOTLIGHT_SANITIZE=address,undefined > /dev/null
+cmake --build build-asan -j "$jobs"
+echo "== running the tests under ASan + UBSan"
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:check_initialization_order=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
+(cd build-asan && ctest --output-on-failure -j "$jobs" "$@")
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+echo "== fuzzing (libFuzzer, 20 s per harness)"
+scripts/fuzz.sh --seconds 20
+echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -1,10 +1,14 @@
 #include "spotlight/config.h"
 
+#include <algorithm>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
 #include "spotlight/check.h"
+#include "spotlight/data/corpus.h"
+#include "spotlight/json.h"
 
 namespace spotlight {
 
@@ -152,7 +156,76 @@ json write_section(const C& c) {
   return s;
 }
 
+// Range checks, naming the key. They bound every size a config can ask for, so that a hostile
+// config (or a checkpoint's) is refused before anything is allocated from it.
+template <class T>
+void in_range(const char* key, T v, T lo, T hi, const char* what = nullptr) {
+  if (!(v >= lo && v <= hi))  // also refuses NaN
+    throw Error(std::string(key) + ": expected " +
+                (what != nullptr ? std::string(what)
+                                 : "a value in [" + json(lo).dump() + ", " + json(hi).dump() + "]") +
+                ", got " + json(v).dump());
+}
+
+void validate_config(const Config& c) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  in_range("data.max_len", c.data.max_len, 1L, 65535L);
+  in_range("vocab.size", c.vocab.size, 5L, 1000000L, "5..1000000 pieces (ids 0-3 are special)");
+  require(c.vocab.model_type == "unigram" || c.vocab.model_type == "bpe" ||
+              c.vocab.model_type == "char" || c.vocab.model_type == "word",
+          "vocab.model_type: expected unigram, bpe, char or word, got '" + c.vocab.model_type + "'");
+  in_range("vocab.character_coverage", c.vocab.character_coverage, 1e-9, 1.0, "a value in (0, 1]");
+  in_range("vocab.input_sentence_size", c.vocab.input_sentence_size, 0L, 1000000000L);
+  const ModelConfig& m = c.model;
+  in_range("model.d_model", m.d_model, 2L, 65536L);
+  require(m.d_model % 2 == 0, "model.d_model: must be even (sinusoidal positions), got " +
+                                  std::to_string(m.d_model));
+  in_range("model.heads", m.heads, 1L, m.d_model, "1..d_model");
+  require(m.d_model % m.heads == 0, "model.heads: d_model (" + std::to_string(m.d_model) +
+                                        ") must divide by heads (" + std::to_string(m.heads) + ")");
+  in_range("model.ffn", m.ffn, 1L, 1L << 20);
+  in_range("model.encoder_layers", m.encoder_layers, 1L, 256L);
+  in_range("model.decoder_layers", m.decoder_layers, 1L, 256L);
+  in_range("model.dropout", m.dropout, 0.0f, 0.99f);
+  in_range("model.attention_dropout", m.attention_dropout, 0.0f, 0.99f);
+  in_range("model.activation_dropout", m.activation_dropout, 0.0f, 0.99f);
+  in_range("model.max_positions", m.max_positions, 2L, 65536L);
+  const TrainConfig& t = c.train;
+  in_range("train.lr", t.lr, 1e-12, 1e15, "a positive learning rate");
+  in_range("train.warmup", t.warmup, 0L, 1L << 40);
+  require(t.lr_schedule == "inverse_sqrt" || t.lr_schedule == "cosine",
+          "train.lr_schedule: expected \"inverse_sqrt\" or \"cosine\", got '" + t.lr_schedule + "'");
+  in_range("train.max_steps", t.max_steps, 0L, 1L << 40);
+  in_range("train.max_epochs", t.max_epochs, 0L, 1L << 40);
+  in_range("train.max_minutes", t.max_minutes, 0.0, 1e9);
+  in_range("train.max_tokens", t.max_tokens, 1L, 1L << 26);
+  in_range("train.update_freq", t.update_freq, 1L, 1L << 20);
+  in_range("train.clip_norm", t.clip_norm, 0.0, inf, "a value >= 0 (0: off)");
+  in_range("train.label_smoothing", t.label_smoothing, 0.0, 0.99);
+  in_range("train.adam_beta1", t.adam_beta1, 0.0, 0.999999);
+  in_range("train.adam_beta2", t.adam_beta2, 0.0, 0.999999999);
+  in_range("train.adam_eps", t.adam_eps, 1e-30, 1.0, "a small positive value, e.g. 1e-9");
+  in_range("train.weight_decay", t.weight_decay, 0.0, 1.0);
+  in_range("train.ema_decay", t.ema_decay, 0.0, 0.999999999, "a value in [0, 1) (0: off; e.g. 0.999)");
+  in_range("train.log_interval", t.log_interval, 1L, 1L << 40);
+  in_range("train.valid_interval", t.valid_interval, 1L, 1L << 40);
+  in_range("train.patience", t.patience, 0L, 1L << 40);
+  in_range("train.keep_last", t.keep_last, 0L, 1000000L);
+  in_range("train.threads", t.threads, 1L, 1024L);
+  require(t.bleu_tokenize == "13a" || t.bleu_tokenize == "none",
+          "train.bleu_tokenize: expected \"13a\" or \"none\", got '" + t.bleu_tokenize + "'");
+  const DecodeConfig& d = c.decode;
+  in_range("decode.beam", d.beam, 1L, 64L);
+  in_range("decode.alpha", d.alpha, 0.0, 100.0);
+  in_range("decode.max_len_a", d.max_len_a, 0.0, 1000.0);
+  in_range("decode.max_len_b", d.max_len_b, 0L, 65535L);
+  in_range("decode.batch_size", d.batch_size, 1L, 4096L);
+  require(!c.output_dir.empty(), "output_dir: empty; name the run directory");
+}
+
 }  // namespace
+
+void Config::validate() const { validate_config(*this); }
 
 nlohmann::ordered_json Config::to_json() const {
   nlohmann::ordered_json j;
@@ -183,6 +256,7 @@ Config Config::from_json(const json& j, const std::string& source) {
     read_section(j, "train", c.train);
     read_section(j, "decode", c.decode);
     if (j.contains("output_dir")) read_value("output_dir", j.at("output_dir"), c.output_dir);
+    c.validate();
   } catch (const Error& e) {
     throw Error(source + ": " + e.what());
   }
@@ -194,39 +268,24 @@ json read_json_file(const std::string& path) {
   require(in.good(), "cannot open config " + path + " (does it exist?)");
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string text = ss.str();
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann reports a byte offset: turn it into line and column.
-    const size_t at = std::min(static_cast<size_t>(e.byte), text.size());
-    long line = 1, col = 1;
-    for (size_t i = 0; i + 1 < at; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    std::string what = e.what();
-    const auto cut = what.find("parse error");
-    throw Error(path + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                ": invalid JSON: " + (cut == std::string::npos ? what : what.substr(cut)));
-  }
+  return parse_json(ss.str(), path);
 }
 
 void apply_override(json& j, const std::string& assignment) {
   const auto eq = assignment.find('=');
   require(eq != std::string::npos && eq > 0,
           "--set " + assignment + ": expected key.path=value, e.g. --set train.lr=3e-4");
+  require(valid_utf8(assignment), "--set: the assignment is not valid UTF-8");
+  require(j.is_object(), "--set " + assignment + ": the config is not a JSON object");
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   json value;
   try {
-    value = json::parse(text);
-  } catch (const json::parse_error&) {
+    value = parse_json(text, "--set " + path);
+  } catch (const Error&) {
     value = text;  // a bare word is a string: --set output_dir=runs/x
   }
+  require(std::count(path.begin(), path.end(), '.') < 8,
+          "--set " + path + ": a key path has at most 8 parts (section.key)");
   json* node = &j;
   size_t start = 0;
   while (true) {
@@ -234,7 +293,7 @@ void apply_override(json& j, const std::string& assignment) {
     const std::string key = path.substr(start, dot == std::string::npos ? dot : dot - start);
     require(!key.empty(), "--set " + assignment + ": empty key in '" + path + "'");
     if (dot == std::string::npos) {
-      (*node)[key] = value;
+      (*node)[key] = std::move(value);
       return;
     }
     if (!node->contains(key)) (*node)[key] = json::object();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
   // Messages go to stderr (results to stdout); training adds its own logger with a log file.
   spdlog::set_default_logger(spdlog::stderr_color_mt("spotlight"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$: %v");
+  // A file-size limit (`ulimit -f`) makes a write fail with EFBIG, reported like a full disk,
+  // instead of killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   spotlight::CommandAction action;
   spotlight::add_train_command(app, action);
   spotlight::add_translate_command(app, action);

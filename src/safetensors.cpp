@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "spotlight/check.h"
+#include "spotlight/json.h"
 
 namespace spotlight {
 
@@ -34,15 +37,22 @@ void write_safetensors(const std::string& path, const TensorRefs& tensors,
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
   require(f != nullptr, "cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = std::fwrite(&n, 8, 1, f) == 1 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
+  int err = 0;  // the first failure's errno
+  auto check = [&](bool ok) {
+    if (!ok && err == 0) err = errno != 0 ? errno : EIO;
+    return ok;
+  };
+  bool ok = check(std::fwrite(&n, 8, 1, f) == 1) &&
+            check(std::fwrite(h.data(), 1, h.size(), f) == h.size());
   for (const auto& [name, t] : tensors)
-    ok = ok && std::fwrite(t->data(), sizeof(float), static_cast<size_t>(t->size()), f) ==
-                   static_cast<size_t>(t->size());
-  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  ok = (std::fclose(f) == 0) && ok;
+    ok = ok && check(std::fwrite(t->data(), sizeof(float), static_cast<size_t>(t->size()), f) ==
+                     static_cast<size_t>(t->size()));
+  ok = ok && check(std::fflush(f) == 0) && check(::fsync(fileno(f)) == 0);
+  ok = check(std::fclose(f) == 0) && ok;
   if (!ok) {
     std::remove(tmp.c_str());
-    require(false, "failed writing " + path + " (disk full?)");
+    require(false, "failed writing " + path + ": " + std::strerror(err) +
+                       " (is the disk full? the previous file, if any, is unchanged)");
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
@@ -65,45 +75,73 @@ std::map<std::string, Tensor> read_safetensors(const std::string& path,
   std::string h(n, '\0');
   require(in.read(h.data(), static_cast<std::streamsize>(n)).good(),
           path + ": truncated safetensors header");
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(h);
-  } catch (const nlohmann::json::exception& e) {
-    require(false, path + ": corrupt safetensors header: " + e.what());
-  }
+  const nlohmann::json header = parse_json(h, path + ": safetensors header");
   require(header.is_object(), path + ": corrupt safetensors header (not a JSON object)");
   const uint64_t data_size = file_size - 8 - n;
-  std::map<std::string, Tensor> out;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  struct Entry {
+    std::string name;
+    std::vector<long> shape;
+    uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  auto unsigned_int = [](const nlohmann::json& v) { return v.is_number_unsigned(); };
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
-      if (metadata != nullptr)
-        for (const auto& [k, v] : info.items())
-          (*metadata)[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      require(info.is_object(), path + ": corrupt safetensors header (__metadata__ must be an "
+                                       "object of strings)");
+      for (const auto& [k, v] : info.items()) {
+        require(v.is_string(), path + ": corrupt safetensors header (__metadata__ must be an "
+                                      "object of strings)");
+        if (metadata != nullptr) (*metadata)[k] = v.get<std::string>();
+      }
       continue;
     }
     const std::string where = path + ": tensor '" + name + "'";
-    require(info.is_object() && info.value("dtype", "") == "F32",
-            where + " is not float32 (dtype " +
-                (info.is_object() ? info.value("dtype", "?") : "?") + "); only F32 is supported");
-    require(info.contains("shape") && info["shape"].is_array() && info["shape"].size() <= 4 &&
-                info.contains("data_offsets") && info["data_offsets"].is_array() &&
-                info["data_offsets"].size() == 2,
-            where + ": malformed header entry");
+    require(info.is_object(), where + ": malformed header entry (not an object)");
+    const auto dtype = info.find("dtype");
+    require(dtype != info.end() && dtype->is_string() && *dtype == "F32",
+            where + " is not float32 (dtype " + (dtype != info.end() ? dtype->dump() : "missing") +
+                "); only F32 is supported");
+    const auto shp = info.find("shape");
+    const auto offs = info.find("data_offsets");
+    require(shp != info.end() && shp->is_array() && shp->size() <= 4 && offs != info.end() &&
+                offs->is_array() && offs->size() == 2 &&
+                std::all_of(shp->begin(), shp->end(), unsigned_int) &&
+                std::all_of(offs->begin(), offs->end(), unsigned_int),
+            where + ": malformed header entry (shape must be up to 4 unsigned integers, "
+                    "data_offsets 2)");
+    // The element count may not exceed what the data section could hold, checked per factor so
+    // that a lying shape can neither overflow nor size an allocation.
+    const uint64_t max_count = data_size / sizeof(float);
     std::vector<long> shape;
     uint64_t count = 1;
-    for (const auto& d : info["shape"]) {
-      require(d.is_number_unsigned(), where + ": malformed shape");
-      shape.push_back(d.get<long>());
-      count *= d.get<uint64_t>();
+    for (const auto& d : *shp) {
+      const auto dim = d.get<uint64_t>();
+      require(dim <= max_count && (dim == 0 || count <= max_count / dim),
+              where + ": shape " + shp->dump() + " holds more elements than the file's " +
+                  std::to_string(data_size) + " data bytes");
+      count *= dim;
+      shape.push_back(static_cast<long>(dim));
     }
-    const auto b = info["data_offsets"][0].get<uint64_t>();
-    const auto e = info["data_offsets"][1].get<uint64_t>();
+    const auto b = (*offs)[0].get<uint64_t>();
+    const auto e = (*offs)[1].get<uint64_t>();
     require(b <= e && e <= data_size,
             where + ": data offsets [" + std::to_string(b) + ", " + std::to_string(e) +
                 ") lie outside the " + std::to_string(data_size) + " data bytes (file truncated?)");
     require(e - b == count * sizeof(float), where + ": data size does not match its shape");
-    ranges.emplace_back(b, e);
+    entries.push_back({name, std::move(shape), b, e});
+  }
+  // Everything is checked before any tensor is allocated: no overlapping data either, so the
+  // tensors together never take more memory than the file's data section.
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& x, const Entry& y) {
+              return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
+            });
+  for (size_t i = 1; i < entries.size(); ++i)
+    require(entries[i].begin >= entries[i - 1].end, path + ": overlapping tensor data");
+  std::map<std::string, Tensor> out;
+  for (const Entry& en : entries) {
+    const std::vector<long>& shape = en.shape;
     Tensor t;
     switch (shape.size()) {
       case 0:
@@ -122,14 +160,13 @@ std::map<std::string, Tensor> read_safetensors(const std::string& path,
         t.resize({shape[0], shape[1], shape[2], shape[3]});
         break;
     }
-    in.seekg(static_cast<std::streamoff>(8 + n + b));
-    require(in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e - b)).good(),
-            where + ": truncated data");
-    out.emplace(name, std::move(t));
+    in.seekg(static_cast<std::streamoff>(8 + n + en.begin));
+    require(in.read(reinterpret_cast<char*>(t.data()),
+                    static_cast<std::streamsize>(en.end - en.begin))
+                .good(),
+            path + ": tensor '" + en.name + "': truncated data");
+    out.emplace(en.name, std::move(t));
   }
-  std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i)
-    require(ranges[i].first >= ranges[i - 1].second, path + ": overlapping tensor data");
   return out;
 }
 

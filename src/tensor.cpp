@@ -14,7 +14,7 @@ std::string shape_str(const std::vector<long>& shape) {
 }
 
 void require_shape(const Tensor& t, const std::vector<long>& shape, std::string_view what,
-                   std::source_location loc) {
+                   SourceLocation loc) {
   if (t.shape() != shape)
     require(false,
             std::string(what) + ": expected shape " + shape_str(shape) + ", got " +

@@ -75,6 +75,9 @@ struct Config {
   // Reads a config; missing fields keep their defaults; unknown keys and wrong types throw with
   // the key path. `source` names the origin in messages (a file name).
   static Config from_json(const nlohmann::json& j, const std::string& source = "config");
+  // Throws Error naming the key when a value is out of its range (from_json calls it; so does
+  // training, for configs built in code). The ranges bound every size a config can ask for.
+  void validate() const;
 };
 
 // Parses a JSON file; a syntax error names file:line:column.

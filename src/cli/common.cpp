@@ -1,6 +1,8 @@
 #include "spotlight/cli/common.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -35,7 +37,13 @@ void write_text_output(const std::string& path, const std::string& text) {
     require(out.good(), "cannot write " + tmp);
     out << text;
     out.flush();
-    require(out.good(), "failed writing " + tmp + " (disk full?)");
+    if (!out.good()) {
+      const int err = errno;
+      out.close();
+      std::filesystem::remove(tmp);
+      require(false, "failed writing " + tmp + ": " + std::strerror(err) +
+                         " (is the disk full? " + path + " was not touched)");
+    }
   }
   std::filesystem::rename(tmp, path);
 }

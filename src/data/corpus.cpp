@@ -120,7 +120,8 @@ struct HashedReader {
 };
 
 // Returns true and fills `c` when cache_path holds a complete, uncorrupted cache for `key`.
-bool read_cache(const std::string& cache_path, const CacheKey& key, ParallelCorpus& c) {
+bool read_cache(const std::string& cache_path, const CacheKey& key, long vocab_size,
+                ParallelCorpus& c) {
   HashedReader r;
   r.in.open(cache_path, std::ios::binary);
   if (!r.in.is_open()) return false;
@@ -146,9 +147,23 @@ bool read_cache(const std::string& cache_path, const CacheKey& key, ParallelCorp
   const uint64_t expected = r.hash;
   uint64_t checksum = 0;
   if (!r.read(&checksum, sizeof checksum) || checksum != expected) return false;
-  for (size_t k = 0; k + 1 < tmp.offsets.size(); ++k)
-    if (tmp.offsets[k] > tmp.offsets[k + 1]) return false;
+  // What the trainer indexes with must be in range even in a cache that was crafted: sides of
+  // 1..max_len pieces, ids inside the vocabulary, line numbers rising within the counted lines.
+  const auto max_len = static_cast<long>(key.max_len);
   if (tmp.offsets.front() != 0 || tmp.offsets.back() != static_cast<long>(n)) return false;
+  for (size_t k = 0; k + 1 < tmp.offsets.size(); ++k) {
+    const long b = tmp.offsets[k], e = tmp.offsets[k + 1];  // compared before subtracting
+    if (b < 0 || e <= b || e > static_cast<long>(n) || e - b > max_len) return false;
+  }
+  for (int id : tmp.tokens)
+    if (id < 0 || id >= vocab_size) return false;
+  if (counts[0] > (1ULL << 40) || counts[1] > counts[0] || counts[2] > counts[0] ||
+      P + counts[1] + counts[2] != counts[0])
+    return false;
+  for (size_t p = 0; p < P; ++p)
+    if (tmp.lines[p] < 0 || tmp.lines[p] >= static_cast<long>(counts[0]) ||
+        (p > 0 && tmp.lines[p] <= tmp.lines[p - 1]))
+      return false;
   tmp.lines_read = static_cast<long>(counts[0]);
   tmp.skipped_empty = static_cast<long>(counts[1]);
   tmp.skipped_long = static_cast<long>(counts[2]);
@@ -238,7 +253,7 @@ ParallelCorpus load_parallel(const std::string& src_path, const std::string& tgt
   key.max_len = static_cast<uint64_t>(max_len);
 
   ParallelCorpus c;
-  if (!cache_path.empty() && read_cache(cache_path, key, c)) return c;
+  if (!cache_path.empty() && read_cache(cache_path, key, vocab.size(), c)) return c;
 
   // Stream both files in chunks: read, encode in parallel, filter and append.
   LineReader src(src_path), tgt(tgt_path);

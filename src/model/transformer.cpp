@@ -1,6 +1,7 @@
 #include "spotlight/model/transformer.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "spotlight/check.h"
 #include "spotlight/safetensors.h"
@@ -57,11 +58,23 @@ void Transformer::load_weights(const std::string& path) {
     auto it = tensors.find(p->name);
     require(it != tensors.end(),
             path + ": no tensor '" + p->name + "' — the checkpoint is for a different model shape");
+    if (p == &embed.weight && it->second.shape().size() == 2 &&
+        it->second.shape()[1] == cfg.d_model && it->second.shape()[0] != cfg.vocab_size)
+      require(false, path + ": the embeddings have " + std::to_string(it->second.shape()[0]) +
+                         " rows but the vocabulary has " + std::to_string(cfg.vocab_size) +
+                         " pieces — vocab.model does not belong to these weights");
     require(it->second.shape() == p->value.shape(),
             path + ": tensor '" + p->name + "' has shape " + shape_str(it->second.shape()) +
                 " but this model needs " + shape_str(p->value.shape()) +
                 " — the checkpoint is for a different model shape");
-    std::copy_n(it->second.data(), p->value.size(), p->value.data());
+    const float* v = it->second.data();
+    const long bad = std::find_if(v, v + p->value.size(), [](float x) { return !std::isfinite(x); }) - v;
+    require(bad == p->value.size(), [&] {
+      return path + ": tensor '" + p->name + "' holds values that are not finite (element " +
+             std::to_string(bad) + " is " + std::to_string(v[bad]) +
+             ") — a diverged or corrupted model; use an earlier checkpoint";
+    });
+    std::copy_n(v, p->value.size(), p->value.data());
     tensors.erase(it);
   }
   require(tensors.empty(), path + ": unexpected tensor '" +

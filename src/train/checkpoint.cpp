@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "spotlight/check.h"
+#include "spotlight/json.h"
 #include "spotlight/safetensors.h"
 
 namespace spotlight {
@@ -44,15 +46,27 @@ TrainerState TrainerState::from_json(const json& j, const std::string& source) {
       for (size_t i = 0; i < 4; ++i) w[i] = std::stoull(a[i].get<std::string>());
       return w;
     };
-    s.step = j.at("step").get<long>();
-    s.epoch = j.at("epoch").get<long>();
-    s.epoch_position = j.at("epoch_position").get<long>();
+    // Counts are integers below 2^53 (no float-to-integer conversion of a hostile 1e300).
+    auto count = [&](const char* key) {
+      const json& v = j.at(key);
+      require(v.is_number_integer(), std::string(key) + " must be an integer");
+      const long c = v.get<long>();
+      require(c >= -1 && c < (1L << 53), std::string(key) + " is out of range");
+      return c;
+    };
+    s.step = count("step");
+    s.epoch = count("epoch");
+    s.epoch_position = count("epoch_position");
     s.epoch_rng = words(j.at("epoch_rng"));
     s.rng = words(j.at("rng"));
     s.best_bleu = j.at("best_bleu").get<double>();
-    s.best_step = j.at("best_step").get<long>();
-    s.bad_validations = j.at("bad_validations").get<long>();
+    s.best_step = count("best_step");
+    s.bad_validations = count("bad_validations");
     s.train_seconds = j.at("train_seconds").get<double>();
+    require(s.step >= 0 && s.epoch >= 0 && s.epoch_position >= 0 && s.bad_validations >= 0 &&
+                s.best_step >= -1 && std::isfinite(s.best_bleu) && std::isfinite(s.train_seconds) &&
+                s.train_seconds >= 0,
+            "a count is negative or a number is not finite");
   } catch (const std::exception& e) {
     throw Error(source + ": unusable trainer state (" + e.what() + ")");
   }
@@ -65,7 +79,9 @@ void write_text(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary);
   out << text;
   out.flush();
-  require(out.good(), "failed writing " + p.string() + " (disk full?)");
+  require(out.good(), [&] {
+    return "failed writing " + p.string() + ": " + std::strerror(errno) + " (is the disk full?)";
+  });
 }
 
 std::string read_text(const fs::path& p) {
@@ -158,7 +174,7 @@ Config checkpoint_config(const std::string& dir) {
     require(fs::exists(fs::path(dir) / f),
             "checkpoint " + dir + " is incomplete: " + f + " is missing");
   json j = read_json_file((fs::path(dir) / "config.json").string());
-  if (j.contains("model")) {
+  if (j.is_object() && j.contains("model") && j["model"].is_object()) {
     j["model"].erase("vocab_size");
     j["model"].erase("special_ids");
   }
@@ -177,9 +193,7 @@ void load_training_state(const std::string& dir, const Transformer& model, Adam&
           "checkpoint " + dir + " has no optimizer/trainer state: it cannot be resumed from");
   std::map<std::string, std::string> meta;
   auto tensors = read_safetensors(opt.string(), &meta);
-  const json sj = json::parse(read_text(st), nullptr, false);
-  require(!sj.is_discarded(), st.string() + ": not valid JSON (corrupted checkpoint)");
-  state = TrainerState::from_json(sj, st.string());
+  state = TrainerState::from_json(parse_json(read_text(st), st.string()), st.string());
   // With train.ema_decay the live weights are there too ("weights.<name>"), and only then.
   const bool has_live =
       std::any_of(tensors.begin(), tensors.end(),
@@ -203,8 +217,16 @@ void load_training_state(const std::string& dir, const Transformer& model, Adam&
                 " — the checkpoint is for a different model shape");
     std::copy_n(it->second.data(), dst->size(), const_cast<Tensor*>(dst)->data());
   }
-  require(meta.count("step") > 0, opt.string() + ": no step count in its metadata");
-  optimizer.set_steps(std::stol(meta["step"]));
+  const std::string steps = meta.count("step") > 0 ? meta["step"] : "";
+  require(!steps.empty() && steps.size() < 18 &&
+              std::all_of(steps.begin(), steps.end(), [](char ch) { return ch >= '0' && ch <= '9'; }),
+          opt.string() + ": no valid step count in its metadata (corrupted checkpoint)");
+  for (const auto& [name, dst] : want) {
+    const float* v = dst->data();
+    require(std::all_of(v, v + dst->size(), [](float x) { return std::isfinite(x); }),
+            opt.string() + ": '" + name + "' holds values that are not finite (corrupted checkpoint)");
+  }
+  optimizer.set_steps(std::stol(steps));
 }
 
 OpenCheckpoint open_checkpoint(const std::string& dir) {
@@ -218,6 +240,23 @@ OpenCheckpoint open_checkpoint(const std::string& dir) {
   m.bos_id = c.vocab->bos_id();
   m.eos_id = c.vocab->eos_id();
   c.config.model = m;
+  // Everything the model allocates is sized by the config, so a config that describes more
+  // parameters than model.safetensors could hold is refused before anything is allocated.
+  const fs::path weights = fs::path(dir) / "model.safetensors";
+  std::error_code ec;
+  const auto bytes = static_cast<double>(fs::file_size(weights, ec));
+  require(!ec, "cannot read " + weights.string() + ": " + ec.message());
+  const double D = static_cast<double>(m.d_model), F = static_cast<double>(m.ffn);
+  const double at_least = static_cast<double>(m.vocab_size) * D +
+                          static_cast<double>(m.encoder_layers) * (4 * D * D + 2 * D * F) +
+                          static_cast<double>(m.decoder_layers) * (8 * D * D + 2 * D * F);
+  require(at_least * sizeof(float) <= bytes, [&] {
+    return dir + "/config.json describes a model of at least " +
+           std::to_string(static_cast<long long>(at_least)) +
+           " parameters, but model.safetensors holds only " +
+           std::to_string(static_cast<long long>(bytes)) +
+           " bytes: the config does not belong to these weights";
+  });
   c.model = std::make_unique<Transformer>(m);
   load_checkpoint_weights(dir, *c.model);
   return c;
@@ -281,8 +320,13 @@ void prune_checkpoints(const std::string& checkpoints_dir, long keep) {
       numbered.emplace_back(std::stol(digits), e.path());
   }
   std::sort(numbered.begin(), numbered.end());
-  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 0L)) < numbered.size(); ++i)
-    fs::remove_all(numbered[i].second);
+  // Renamed first, so that a kill mid-removal leaves a temporary name, never a partial step_N.
+  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 0L)) < numbered.size(); ++i) {
+    fs::path doomed = numbered[i].second;
+    doomed += ".tmp" + std::to_string(::getpid());
+    fs::rename(numbered[i].second, doomed);
+    fs::remove_all(doomed);
+  }
 }
 
 }  // namespace spotlight

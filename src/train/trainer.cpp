@@ -3,12 +3,17 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -90,12 +95,20 @@ void truncate_metrics(const fs::path& path, long step) {
   std::string line, kept;
   while (std::getline(in, line)) {
     const json j = json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("step", 0L) <= step) kept += line + "\n";
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+        j["step"].get<long>() <= step)
+      kept += line + "\n";
   }
   in.close();
   fs::path tmp = path;
   tmp += ".tmp";
-  std::ofstream(tmp, std::ios::trunc) << kept;
+  std::ofstream out(tmp, std::ios::trunc);
+  out << kept;
+  out.flush();
+  require(out.good(), [&] {
+    return "failed writing " + tmp.string() + ": " + std::strerror(errno) + " (is the disk full?)";
+  });
+  out.close();
   fs::rename(tmp, path);
 }
 
@@ -191,6 +204,11 @@ class UseAverage {
 class Trainer {
  public:
   Trainer(const Config& c, const TrainOptions& o) : cfg_(c), opt_(o) {}
+  ~Trainer() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
   TrainSummary run();
 
  private:
@@ -210,13 +228,19 @@ class Trainer {
   void write_metrics(const json& j) {
     metrics_ << j.dump() << "\n";
     metrics_.flush();
+    require(metrics_.good(), [&] {
+      return "failed writing " + (out_ / "metrics.jsonl").string() + ": " + std::strerror(errno) +
+             " (is the disk full? checkpoints already saved are intact; --resume continues)";
+    });
   }
+  void lock_run_directory();
 
   Config cfg_;
   TrainOptions opt_;
   fs::path out_, ckpt_dir_;
   std::shared_ptr<spdlog::logger> log_;
   std::ofstream metrics_;
+  int lock_fd_ = -1;  // flock on <output_dir>/.lock, held for the whole run
   std::unique_ptr<Vocab> vocab_;
   ParallelCorpus train_data_, valid_data_;
   std::unique_ptr<Batcher> train_batches_, valid_batches_;
@@ -239,7 +263,34 @@ class Trainer {
   long last_saved_step_ = -1;
 };
 
+// Names of Spotlight's own temporary files: "<name>.tmp", "<name>.tmp<pid>", "<name>.tmp.<pid>".
+bool is_temporary_name(const std::string& name) {
+  const auto at = name.rfind(".tmp");
+  if (at == std::string::npos || at == 0) return false;
+  std::string rest = name.substr(at + 4);
+  if (!rest.empty() && rest[0] == '.') rest.erase(0, 1);
+  return std::all_of(rest.begin(), rest.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+// One run per directory: a second `spotlight train` on it is refused while the first lives (the
+// kernel drops the lock when a process dies, even by SIGKILL). Holding it, whatever temporary
+// files are in the run are leftovers of killed writers, and are removed.
+void Trainer::lock_run_directory() {
+  const fs::path lock = out_ / ".lock";
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  require(lock_fd_ >= 0, "cannot create " + lock.string() + ": " + std::strerror(errno));
+  require(::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0,
+          "output_dir " + out_.string() + " is in use by another `spotlight train`; wait for it " +
+              "to finish, or choose another output_dir (--set output_dir=...)");
+  for (const fs::path& dir : {out_, ckpt_dir_})
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string name = e.path().filename().string();
+      if (is_temporary_name(name)) fs::remove_all(e.path());
+    }
+}
+
 void Trainer::setup() {
+  cfg_.validate();
   const TrainConfig& t = cfg_.train;
   require(t.max_tokens > 0 && t.update_freq > 0 && t.log_interval > 0 && t.valid_interval > 0,
           "train.max_tokens, train.update_freq, train.log_interval and train.valid_interval "
@@ -264,6 +315,7 @@ void Trainer::setup() {
   out_ = cfg_.output_dir;
   ckpt_dir_ = out_ / "checkpoints";
   fs::create_directories(ckpt_dir_);
+  lock_run_directory();
   log_ = make_logger(out_ / "train.log", opt_.quiet);
   tty_ = !opt_.quiet && ::isatty(STDERR_FILENO);
   set_threads(static_cast<int>(t.threads));
