@@ -2,7 +2,7 @@
 # From nothing to a translated sentence in about ten minutes on two cores:
 #   1. installs the dependencies (Debian packages) and builds Spotlight (Release),
 #   2. gets Multi30k English–French (downloads it, or copies a local mirror with --from DIR),
-#   3. trains configs/quickstart.json (a SentencePiece vocabulary, then ~7 minutes of training),
+#   3. trains configs/quickstart.json (a SentencePiece vocabulary, then ~9 minutes of training),
 #   4. evaluates on test_2016_flickr (BLEU and chrF, beam 5) and translates a few sentences.
 #
 # Usage: scripts/quickstart.sh [--from DIR] [--fresh]
@@ -41,7 +41,7 @@ if [ "$fresh" = 1 ]; then rm -rf "$run"; fi
 if [ -d "$run/checkpoints/best" ] && [ ! -e "$run/.incomplete" ]; then
   say "3/4 a trained quickstart model is already in $run (use --fresh to train again)"
 else
-  say "3/4 training configs/quickstart.json (~7 minutes; progress below, log in $run/train.log)"
+  say "3/4 training configs/quickstart.json (~9 minutes; progress below, log in $run/train.log)"
   mkdir -p "$run" && touch "$run/.incomplete"
   resume=()
   [ -d "$run/checkpoints/last" ] && resume=(--resume)
