@@ -23,8 +23,9 @@ struct LrSchedule {
   double lr(long step) const {
     if (step < 1) return 0.0;
     const double s = static_cast<double>(step), w = static_cast<double>(warmup);
-    if (warmup > 0 && step < warmup) return peak * s / w;
-    if (decay == LrDecay::inverse_sqrt) return warmup > 0 ? peak * std::sqrt(w / s) : peak;
+    if (decay == LrDecay::inverse_sqrt)  // this exact expression: runs stay bit-reproducible
+      return warmup > 0 ? peak * std::min(s / w, std::sqrt(w / s)) : peak;
+    if (warmup > 0 && step < warmup) return peak * (s / w);
     const double span = static_cast<double>(std::max(total - warmup, 1L));
     const double done = std::min(1.0, (s - w) / span);
     return peak * 0.5 * (1.0 + std::cos(std::numbers::pi * done));
