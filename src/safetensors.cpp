@@ -75,7 +75,7 @@ std::map<std::string, Tensor> read_safetensors(const std::string& path,
   std::string h(n, '\0');
   require(in.read(h.data(), static_cast<std::streamsize>(n)).good(),
           path + ": truncated safetensors header");
-  const nlohmann::json header = parse_json(h, path + ": safetensors header");
+  const nlohmann::json header = parse_json(h, path + ": corrupt safetensors header");
   require(header.is_object(), path + ": corrupt safetensors header (not a JSON object)");
   const uint64_t data_size = file_size - 8 - n;
   struct Entry {

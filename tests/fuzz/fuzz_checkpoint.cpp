@@ -47,7 +47,7 @@ struct Fixture {
         text << words[i % 8] << ' ' << words[(i * 5) % 8] << ' ' << words[(i * 3) % 8] << '\n';
     }
     spotlight::VocabOptions vo;
-    vo.size = 30;
+    vo.size = 26;
     const std::string vocab_path = (dir / "v.model").string();
     spotlight::Vocab::train({(dir / "train.txt").string()}, vocab_path, vo);
     const spotlight::Vocab vocab(vocab_path);

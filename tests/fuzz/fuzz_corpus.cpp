@@ -38,7 +38,7 @@ struct Fixture {
       text << words[i % 10] << ' ' << words[(i * 7) % 10] << ' ' << words[(i * 3) % 10] << '\n';
     text.close();
     spotlight::VocabOptions o;
-    o.size = 40;
+    o.size = 30;
     spotlight::Vocab::train({(dir / "train.txt").string()}, (dir / "v.model").string(), o);
     vocab = std::make_unique<spotlight::Vocab>((dir / "v.model").string());
     // Fixed inputs and a genuine cache for them: its header (magic and key) is kept as is.
