@@ -63,7 +63,7 @@ TEST_CASE("parallel_for covers 0..n-1 exactly once in contiguous chunks, for 1 t
   }
 }
 
-TEST_CASE("parallel_for: nested loops run inline; an exception reaches the caller") {
+TEST_CASE("parallel_for: nested loops run inline and an exception reaches the caller") {
   ThreadsGuard guard;
   set_threads(2);
   std::atomic<long> total{0};
@@ -84,7 +84,7 @@ TEST_CASE("parallel_for: nested loops run inline; an exception reaches the calle
   CHECK_THROWS_AS(set_threads(0), Error);
 }
 
-TEST_CASE("split GEMMs equal the single-threaded product; kernels do not depend on threads") {
+TEST_CASE("split GEMMs equal the single-threaded product and kernels do not depend on threads") {
   ThreadsGuard guard;
   Rng rng(5);
   // Large enough to be split: by rows (m ≥ n) and by columns (m < n), every transpose.

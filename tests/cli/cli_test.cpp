@@ -112,7 +112,7 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
   CHECK(j["peak_rss_mb"].get<double>() > 0);
 }
 
-TEST_CASE("spotlight CLI: every command has --help with examples; bad input exits non-zero") {
+TEST_CASE("spotlight CLI: every command has --help with examples and bad input exits non-zero") {
   testing::ToyRun toy("cli_help", 10, 5);
   for (const char* cmd :
        {"train", "translate", "eval", "score", "bleu", "average", "info", "bench"}) {

@@ -121,7 +121,7 @@ TEST_CASE("batches carry the corpus pairs framed by EOS/BOS, with file line numb
   CHECK(total == c.size());
 }
 
-TEST_CASE("the same Rng state gives the same plan; successive epochs differ") {
+TEST_CASE("the same Rng state gives the same plan and successive epochs differ") {
   const ParallelCorpus c = random_corpus(300, 20, 4);
   BatcherOptions o;
   o.max_tokens = 150;

@@ -52,7 +52,7 @@ TEST_CASE("chrF: published sacreBLEU outputs (Hugging Face chrf metric card, def
         doctest::Approx(84.64214891738334).epsilon(1e-9));
 }
 
-TEST_CASE("chrF: corpus sums; hypothesis n-grams count only where the reference has some") {
+TEST_CASE("chrF: corpus sums and hypothesis n-grams count only where the reference has some") {
   // Sentence 1 "abc" vs "ab": order 1 hyp 3 ref 2 match 2; order 2 hyp 2 (ab, bc) ref 1 match 1;
   // order 3: the reference has no trigram, so the hypothesis trigram is not counted.
   // Alone: P = (2/3 + 1/2)/2 = 7/12, R = (1 + 1)/2 = 1 → F = 5·(7/12)/(4·7/12 + 1) = 35/40.

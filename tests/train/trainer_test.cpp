@@ -134,7 +134,7 @@ TEST_CASE("with train.ema_decay, checkpoints hold the averaged weights and resum
 }
 
 TEST_CASE(
-    "SIGTERM to `spotlight train` saves a checkpoint; --resume then matches an uninterrupted run") {
+    "SIGTERM to `spotlight train` saves a checkpoint and --resume then matches an uninterrupted run") {
   ToyRun a("signal_a"), b("signal_b");
   for (ToyRun* r : {&a, &b}) {
     r->config.train.valid_interval = 1000;
@@ -173,7 +173,7 @@ TEST_CASE(
         slurp(last / "model.safetensors"));
 }
 
-TEST_CASE("bad training input: clear errors naming the file, line or key; nothing lost") {
+TEST_CASE("bad training input: clear errors naming the file, line or key and nothing lost") {
   ToyRun r("train_bad");
   // Missing file.
   Config c = r.config;
