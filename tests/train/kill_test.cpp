@@ -65,7 +65,7 @@ bool holds_temporary(const fs::path& dir, pid_t pid = 0) {
 
 }  // namespace
 
-TEST_CASE("SIGKILL at random moments: every checkpoint on disk loads; --resume ends byte-identical") {
+TEST_CASE("SIGKILL at random moments: every checkpoint on disk loads and --resume ends byte-identical") {
   const char* env = std::getenv("SPOTLIGHT_KILL_ROUNDS");
   const int rounds = env != nullptr ? std::max(1, std::atoi(env)) : 20;
   ToyRun a("kill_a"), b("kill_b");
