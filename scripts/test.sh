@@ -4,9 +4,9 @@
 #   2. builds in build/ (Release) and runs every test through ctest: the doctest suite (one
 #      ctest entry per test case, the PyTorch parity check and the kill-and-resume rounds
 #      included) and a replay of every fuzz seed and regression input (tests/fuzz/corpus/),
-#   3. builds the same with AddressSanitizer and UndefinedBehaviorSanitizer in build-asan/ and
-#      runs the whole suite again; any report fails it,
-#   4. fuzzes each libFuzzer harness for 20 s (scripts/fuzz.sh, clang, in build-fuzz/).
+#   3. builds the same with clang, AddressSanitizer and UndefinedBehaviorSanitizer in build-san/
+#      (scripts/fuzz.sh --build-only) and runs the whole suite again; any report fails it,
+#   4. fuzzes each libFuzzer harness for 20 s (scripts/fuzz.sh, the same build-san/).
 # Usage: scripts/test.sh [--quick] [extra ctest arguments, e.g. -R parity]
 #   --quick   step 2 only (the Release suite), for a fast local loop
 set -euo pipefail
@@ -25,15 +25,13 @@ echo "== running the tests"
 (cd build && ctest --output-on-failure -j "$jobs" "$@")
 [ "$quick" = 1 ] && exit 0
 
-echo "== building with ASan + UBSan in build-asan/"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPOTLIGHT_TESTS=ON \
-  -DSPOTLIGHT_SANITIZE=address,undefined > /dev/null
-cmake --build build-asan -j "$jobs"
+scripts/fuzz.sh --build-only
 echo "== running the tests under ASan + UBSan"
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
-(cd build-asan && ctest --output-on-failure -j "$jobs" "$@")
+# The Release pass above ran the 20 kill rounds; here 6 (each start-up is slower under ASan).
+(cd build-san && SPOTLIGHT_KILL_ROUNDS=6 ctest --output-on-failure -j "$jobs" "$@")
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 echo "== fuzzing (libFuzzer, 20 s per harness)"

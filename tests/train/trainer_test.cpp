@@ -75,7 +75,9 @@ TEST_CASE("the tiny preset trains on generated data: loss falls, BLEU rises, fil
 }
 
 TEST_CASE("interrupted and resumed training equals uninterrupted training, byte for byte") {
-  for (auto [update_freq, ema_decay] : {std::pair{1L, 0.0}, {2L, 0.0}, {1L, 0.99}}) {
+  for (const auto& setting : {std::pair{1L, 0.0}, {2L, 0.0}, {1L, 0.99}}) {
+    const long update_freq = setting.first;  // (not a structured binding: clang 14's CAPTURE
+    const double ema_decay = setting.second;  // lambdas cannot capture one)
     CAPTURE(update_freq);
     CAPTURE(ema_decay);
     ToyRun a("resume_a"), b("resume_b");
