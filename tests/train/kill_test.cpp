@@ -120,6 +120,8 @@ TEST_CASE("SIGKILL at random moments: every checkpoint on disk loads and --resum
       CAPTURE(e.path().string());
       CHECK_NOTHROW(load_fully(e.path()));
     }
+    // Once a `last` checkpoint exists, no kill may leave the run without one.
+    CHECK((last_step < 0 || fs::exists(ckpts / "last")));
     if (fs::exists(ckpts / "last")) {
       const long step = load_fully(ckpts / "last");
       CHECK(step >= last_step);  // progress is never lost
