@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   spotlight::add_average_command(app, action);
   spotlight::add_info_command(app, action);
   spotlight::add_bench_command(app, action);
+  spotlight::add_attend_command(app, action);
+  spotlight::add_plot_command(app, action);
   try {
     app.parse(argc, argv);
     return action ? action() : 0;

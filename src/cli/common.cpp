@@ -76,4 +76,24 @@ std::string scores_text(const BleuResult& b, const ChrfResult& c) {
   return bleu_line(b) + "\n  " + b.signature + "\n" + buf + "\n  " + c.signature + "\n";
 }
 
+void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
+  cmd->add_option("-c,--checkpoint", a.checkpoint, "checkpoint directory")->required();
+  auto* beam = cmd->add_option("--beam", a.beam, "beam size (default: the config's decode.beam)")
+                   ->check(CLI::PositiveNumber);
+  cmd->add_flag("--greedy", a.greedy, "greedy decoding (beam 1)")->excludes(beam);
+  cmd->add_option("--alpha", a.alpha, "length normalisation: score / length^alpha");
+  cmd->add_option("--batch-size", a.batch_size, "sentences per decoding batch")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads, "compute threads (default: one per core)")->check(CLI::PositiveNumber);
+}
+
+DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
+  DecodeConfig d = c.decode;
+  if (a.greedy) d.beam = 1;
+  if (a.beam > 0) d.beam = a.beam;
+  if (a.alpha >= 0) d.alpha = a.alpha;
+  if (a.batch_size > 0) d.batch_size = a.batch_size;
+  return d;
+}
+
 }  // namespace spotlight

@@ -9,41 +9,13 @@
 #include "spotlight/check.h"
 #include "spotlight/cli/commands.h"
 #include "spotlight/cli/common.h"
+#include "spotlight/decode/attention_maps.h"
 #include "spotlight/decode/translator.h"
 #include "spotlight/train/checkpoint.h"
 
 namespace spotlight {
 
 namespace {
-struct DecodeArgs {
-  std::string checkpoint;
-  long beam = 0;  // 0: the checkpoint's decode.beam
-  bool greedy = false;
-  double alpha = -1.0;
-  long batch_size = 0;
-  int threads = 0;
-};
-
-void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
-  cmd->add_option("-c,--checkpoint", a.checkpoint, "checkpoint directory")->required();
-  auto* beam = cmd->add_option("--beam", a.beam, "beam size (default: the config's decode.beam)")
-                   ->check(CLI::PositiveNumber);
-  cmd->add_flag("--greedy", a.greedy, "greedy decoding (beam 1)")->excludes(beam);
-  cmd->add_option("--alpha", a.alpha, "length normalisation: score / length^alpha");
-  cmd->add_option("--batch-size", a.batch_size, "sentences per decoding batch")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a.threads, "compute threads (default: one per core)")->check(CLI::PositiveNumber);
-}
-
-DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
-  DecodeConfig d = c.decode;
-  if (a.greedy) d.beam = 1;
-  if (a.beam > 0) d.beam = a.beam;
-  if (a.alpha >= 0) d.alpha = a.alpha;
-  if (a.batch_size > 0) d.batch_size = a.batch_size;
-  return d;
-}
-
 // Translates with a progress line on a terminal and warnings for truncated lines.
 std::vector<std::vector<Translation>> run_translation(const OpenCheckpoint& ck,
                                                       const std::vector<std::string>& lines,
@@ -69,6 +41,8 @@ std::vector<std::vector<Translation>> run_translation(const OpenCheckpoint& ck,
 struct TranslateArgs : DecodeArgs {
   std::string input = "-", output = "-";
   long nbest = 1;
+  bool alignment = false;
+  long alignment_layer = -1;  // -1: the last decoder layer
 };
 
 struct EvalArgs : DecodeArgs {
@@ -85,13 +59,26 @@ void add_translate_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("-o,--output", a->output, "output file (default stdout; written atomically)");
   cmd->add_option("--nbest", a->nbest, "print the N best translations: index ||| text ||| score")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--alignment", a->alignment,
+                "append the word alignment from the cross-attention: text ||| 0-0 1-2 …");
+  cmd->add_option("--alignment-layer", a->alignment_layer,
+                  "decoder layer whose cross-attention (averaged over heads) aligns, 1…L; 0 "
+                  "averages all layers (default: the last)")
+      ->check(CLI::NonNegativeNumber);
   cmd->footer(R"(Examples:
   echo "a man is riding a bike ." | spotlight translate --checkpoint runs/multi30k_en_fr/checkpoints/best
   spotlight translate -c runs/multi30k_en_fr/checkpoints/best -i test.en -o test.fr --beam 5
   spotlight translate -c CKPT -i test.en --nbest 3 --beam 5
+  echo "a dog runs ." | spotlight translate -c CKPT --alignment    # un chien court . ||| 0-0 1-1 2-2 3-3
 
 One line in, one line out, in order; an empty line gives an empty line. Lines longer than the
-model's positions are truncated with a warning naming the line.)");
+model's positions are truncated with a warning naming the line.
+
+--alignment appends " ||| " and the hard word alignment, Moses / fast_align style: "i-j" pairs,
+i a source word and j a target word (0-based, words split at spaces as SentencePiece splits
+them), one pair per target word: the source word its cross-attention weighs most (the
+translation force-decoded once more, heads averaged, pieces summed per word). With --nbest the
+alignment is the fourth field.)");
   cmd->callback([a, &action] {
     action = [a] {
       if (a->threads > 0) set_threads(a->threads);
@@ -101,16 +88,37 @@ model's positions are truncated with a warning naming the line.)");
       TranslateReport report;
       double seconds = 0;
       const auto out = run_translation(ck, lines, d, a->nbest, report, seconds);
+      // Alignments: every printed translation force-decoded against its source.
+      std::vector<std::string> align;
+      if (a->alignment) {
+        const long layers = ck.model->cfg.decoder_layers;
+        const long layer = a->alignment_layer < 0 ? layers : a->alignment_layer;
+        require(layer <= layers, "--alignment-layer " + std::to_string(layer) +
+                                     ": the model has " + std::to_string(layers) +
+                                     " decoder layers (0 averages them all)");
+        std::vector<std::vector<int>> src, tgt;
+        for (size_t i = 0; i < out.size(); ++i)
+          for (const Translation& t : out[i]) {
+            src.push_back(encode_source(*ck.model, *ck.vocab, lines[i]));
+            tgt.push_back(t.ids);
+          }
+        align = align_pairs(*ck.model, *ck.vocab, src, tgt, layer, std::max(1L, d.batch_size));
+      }
       std::string text;
+      size_t k = 0;  // index into align
       for (size_t i = 0; i < out.size(); ++i) {
         if (a->nbest == 1) {
-          text += out[i].front().text + "\n";
+          text += out[i].front().text;
+          if (a->alignment) text += " ||| " + align[k++];
+          text += "\n";
           continue;
         }
         for (const Translation& t : out[i]) {
           char score[32];
           std::snprintf(score, sizeof score, "%.6f", t.score);
-          text += std::to_string(i) + " ||| " + t.text + " ||| " + score + "\n";
+          text += std::to_string(i) + " ||| " + t.text + " ||| " + score;
+          if (a->alignment) text += " ||| " + align[k++];
+          text += "\n";
         }
       }
       write_text_output(a->output, text);

@@ -188,6 +188,14 @@ std::vector<int> Vocab::encode(std::string_view text) const {
   return ids;
 }
 
+std::string Vocab::piece(int id) const {
+  require(id >= 0 && id < size_, [&] {
+    return "piece: id " + std::to_string(id) + " is outside the vocabulary of " +
+           std::to_string(size_);
+  });
+  return sp_->IdToPiece(id);
+}
+
 std::string Vocab::decode(std::span<const int> ids) const {
   std::vector<int> kept;
   kept.reserve(ids.size());

@@ -8,6 +8,16 @@
 
 namespace spotlight {
 
+std::vector<int> encode_source(const Transformer& model, const Vocab& vocab, std::string_view line,
+                               bool* truncated) {
+  std::vector<int> ids = vocab.encode(line);
+  const long limit = model.cfg.max_positions - 1;
+  const bool cut = static_cast<long>(ids.size()) > limit;
+  if (cut) ids.resize(static_cast<size_t>(limit));
+  if (truncated != nullptr) *truncated = cut;
+  return ids;
+}
+
 std::vector<std::vector<Translation>> translate_lines(
     const Transformer& model, const Vocab& vocab, const std::vector<std::string>& lines,
     const DecodeConfig& d, long nbest, TranslateReport* report,
@@ -16,17 +26,14 @@ std::vector<std::vector<Translation>> translate_lines(
   require(nbest >= 1 && nbest <= d.beam, "--nbest " + std::to_string(nbest) +
                                              " needs a beam of at least that size (beam is " +
                                              std::to_string(d.beam) + ")");
-  const long limit = model.cfg.max_positions - 1;
   std::vector<std::vector<Translation>> out(lines.size());
   // Non-empty lines are decoded in chunks (sorted by length inside), so progress can be shown.
   std::vector<size_t> todo;
   std::vector<std::vector<int>> ids(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
-    ids[i] = vocab.encode(lines[i]);
-    if (static_cast<long>(ids[i].size()) > limit) {
-      ids[i].resize(static_cast<size_t>(limit));
-      if (report != nullptr) report->truncated.push_back(static_cast<long>(i) + 1);
-    }
+    bool truncated = false;
+    ids[i] = encode_source(model, vocab, lines[i], &truncated);
+    if (truncated && report != nullptr) report->truncated.push_back(static_cast<long>(i) + 1);
     if (ids[i].empty())
       out[i].assign(static_cast<size_t>(nbest), Translation{});
     else
@@ -46,7 +53,8 @@ std::vector<std::vector<Translation>> translate_lines(
       auto& dst = out[todo[k + i]];
       if (hyps[i].empty()) dst.push_back(Translation{});  // no finite hypothesis (a broken model)
       for (const Hypothesis& h : hyps[i]) {
-        dst.push_back({vocab.decode(h.tokens), h.score, static_cast<long>(h.tokens.size())});
+        dst.push_back(
+            {vocab.decode(h.tokens), h.score, static_cast<long>(h.tokens.size()), h.tokens});
         if (report != nullptr && dst.size() == 1) report->output_tokens += dst.back().tokens + 1;
       }
     }

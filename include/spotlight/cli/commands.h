@@ -26,5 +26,9 @@ void add_average_command(CLI::App& app, CommandAction& action);
 void add_info_command(CLI::App& app, CommandAction& action);
 // spotlight bench [--config C] [--checkpoint DIR] [--threads N] [--runs R] [--json]
 void add_bench_command(CLI::App& app, CommandAction& action);
+// spotlight attend --checkpoint DIR --src TEXT [--tgt TEXT] [-o view.html|map.svg] [--json]
+void add_attend_command(CLI::App& app, CommandAction& action);
+// spotlight plot --run DIR [--run DIR ...] [-o curves.svg|curves.html]
+void add_plot_command(CLI::App& app, CommandAction& action);
 
 }  // namespace spotlight

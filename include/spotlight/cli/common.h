@@ -2,10 +2,12 @@
 // files atomically, and printing scores the way sacreBLEU does.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "spotlight/config.h"
 #include "spotlight/eval/bleu.h"
 #include "spotlight/eval/chrf.h"
 
@@ -22,5 +24,19 @@ std::string bleu_line(const BleuResult& b);
 nlohmann::json scores_json(const BleuResult& b, const ChrfResult& c);
 // The two score lines with signatures, sacreBLEU style.
 std::string scores_text(const BleuResult& b, const ChrfResult& c);
+
+// Decoding options shared by translate, eval and attend: -c/--checkpoint, --beam, --greedy,
+// --alpha, --batch-size, --threads.
+struct DecodeArgs {
+  std::string checkpoint;
+  long beam = 0;  // 0: the checkpoint's decode.beam
+  bool greedy = false;
+  double alpha = -1.0;
+  long batch_size = 0;
+  int threads = 0;
+};
+void add_decode_options(CLI::App* cmd, DecodeArgs& a);
+// The checkpoint's decode section with the options given on the command line applied.
+DecodeConfig decode_config(const Config& c, const DecodeArgs& a);
 
 }  // namespace spotlight

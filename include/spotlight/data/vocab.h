@@ -51,6 +51,9 @@ class Vocab {
   // Text of a sequence of ids; pad, bos and eos ids are skipped, unknown pieces read " ⁇ ".
   std::string decode(std::span<const int> ids) const;
 
+  // The piece of one id as SentencePiece stores it ("▁dog", "s", "<unk>", "</s>").
+  std::string piece(int id) const;
+
   long size() const { return size_; }  // V
   int pad_id() const { return 0; }
   int unk_id() const { return 1; }
