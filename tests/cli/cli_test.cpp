@@ -115,7 +115,7 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
 TEST_CASE("spotlight CLI: every command has --help with examples and bad input exits non-zero") {
   testing::ToyRun toy("cli_help", 10, 5);
   for (const char* cmd :
-       {"train", "translate", "eval", "score", "bleu", "average", "info", "bench"}) {
+       {"train", "translate", "eval", "score", "bleu", "average", "info", "bench", "attend", "plot"}) {
     CAPTURE(cmd);
     const Result r = run(std::string(cmd) + " --help", toy.dir);
     CHECK(r.code == 0);
