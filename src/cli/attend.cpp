@@ -90,7 +90,7 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-// The page: data as JSON in a script element ("</" escaped so no string can close it), drawn
+// The page: data as JSON in a script element (every "<" escaped, so no string can close it), drawn
 // by inline script into tables. No network, no external file.
 const char* kPage = R"HTML(<!DOCTYPE html>
 <html lang="en">
@@ -240,7 +240,9 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 }
 
 std::string page(const nlohmann::json& data) {
-  std::string json = replace_all(data.dump(), "</", "<\\/");  // cannot close the script
+  // "<" only occurs inside JSON strings, where \u003c means the same: no "</script>" or "<!--"
+  // in a sentence can end or change the script element.
+  std::string json = replace_all(data.dump(), "<", "\\u003c");
   std::string html = replace_all(kPage, "@TITLE@", xml_escape(data["source"].get<std::string>()));
   return replace_all(html, "@DATA@", json);
 }
