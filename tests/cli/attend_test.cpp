@@ -11,28 +11,16 @@
 #include <regex>
 #include <sstream>
 
+#include "support/cli_run.h"
 #include "support/toy_corpus.h"
 
 using namespace spotlight;
+using testing::CliResult;
+using testing::run_cli;
+using testing::slurp;
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-  int code = 0;
-  std::string out, err;
-};
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
-Result run(const std::string& args, const fs::path& tmp) {
-  const std::string cmd = std::string(SPOTLIGHT_BINARY) + " " + args + " > " +
-                          (tmp / "out.txt").string() + " 2> " + (tmp / "err.txt").string();
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp / "out.txt"),
-          slurp(tmp / "err.txt")};
-}
-
 // True when every element opened is closed in order (HTML void elements and "/>" need no
 // closing tag; script and style bodies are skipped whole). Sets `problem` otherwise.
 bool well_formed(const std::string& doc, std::string& problem) {
@@ -121,14 +109,14 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
   c.train.valid_interval = 100;
   std::ofstream(toy.path("cfg.json")) << c.to_json().dump(2);
   const fs::path& t = toy.dir;
-  Result r = run("train --config " + toy.path("cfg.json"), t);
+  CliResult r = run_cli("train --config " + toy.path("cfg.json"), t);
   INFO(r.err);
   REQUIRE(r.code == 0);
   const std::string ck = (fs::path(c.output_dir) / "checkpoints/best").string();
   const size_t L = 2, H = 4;  // configs/tiny.json
 
   {  // attend: the page and the raw weights
-    r = run("attend -c " + ck + " --src 'the dog runs on the street' -o " + toy.path("v.html"), t);
+    r = run_cli("attend -c " + ck + " --src 'the dog runs on the street' -o " + toy.path("v.html"), t);
     INFO(r.err);
     REQUIRE(r.code == 0);
     const std::string html = slurp(t / "v.html");
@@ -149,7 +137,7 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
     CHECK(embedded.find('<') == std::string::npos);  // escaped as \u003c: cannot end the script
     const auto page = nlohmann::json::parse(embedded);
 
-    r = run("attend -c " + ck + " --src 'the dog runs on the street' --json -o -", t);
+    r = run_cli("attend -c " + ck + " --src 'the dog runs on the street' --json -o -", t);
     REQUIRE(r.code == 0);
     const auto j = nlohmann::json::parse(r.out);
     CHECK(j == page);
@@ -164,31 +152,31 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
     CHECK(j["alignment"]["pairs"].size() == j["alignment"]["target_words"].size());
 
     // A given target is force-decoded as given.
-    r = run("attend -c " + ck + " --src 'the dog runs' --tgt 'le chien court' --json", t);
+    r = run_cli("attend -c " + ck + " --src 'the dog runs' --tgt 'le chien court' --json", t);
     REQUIRE(r.code == 0);
     const auto g = nlohmann::json::parse(r.out);
     CHECK(g["target"] == "le chien court");
     CHECK(g["alignment"]["target_words"] == nlohmann::json({"le", "chien", "court"}));
     check_weights(g["cross"], L, H, g["target_pieces"].size(), g["source_pieces"].size(), false);
 
-    r = run("attend -c " + ck + " --src 'the dog runs' -o " + toy.path("m.svg"), t);
+    r = run_cli("attend -c " + ck + " --src 'the dog runs' -o " + toy.path("m.svg"), t);
     REQUIRE(r.code == 0);
     const std::string svg = slurp(t / "m.svg");
     CHECK(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     CHECK_MESSAGE(well_formed(svg, problem), problem);
     CHECK(svg.find("<rect") != std::string::npos);
 
-    r = run("attend -c " + ck + " --src ''", t);
+    r = run_cli("attend -c " + ck + " --src ''", t);
     CHECK(r.code != 0);
     CHECK(r.err.find("--src") != std::string::npos);
-    r = run("attend -c " + ck + " --src 'the dog' --alignment-layer 3", t);
+    r = run_cli("attend -c " + ck + " --src 'the dog' --alignment-layer 3", t);
     CHECK(r.code != 0);
     CHECK(r.err.find("2 decoder layers") != std::string::npos);
   }
 
   {  // translate --alignment: Moses pairs, one per target word, indices in range
     std::ofstream(toy.path("in.en")) << "the dog runs\n\na big red ball with the cat\nthe man\n";
-    r = run("translate -c " + ck + " -i " + toy.path("in.en") + " --alignment", t);
+    r = run_cli("translate -c " + ck + " -i " + toy.path("in.en") + " --alignment", t);
     INFO(r.err);
     REQUIRE(r.code == 0);
     const std::vector<std::string> src = {"the dog runs", "", "a big red ball with the cat",
@@ -217,7 +205,7 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
     CHECK(n == src.size());
     MESSAGE(diagonal << " of " << pairs << " toy alignments are word k to word k");
 
-    r = run("translate -c " + ck + " -i " + toy.path("in.en") + " --alignment --beam 2 --nbest 2",
+    r = run_cli("translate -c " + ck + " -i " + toy.path("in.en") + " --alignment --beam 2 --nbest 2",
             t);
     REQUIRE(r.code == 0);
     std::istringstream nb(r.out);
@@ -226,7 +214,7 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
     for (std::string line; std::getline(nb, line); ++n)
       CHECK_MESSAGE(std::regex_match(line, nbest_re), line);
     CHECK(n == 8);
-    r = run("translate -c " + ck + " -i " + toy.path("in.en") + " --alignment --alignment-layer 5",
+    r = run_cli("translate -c " + ck + " -i " + toy.path("in.en") + " --alignment --alignment-layer 5",
             t);
     CHECK(r.code != 0);
     CHECK(r.err.find("decoder layers") != std::string::npos);
@@ -234,7 +222,7 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
 
   {  // plot: curves of one and of two runs, and bad metrics files
     const fs::path run_dir = c.output_dir;
-    r = run("plot --run " + run_dir.string() + " -o " + toy.path("c.svg"), t);
+    r = run_cli("plot --run " + run_dir.string() + " -o " + toy.path("c.svg"), t);
     INFO(r.err);
     REQUIRE(r.code == 0);
     const std::string svg = slurp(t / "c.svg");
@@ -253,7 +241,7 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
     fs::create_directories(t / "second");
     std::string metrics = slurp(run_dir / "metrics.jsonl");
     std::ofstream(t / "second/metrics.jsonl") << metrics.substr(0, metrics.size() / 2);
-    r = run("plot --run " + run_dir.string() + " --run " + (t / "second").string() + " -o " +
+    r = run_cli("plot --run " + run_dir.string() + " --run " + (t / "second").string() + " -o " +
                 toy.path("c.html"),
             t);
     REQUIRE(r.code == 0);
@@ -263,11 +251,11 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
     CHECK(html.find(">second<") != std::string::npos);
     CHECK(html.find(">run<") != std::string::npos);
 
-    r = run("plot --run " + (t / "missing").string(), t);
+    r = run_cli("plot --run " + (t / "missing").string(), t);
     CHECK(r.code != 0);
     CHECK(r.err.find("missing (give a run directory holding metrics.jsonl") != std::string::npos);
     std::ofstream(t / "second/metrics.jsonl") << "{\"type\":\"train\",\"step\":1,\"loss\":3}\nnot json\n{}\n";
-    r = run("plot --run " + (t / "second").string() + " -o " + toy.path("x.svg"), t);
+    r = run_cli("plot --run " + (t / "second").string() + " -o " + toy.path("x.svg"), t);
     CHECK(r.code != 0);
     CHECK(r.err.find("metrics.jsonl:2") != std::string::npos);
   }

@@ -7,28 +7,15 @@
 #include <cstdio>
 #include <fstream>
 
+#include "support/cli_run.h"
 #include "support/toy_corpus.h"
 
 using namespace spotlight;
+using testing::CliResult;
+using testing::run_cli;
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-  int code = 0;
-  std::string out, err;
-};
-// Runs `spotlight ARGS`, capturing stdout and stderr.
-Result run(const std::string& args, const fs::path& tmp) {
-  const std::string cmd = std::string(SPOTLIGHT_BINARY) + " " + args + " > " +
-                          (tmp / "out.txt").string() + " 2> " + (tmp / "err.txt").string();
-  const int status = std::system(cmd.c_str());
-  auto slurp = [](const fs::path& p) {
-    std::ifstream f(p);
-    return std::string{std::istreambuf_iterator<char>(f), {}};
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp / "out.txt"),
-          slurp(tmp / "err.txt")};
-}
 long count_lines(const std::string& s) {
   return static_cast<long>(std::count(s.begin(), s.end(), '\n'));
 }
@@ -42,7 +29,7 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
   std::ofstream(toy.path("cfg.json")) << c.to_json().dump(2);
   const fs::path& t = toy.dir;
 
-  Result r = run("train --config " + toy.path("cfg.json") + " --set train.log_interval=20", t);
+  CliResult r = run_cli("train --config " + toy.path("cfg.json") + " --set train.log_interval=20", t);
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(r.err.find("valid | step 120") != std::string::npos);
@@ -50,7 +37,7 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
 
   // translate: one line out per line in, order kept, empty lines stay empty.
   std::ofstream(toy.path("in.en")) << "the dog runs\n\na red ball\nthe cat sits on the street\n";
-  r = run("translate -c " + best + " -i " + toy.path("in.en") + " -o " + toy.path("out.fr"), t);
+  r = run_cli("translate -c " + best + " -i " + toy.path("in.en") + " -o " + toy.path("out.fr"), t);
   REQUIRE(r.code == 0);
   std::ifstream f(toy.path("out.fr"));
   std::vector<std::string> lines;
@@ -59,42 +46,42 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
   CHECK(!lines[0].empty());
   CHECK(lines[1].empty());
   // Sorting by length internally must not reorder: each line alone gives the same output.
-  r = run("translate -c " + best + " < " + toy.path("in.en"), t);
+  r = run_cli("translate -c " + best + " < " + toy.path("in.en"), t);
   CHECK(r.out == lines[0] + "\n\n" + lines[2] + "\n" + lines[3] + "\n");
-  r = run("translate -c " + best + " -i " + toy.path("in.en") + " --nbest 2 --beam 3", t);
+  r = run_cli("translate -c " + best + " -i " + toy.path("in.en") + " --nbest 2 --beam 3", t);
   CHECK(count_lines(r.out) == 8);
   CHECK(r.out.rfind("3 ||| ", std::string::npos) != std::string::npos);
 
   // eval and bleu agree on the same translations.
-  r = run("eval -c " + best + " --src " + c.data.valid[0] + " --ref " + c.data.valid[1] +
+  r = run_cli("eval -c " + best + " --src " + c.data.valid[0] + " --ref " + c.data.valid[1] +
               " --greedy --json --hyp-out " + toy.path("valid.hyp"),
           t);
   REQUIRE(r.code == 0);
   const auto ev = nlohmann::json::parse(r.out);
   CHECK(ev["bleu"]["score"].get<double>() > 5.0);
-  r = run("bleu --ref " + c.data.valid[1] + " --hyp " + toy.path("valid.hyp") + " --json", t);
+  r = run_cli("bleu --ref " + c.data.valid[1] + " --hyp " + toy.path("valid.hyp") + " --json", t);
   REQUIRE(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["bleu"]["score"] == ev["bleu"]["score"]);
 
   // score: one line per pair.
-  r = run("score -c " + best + " --src " + c.data.valid[0] + " --tgt " + c.data.valid[1], t);
+  r = run_cli("score -c " + best + " --src " + c.data.valid[0] + " --tgt " + c.data.valid[1], t);
   REQUIRE(r.code == 0);
   CHECK(count_lines(r.out) == 40);
 
   // average and info.
   const fs::path ck = fs::path(c.output_dir) / "checkpoints";
-  r = run("average --out " + (ck / "avg").string() + " " + (ck / "step_60").string() + " " +
+  r = run_cli("average --out " + (ck / "avg").string() + " " + (ck / "step_60").string() + " " +
               (ck / "step_120").string(),
           t);
   CHECK(r.code == 0);
-  r = run("info -c " + (ck / "avg").string(), t);
+  r = run_cli("info -c " + (ck / "avg").string(), t);
   CHECK(r.code == 0);
   CHECK(r.out.find("no trainer state") != std::string::npos);
-  r = run("info -c " + best + " --json", t);
+  r = run_cli("info -c " + best + " --json", t);
   CHECK(nlohmann::json::parse(r.out)["trainer_state"]["step"] == 120);
 
   // bench: the JSON schema scripts/bench.sh and the speed issue rely on.
-  r = run("bench -c " + best + " --src " + c.data.valid[0] +
+  r = run_cli("bench -c " + best + " --src " + c.data.valid[0] +
               " --threads 2 --runs 2 --steps 2 --warmup 1 --sentences 5 --no-sgemm --json",
           t);
   REQUIRE(r.code == 0);
@@ -117,21 +104,21 @@ TEST_CASE("spotlight CLI: every command has --help with examples and bad input e
   for (const char* cmd :
        {"train", "translate", "eval", "score", "bleu", "average", "info", "bench", "attend", "plot"}) {
     CAPTURE(cmd);
-    const Result r = run(std::string(cmd) + " --help", toy.dir);
+    const CliResult r = run_cli(std::string(cmd) + " --help", toy.dir);
     CHECK(r.code == 0);
     CHECK(r.out.find("Examples:") != std::string::npos);
   }
   std::ofstream(toy.path("bad.json")) << R"({"train": {"lr": "fast"}})";
-  Result r = run("train --config " + toy.path("bad.json"), toy.dir);
+  CliResult r = run_cli("train --config " + toy.path("bad.json"), toy.dir);
   CHECK(r.code == 1);
   CHECK(r.err.find("train.lr: expected a number") != std::string::npos);
-  r = run("train --config " + toy.path("nope.json"), toy.dir);
+  r = run_cli("train --config " + toy.path("nope.json"), toy.dir);
   CHECK(r.code != 0);
-  r = run("translate -c " + toy.path("no_such_checkpoint") + " -i " + toy.path("train.en"),
+  r = run_cli("translate -c " + toy.path("no_such_checkpoint") + " -i " + toy.path("train.en"),
           toy.dir);
   CHECK(r.code == 1);
   CHECK(r.err.find("no_such_checkpoint") != std::string::npos);
-  r = run("bleu --ref " + toy.path("train.en") + " --hyp " + toy.path("valid.en"), toy.dir);
+  r = run_cli("bleu --ref " + toy.path("train.en") + " --hyp " + toy.path("valid.en"), toy.dir);
   CHECK(r.code == 1);
   CHECK(r.err.find("has 10") != std::string::npos);
 }

@@ -20,9 +20,11 @@
 #include "spotlight/safetensors.h"
 #include "spotlight/train/checkpoint.h"
 #include "spotlight/train/trainer.h"
+#include "support/cli_run.h"
 #include "support/toy_corpus.h"
 
 using namespace spotlight;
+using testing::slurp;
 namespace fs = std::filesystem;
 
 namespace {
@@ -33,10 +35,6 @@ struct Result {
   long max_rss_mb = 0;
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
 
 // Runs `spotlight args...` with stdin from `in` (a file; "" for /dev/null), capturing stdout and
 // stderr, and its peak RSS. `fsize` > 0 limits the size of files it writes (RLIMIT_FSIZE).

@@ -17,6 +17,7 @@
 #include "spotlight/train/checkpoint.h"
 #include "spotlight/train/optimizer.h"
 #include "spotlight/train/trainer.h"
+#include "support/cli_run.h"
 #include "support/toy_corpus.h"
 
 using namespace spotlight;
@@ -25,10 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
 
 pid_t spawn_train(const std::string& config) {
   const pid_t pid = fork();

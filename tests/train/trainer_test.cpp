@@ -18,6 +18,7 @@
 #include "spotlight/safetensors.h"
 #include "spotlight/train/checkpoint.h"
 #include "support/fixtures.h"
+#include "support/cli_run.h"
 #include "support/toy_corpus.h"
 
 using namespace spotlight;
@@ -25,10 +26,6 @@ using namespace spotlight::testing;
 namespace fs = std::filesystem;
 
 namespace {
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
 std::vector<nlohmann::json> metrics(const fs::path& run) {
   std::vector<nlohmann::json> out;
   std::ifstream f(run / "metrics.jsonl");
