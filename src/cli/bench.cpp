@@ -117,7 +117,7 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
 
   Adam adam(model->params(), AdamConfig{cfg.train.adam_beta1, cfg.train.adam_beta2,
                                         cfg.train.adam_eps, cfg.train.weight_decay});
-  const LrSchedule schedule{cfg.train.lr, cfg.train.warmup};
+  const LrSchedule schedule = LrSchedule::from_config(cfg.train);
   Transformer::Cache cache;
   Rng drop_rng(7);
   long step = 0;

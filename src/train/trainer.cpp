@@ -387,9 +387,7 @@ void Trainer::setup() {
   adam_ = std::make_unique<Adam>(
       model_->params(), AdamConfig{t.adam_beta1, t.adam_beta2, t.adam_eps, t.weight_decay});
   if (t.ema_decay > 0.0) ema_ = std::make_unique<WeightAverage>(model_->params(), t.ema_decay);
-  schedule_ = LrSchedule{t.lr, t.warmup,
-                         t.lr_schedule == "cosine" ? LrDecay::cosine : LrDecay::inverse_sqrt,
-                         t.max_steps};
+  schedule_ = LrSchedule::from_config(t);
   data_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 1);
   drop_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 2);
   state_.epoch_rng = data_rng_.state();

@@ -77,6 +77,15 @@ TEST_CASE("cosine schedule: linear warm-up, then half a cosine to zero at the la
   CHECK(s.lr(650) == doctest::Approx(1e-3 * 0.5 * (1 + std::sqrt(0.5))));  // a quarter: cos(π/4)
   CHECK(s.lr(1400) == doctest::Approx(0.0));
   CHECK(s.lr(2000) == doctest::Approx(0.0));  // beyond the budget it stays at zero
+  // From a config's train section: the same schedule, and inverse_sqrt by default.
+  TrainConfig t;
+  t.lr = 1e-3;
+  t.warmup = 400;
+  t.max_steps = 1400;
+  t.lr_schedule = "cosine";
+  CHECK(LrSchedule::from_config(t).lr(650) == s.lr(650));
+  t.lr_schedule = "inverse_sqrt";
+  CHECK(LrSchedule::from_config(t).lr(1600) == doctest::Approx(5e-4));  // 1e-3 · sqrt(400/1600)
 }
 
 TEST_CASE("gradient clipping scales the global norm down to the limit") {

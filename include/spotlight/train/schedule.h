@@ -10,6 +10,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "spotlight/config.h"
+
 namespace spotlight {
 
 enum class LrDecay { inverse_sqrt, cosine };
@@ -19,6 +21,12 @@ struct LrSchedule {
   long warmup = 4000;
   LrDecay decay = LrDecay::inverse_sqrt;
   long total = 0;  // cosine: the update at which the rate reaches 0 (train.max_steps)
+
+  // The schedule a config's train section asks for (train.lr, warmup, lr_schedule, max_steps).
+  static LrSchedule from_config(const TrainConfig& t) {
+    return {t.lr, t.warmup, t.lr_schedule == "cosine" ? LrDecay::cosine : LrDecay::inverse_sqrt,
+            t.max_steps};
+  }
 
   double lr(long step) const {
     if (step < 1) return 0.0;
