@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses in build-san/ (clang; ASan, UBSan and coverage instrumentation)
-# and fuzzes each for a bounded time, starting from its seed corpus in tests/fuzz/corpus/<name>/.
+# and fuzzes each for a bounded time, starting from its seed corpus in tests/fuzz/corpus/<name>/
+# and the seeds the harness generates from the current code (build-san/seeds/<name>/).
 # New interesting inputs go to build-san/corpus/<name>/ (never into tests/); a crash stops with
 # its input saved as build-san/crashes/<name>-crash-<sha1>: add it to tests/fuzz/corpus/<name>/
 # as a regression input once fixed (the test suite replays that directory on every run).
@@ -47,11 +48,15 @@ mkdir -p build-san/crashes
 # One harness per core at a time.
 fuzz_one() {
   local n=$1
-  mkdir -p "build-san/corpus/$n"
+  mkdir -p "build-san/corpus/$n" "build-san/seeds/$n"
+  # The seeds a harness generates from the current code (genuine checkpoint files, a genuine
+  # corpus cache): one empty run with SPOTLIGHT_FUZZ_WRITE_SEEDS writes them.
+  (cd build-san && SPOTLIGHT_FUZZ_WRITE_SEEDS="seeds/$n" "./fuzz_$n" -runs=0 "seeds/$n" \
+     > /dev/null 2>&1)
   # -malloc_limit_mb: an allocation sized by the input beyond 1 GB is a bug.
   (cd build-san && "./fuzz_$n" -max_total_time="$seconds" -rss_limit_mb=2048 \
      -malloc_limit_mb=1024 -timeout=10 -max_len=65536 -print_final_stats=1 \
-     -artifact_prefix="crashes/$n-" "corpus/$n" "../tests/fuzz/corpus/$n" > "fuzz_$n.log" 2>&1)
+     -artifact_prefix="crashes/$n-" "corpus/$n" "../tests/fuzz/corpus/$n" "seeds/$n" > "fuzz_$n.log" 2>&1)
 }
 jobs=$(nproc 2>/dev/null || echo 2)
 declare -A pids

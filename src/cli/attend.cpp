@@ -56,8 +56,9 @@ nlohmann::json maps_json(const AttentionMaps& m, const Vocab& v, const std::stri
                          const std::string& target, long layer) {
   const std::vector<int> sw = word_of_pieces(v, m.src), tw = word_of_pieces(v, m.tgt);
   const auto words = word_weights(mean_cross_attention(m, layer), tw, sw);
+  const auto aligned = hard_alignment(words);
   nlohmann::json pairs = nlohmann::json::array();
-  for (const auto& [s, t] : hard_alignment(words)) pairs.push_back({s, t});
+  for (const auto& [s, t] : aligned) pairs.push_back({s, t});
   return {{"source", source},
           {"target", target},
           {"heads", m.heads},
@@ -73,21 +74,7 @@ nlohmann::json maps_json(const AttentionMaps& m, const Vocab& v, const std::stri
             {"target_words", words_of_pieces(v, m.tgt)},
             {"weights", words},
             {"pairs", pairs},
-            {"moses", alignment_string(hard_alignment(words))}}}};
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
-    }
-  }
-  return out;
+            {"moses", alignment_string(aligned)}}}};
 }
 
 // The page: data as JSON in a script element (every "<" escaped, so no string can close it), drawn

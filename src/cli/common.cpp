@@ -76,6 +76,20 @@ std::string scores_text(const BleuResult& b, const ChrfResult& c) {
   return bleu_line(b) + "\n  " + b.signature + "\n" + buf + "\n  " + c.signature + "\n";
 }
 
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
 void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
   cmd->add_option("-c,--checkpoint", a.checkpoint, "checkpoint directory")->required();
   auto* beam = cmd->add_option("--beam", a.beam, "beam size (default: the config's decode.beam)")

@@ -93,18 +93,6 @@ std::string fmt(double v) {
   return buf;
 }
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '&') out += "&amp;";
-    else if (ch == '<') out += "&lt;";
-    else if (ch == '>') out += "&gt;";
-    else if (ch == '"') out += "&quot;";
-    else out += ch;
-  }
-  return out;
-}
-
 const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                          "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
@@ -125,7 +113,7 @@ std::string panel(const std::string& title, const std::vector<Line>& lines, doub
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">%s</text>\n", left, top - 8,
-                escape(title).c_str());
+                xml_escape(title).c_str());
   out += buf;
   std::snprintf(buf, sizeof buf,
                 "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
@@ -201,7 +189,7 @@ std::string plot_svg(const std::vector<RunCurves>& runs, bool xmlns) {
                   "<line x1=\"70\" x2=\"100\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
                   "stroke-width=\"2\"/><text x=\"108\" y=\"%.0f\">%s</text>\n",
                   20 + 18.0 * static_cast<double>(i), 20 + 18.0 * static_cast<double>(i),
-                  color.c_str(), 24 + 18.0 * static_cast<double>(i), escape(r.name).c_str());
+                  color.c_str(), 24 + 18.0 * static_cast<double>(i), xml_escape(r.name).c_str());
     out += buf;
   }
   out += panel("loss (training solid, validation dashed)", loss, x_max, legend + 20);

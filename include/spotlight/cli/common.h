@@ -25,6 +25,9 @@ nlohmann::json scores_json(const BleuResult& b, const ChrfResult& c);
 // The two score lines with signatures, sacreBLEU style.
 std::string scores_text(const BleuResult& b, const ChrfResult& c);
 
+// Text for XML/HTML/SVG content and attribute values: & < > " escaped.
+std::string xml_escape(const std::string& s);
+
 // Decoding options shared by translate, eval and attend: -c/--checkpoint, --beam, --greedy,
 // --alpha, --batch-size, --threads.
 struct DecodeArgs {
