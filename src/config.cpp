@@ -42,6 +42,7 @@ void fields(C& c, F&& f) {
     f("attention_dropout", c.attention_dropout);
     f("activation_dropout", c.activation_dropout);
     f("max_positions", c.max_positions);
+    f("output_vocab", c.output_vocab);
   } else if constexpr (std::is_same_v<T, TrainConfig>) {
     f("lr", c.lr);
     f("warmup", c.warmup);
@@ -117,6 +118,14 @@ void read_value(const std::string& key, const json& v, Activation& out) {
   else
     type_error(key, "\"relu\" or \"gelu\"", v);
 }
+void read_value(const std::string& key, const json& v, OutputVocab& out) {
+  if (v == "all")
+    out = OutputVocab::all;
+  else if (v == "target")
+    out = OutputVocab::target;
+  else
+    type_error(key, "\"all\" or \"target\"", v);
+}
 template <class T>
 json write_value(const T& v) {
   return v;
@@ -129,6 +138,9 @@ json write_value(const Norm& v) {
 }
 json write_value(const Activation& v) {
   return v == Activation::relu ? "relu" : "gelu";
+}
+json write_value(const OutputVocab& v) {
+  return v == OutputVocab::all ? "all" : "target";
 }
 
 template <class C>

@@ -59,6 +59,9 @@ TEST_CASE("unknown keys and wrong types name the key path") {
                        doctest::Contains("model.heads: expected an integer"), Error);
   CHECK_THROWS_WITH_AS(Config::from_json(json{{"model", {{"norm", "middle"}}}}),
                        doctest::Contains("model.norm: expected \"pre\" or \"post\""), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"model", {{"output_vocab", "french"}}}}),
+                       doctest::Contains("model.output_vocab: expected \"all\" or \"target\""),
+                       Error);
   CHECK_THROWS_WITH_AS(Config::from_json(json{{"data", {{"train", {"a.en"}}}}}),
                        doctest::Contains("data.train: expected a [source_file, target_file] pair"),
                        Error);

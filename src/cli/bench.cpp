@@ -100,6 +100,8 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
   const ModelConfig& m = model->cfg;
   const ParallelCorpus corpus = load_parallel(cfg.data.train[0], cfg.data.train[1], *vocab,
                                               cfg.data.max_len, "", a.threads);
+  if (checkpoint.empty() && m.output_vocab == OutputVocab::target)
+    model->set_output_ids(target_pieces(corpus, m));  // as `spotlight train` sets it
   BatcherOptions bo;
   bo.max_tokens = cfg.train.max_tokens;
   bo.pad_id = m.pad_id;
@@ -139,7 +141,7 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
       adam.step(schedule.lr(++step));
       update_s += seconds_since(t1);
       tokens += static_cast<double>(st.tokens);
-      flops += 3.0 * forward_flops(m, b.batch, b.src_len_max, b.tgt_len_max);
+      flops += 3.0 * forward_flops(m, b.batch, b.src_len_max, b.tgt_len_max, model->output_size());
       if (run >= 0) padded += static_cast<double>(b.batch * b.tgt_len_max);
     }
     const double wall = seconds_since(t0);

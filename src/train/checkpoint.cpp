@@ -288,6 +288,8 @@ void average_checkpoints(const std::vector<std::string>& inputs, const std::stri
     require(read_text(fs::path(inputs[i]) / "vocab.model") == vocab_bytes,
             "average: " + inputs[i] + " has another vocabulary than " + inputs.front());
     load_checkpoint_weights(inputs[i], other);  // a shape mismatch is an error naming it
+    require(other.output_ids() == first.model->output_ids(),
+            "average: " + inputs[i] + " scores another output vocabulary than " + inputs.front());
     for (size_t k = 0; k < ps.size(); ++k)
       for (long j = 0; j < ps[k]->value.size(); ++j)
         sum[k][static_cast<size_t>(j)] += other.params()[k]->value[j];

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "spotlight/blas.h"
 #include "spotlight/check.h"
 #include "spotlight/data/batcher.h"
 #include "spotlight/data/corpus.h"
@@ -138,24 +139,56 @@ std::unique_ptr<Vocab> prepare_vocabulary(Config& c) {
   return vocab;
 }
 
+std::vector<int> target_pieces(const ParallelCorpus& corpus, const ModelConfig& m) {
+  std::vector<char> seen(static_cast<size_t>(m.vocab_size), 0);
+  for (long p = 0; p < corpus.size(); ++p)
+    for (int id : corpus.tgt(p)) seen[static_cast<size_t>(id)] = 1;
+  seen[static_cast<size_t>(m.eos_id)] = seen[static_cast<size_t>(m.unk_id)] = 1;
+  seen[static_cast<size_t>(m.pad_id)] = seen[static_cast<size_t>(m.bos_id)] = 0;
+  std::vector<int> ids;
+  for (size_t i = 0; i < seen.size(); ++i)
+    if (seen[i] != 0) ids.push_back(static_cast<int>(i));
+  return ids;
+}
+
 LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Batch& b,
                          float label_smoothing, float grad_scale, Tensor* dh) {
   const Tensor& h = cache.h;  // [B·T, D]
-  const long n = h.rows(), d = h.cols();
-  const std::span<const int> targets(b.tgt_out);
-  if (dh != nullptr) dh->resize({n, d});
+  const long n = h.rows(), d = h.cols(), v = model.output_size();
+  const bool shortlist = !model.output_ids().empty();
+  // Targets as output indices (PAD → −1, ignored); the weight [V′, D] gathered once.
+  std::span<const int> targets(b.tgt_out);
+  int pad = model.cfg.pad_id;
+  if (shortlist) {
+    cache.targets.resize(b.tgt_out.size());
+    for (size_t i = 0; i < b.tgt_out.size(); ++i) cache.targets[i] = model.output_index(b.tgt_out[i]);
+    targets = cache.targets;
+    pad = -1;
+  }
+  const MatView w = model.output_weight(cache.out_w);
+  if (dh != nullptr) {
+    dh->resize({n, d});
+    if (shortlist) {
+      cache.out_dw.resize({v, d});
+      cache.out_dw.zero();
+    }
+  }
+  const MatView dw = shortlist ? cache.out_dw.view() : model.embed.weight.grad.view();
   LossStats st;
   for (long r0 = 0; r0 < n; r0 += kLossChunkRows) {
     const long rows = std::min(kLossChunkRows, n - r0);
     const MatView hc = h.view().block(r0, 0, rows, d);
-    cache.logits.resize({rows, model.cfg.vocab_size});  // [rows, V], reused chunk to chunk
-    model.embed.project(hc, cache.logits.view());
-    st += cross_entropy(
-        cache.logits, targets.subspan(static_cast<size_t>(r0), static_cast<size_t>(rows)),
-        model.cfg.pad_id, label_smoothing, grad_scale, dh != nullptr ? &cache.logits : nullptr);
-    if (dh != nullptr)  // undo the projection of this chunk
-      model.embed.project_backward(hc, cache.logits.view(), dh->view().block(r0, 0, rows, d));
+    cache.logits.resize({rows, v});  // [rows, V′], reused chunk to chunk
+    gemm(hc, Op::N, w, Op::T, cache.logits.view());  // logits = h · Wᵀ
+    st += cross_entropy(cache.logits,
+                        targets.subspan(static_cast<size_t>(r0), static_cast<size_t>(rows)), pad,
+                        label_smoothing, grad_scale, dh != nullptr ? &cache.logits : nullptr);
+    if (dh != nullptr) {  // undo the projection of this chunk
+      gemm(cache.logits.view(), Op::T, hc, Op::N, dw, 1.0f, 1.0f);  // dW += dlᵀ·h
+      gemm(cache.logits.view(), Op::N, w, Op::N, dh->view().block(r0, 0, rows, d));  // dh = dl·W
+    }
   }
+  if (dh != nullptr && shortlist) model.output_weight_backward(cache.out_dw);
   return st;
 }
 
@@ -384,6 +417,7 @@ void Trainer::setup() {
   model_ = std::make_unique<Transformer>(m);
   Rng init(static_cast<uint64_t>(t.seed));
   model_->init(init);
+  if (m.output_vocab == OutputVocab::target) model_->set_output_ids(target_pieces(train_data_, m));
   adam_ = std::make_unique<Adam>(
       model_->params(), AdamConfig{t.adam_beta1, t.adam_beta2, t.adam_eps, t.weight_decay});
   if (t.ema_decay > 0.0) ema_ = std::make_unique<WeightAverage>(model_->params(), t.ema_decay);
@@ -424,9 +458,13 @@ void Trainer::setup() {
   require(metrics_.good(), "cannot write " + (out_ / "metrics.jsonl").string());
   log_->info(
       "model: {} parameters ({}-{} layers, d_model {}, {} heads, ffn {}, {}-norm), "
-      "vocabulary {}, {} compute threads",
+      "vocabulary {}{}, {} compute threads",
       model_->num_parameters(), m.encoder_layers, m.decoder_layers, m.d_model, m.heads, m.ffn,
-      m.norm == Norm::pre ? "pre" : "post", m.vocab_size, t.threads);
+      m.norm == Norm::pre ? "pre" : "post", m.vocab_size,
+      m.output_vocab == OutputVocab::target
+          ? fmt::format(" (the output scores the {} pieces of the target side)",
+                        model_->output_size())
+          : std::string(), t.threads);
 }
 
 void Trainer::train_step(const BatchPlan& plan, long first, long count) {

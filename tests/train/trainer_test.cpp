@@ -12,9 +12,12 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "spotlight/check.h"
+#include "spotlight/decode/beam.h"
+#include "spotlight/decode/greedy.h"
 #include "spotlight/safetensors.h"
 #include "spotlight/train/checkpoint.h"
 #include "support/fixtures.h"
@@ -100,6 +103,60 @@ TEST_CASE("interrupted and resumed training equals uninterrupted training, byte 
     CHECK(slurp(fs::path(a.config.output_dir) / "checkpoints/last/optimizer.safetensors") ==
           slurp(fs::path(b.config.output_dir) / "checkpoints/last/optimizer.safetensors"));
   }
+}
+
+TEST_CASE("model.output_vocab target: the target side's pieces, resumed byte for byte, decoded") {
+  ToyRun a("outvocab_a"), b("outvocab_b");
+  for (ToyRun* r : {&a, &b}) {
+    r->config.model.output_vocab = OutputVocab::target;
+    r->config.train.valid_interval = 1000;
+    r->config.train.max_steps = 60;
+  }
+  train(a.config, quiet());
+  b.config.train.max_steps = 25;
+  train(b.config, quiet());
+  b.config.train.max_steps = 60;
+  train(b.config, quiet(true));
+  const fs::path last = fs::path(a.config.output_dir) / "checkpoints/last";
+  CHECK(slurp(last / "model.safetensors") ==
+        slurp(fs::path(b.config.output_dir) / "checkpoints/last/model.safetensors"));
+  CHECK(slurp(last / "optimizer.safetensors") ==
+        slurp(fs::path(b.config.output_dir) / "checkpoints/last/optimizer.safetensors"));
+
+  // The mask is exactly the pieces of the French side (plus EOS and UNK): no English-only piece.
+  OpenCheckpoint ck = open_checkpoint(last.string());
+  const Vocab& v = *ck.vocab;
+  std::set<int> french{v.eos_id(), v.unk_id()}, english;
+  for (const auto& [file, set] : {std::pair{a.path("train.fr"), &french}, {a.path("train.en"), &english}}) {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);)
+      for (int id : v.encode(line)) set->insert(id);
+  }
+  const std::vector<int>& ids = ck.model->output_ids();
+  CHECK(std::set<int>(ids.begin(), ids.end()) == french);
+  long english_only = 0;
+  for (int id : english) english_only += french.count(id) == 0 ? 1 : 0;
+  MESSAGE(ids.size() << " of " << v.size() << " pieces scored; " << english_only
+                     << " English-only pieces left out");
+  CHECK(english_only > 0);
+  CHECK(ck.config.model.output_vocab == OutputVocab::target);
+
+  // Beam search and greedy decoding produce only scored pieces.
+  std::vector<std::vector<int>> src;
+  std::ifstream in(a.path("valid.en"));
+  for (std::string line; std::getline(in, line) && src.size() < 20;) src.push_back(v.encode(line));
+  DecodeConfig d;
+  d.beam = 4;
+  long tokens = 0;
+  for (const auto& hyps : beam_translate(*ck.model, src, d, 4))
+    for (const auto& h : hyps)
+      for (int id : h.tokens) {
+        CHECK(std::binary_search(ids.begin(), ids.end(), id));
+        ++tokens;
+      }
+  for (const auto& h : greedy_translate(*ck.model, src, d))
+    for (int id : h.tokens) CHECK(std::binary_search(ids.begin(), ids.end(), id));
+  CHECK(tokens > 0);
 }
 
 TEST_CASE("with train.ema_decay, checkpoints hold the averaged weights and resume needs the setting") {

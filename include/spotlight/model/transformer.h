@@ -5,6 +5,14 @@
 //   src_x  = dropout(E[src]·√D + pe)      memory = Encoder(src_x)
 //   tgt_x  = dropout(E[tgt_in]·√D + pe)   h      = Decoder(tgt_x, memory)
 //   logits = h · Eᵀ                        [B·T, V]
+//
+// Output vocabulary (model.output_vocab): "all" scores every piece of the joint vocabulary;
+// "target" scores only the pieces that occur on the target side of the training data (plus
+// EOS and UNK), `output_ids`, a sorted list the trainer sets: logits = h · E[output_ids]ᵀ
+// [B·T, V′], and every other piece has logit −∞ (probability 0). A joint English–French
+// vocabulary spends about a quarter of its pieces on English only; the projection, the largest
+// GEMM of a small model, then shrinks by that much. The list is saved with the weights as
+// "output_mask" [V] (1 = scored), a float32 buffer like PyTorch's.
 #pragma once
 
 #include <map>
@@ -16,6 +24,8 @@
 #include "spotlight/model/decoder.h"
 
 namespace spotlight {
+
+enum class OutputVocab { all, target };
 
 struct ModelConfig {
   long vocab_size = 8000;  // joint source/target vocabulary (shared embedding)
@@ -30,6 +40,7 @@ struct ModelConfig {
   float attention_dropout = 0.0f;   // attention probabilities
   float activation_dropout = 0.0f;  // feed-forward hidden layer
   long max_positions = 1024;        // longest sequence the position table covers
+  OutputVocab output_vocab = OutputVocab::all;  // pieces the output projection scores
   int pad_id = 0, unk_id = 1, bos_id = 2, eos_id = 3;
 
   LayerShape layer_shape() const {
@@ -54,6 +65,9 @@ class Transformer {
     Tensor h;       // [B·T, D] decoder output
     Tensor logits;  // [B·T, V] (forward), or one row chunk of them (chunked training loss)
     Tensor dh;      // [B·T, D] gradient at the decoder output (chunked training loss)
+    Tensor out_w, out_dw;  // [V′, D] gathered output weights and their gradient (output_ids)
+    Tensor sub;            // [B·T, V′] logits over output_ids (forward with output_ids)
+    std::vector<int> targets;  // tgt_out as output indices (chunked training loss)
   };
 
   explicit Transformer(const ModelConfig& cfg);
@@ -73,9 +87,26 @@ class Transformer {
   // Loads every parameter; the file must hold exactly this model's names and shapes.
   void load_weights(const std::string& path);
 
+  // The output vocabulary (model.output_vocab "target"): sorted, unique piece ids within the
+  // vocabulary, EOS included, PAD and BOS excluded; throws otherwise, or if the config's
+  // output_vocab is "all". Empty until set: every piece is scored.
+  void set_output_ids(std::vector<int> ids);
+  const std::vector<int>& output_ids() const { return output_ids_; }
+  long output_size() const;  // V′ (V when every piece is scored)
+  // Output index of piece `id` for the loss: −1 for PAD (ignored), UNK's index for a piece
+  // outside output_ids (a target the model cannot produce is scored as UNK).
+  int output_index(int id) const;
+  // The output projection's weight [V′, D]: E itself, or its output_ids rows copied into w.
+  MatView output_weight(Tensor& w) const;
+  // The gradient of those gathered rows [V′, D] added into E's gradient.
+  void output_weight_backward(const Tensor& dw);
+  // logits over output_ids [N, V′] → over the vocabulary [N, V], −∞ for the other pieces.
+  void expand_logits(const MatView& sub, Tensor& full) const;
+
   // Logits for every target position into c.logits. Dropout is active iff rng is given.
   void forward(const Batch& batch, Cache& c, Rng* rng) const;
-  // dlogits [B·T, V] → every parameter's gradient (accumulated).
+  // dlogits [B·T, V] → every parameter's gradient (accumulated); with output_ids only their
+  // columns are read (the others are constant −∞).
   void backward(const Batch& batch, Cache& c, const Tensor& dlogits);
   // forward and backward without the output projection, for training that projects and
   // scores the decoder output in row chunks (embed.project on views): forward_hidden leaves
@@ -98,7 +129,9 @@ class Transformer {
 
  private:
   ParamList params_;
-  Tensor dh_, dx_, dmemory_, demb_;  // backward scratch
+  std::vector<int> output_ids_;    // sorted; empty: every piece
+  std::vector<int> output_index_;  // [V] position in output_ids_, −1 if absent (empty likewise)
+  Tensor dh_, dx_, dmemory_, demb_, dsub_;  // backward scratch
 };
 
 // Throws with a message naming the problem unless the batch is well formed for this model:
@@ -107,8 +140,10 @@ void validate_batch(const Batch& b, const ModelConfig& cfg);
 
 // Matrix-multiply FLOPs (2 per multiply-add) of one forward pass over a padded batch of
 // `batch` sentences, src_len × tgt_len positions each: projections, attention scores and
-// contexts, feed-forward, and the output projection. A training step costs 3× this (the
-// backward computes gradients for both inputs and weights). Same count as the PyTorch peer's.
-double forward_flops(const ModelConfig& c, long batch, long src_len, long tgt_len);
+// contexts, feed-forward, and the output projection (onto output_size pieces; 0: the whole
+// vocabulary). A training step costs 3× this (the backward computes gradients for both inputs
+// and weights). Same count as the PyTorch peer's.
+double forward_flops(const ModelConfig& c, long batch, long src_len, long tgt_len,
+                     long output_size = 0);
 
 }  // namespace spotlight

@@ -13,8 +13,10 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "spotlight/config.h"
+#include "spotlight/data/corpus.h"
 #include "spotlight/data/vocab.h"
 #include "spotlight/rng.h"
 #include "spotlight/train/loss.h"
@@ -53,7 +55,11 @@ std::unique_ptr<Vocab> prepare_vocabulary(Config& c);
 // whole (a 4,096-token batch's would take 131 MB at V = 8,000), only [kLossChunkRows, V].
 constexpr long kLossChunkRows = 512;
 
-// After model.forward_hidden: projects c.h onto the vocabulary and scores it against b.tgt_out
+// The output vocabulary of model.output_vocab "target": every piece on the target side of the
+// corpus, plus EOS and UNK (sorted ids).
+std::vector<int> target_pieces(const ParallelCorpus& corpus, const ModelConfig& m);
+
+// After model.forward_hidden: projects c.h onto the output vocabulary (model.output_size()) and scores it against b.tgt_out
 // (label-smoothed cross-entropy, loss.h) in chunks of kLossChunkRows rows, reusing c.logits for
 // each chunk. With dh, also the gradient: grad_scale · d(Σ loss)/d h into *dh [B·T, D]
 // (overwritten) and the embedding's weight gradient (accumulated).

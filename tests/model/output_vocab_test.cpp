@@ -1,0 +1,225 @@
+// model.output_vocab "target": the output projection scores only the target side's pieces.
+// Gradients of the training loss against finite differences (and a mis-indexed scatter caught),
+// logits and decoding steps against the full projection, the checkpoint buffer and its errors.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <limits>
+
+#include "spotlight/check.h"
+#include "spotlight/kernels.h"
+#include "spotlight/model/decoder.h"
+#include "spotlight/safetensors.h"
+#include "spotlight/train/loss.h"
+#include "spotlight/train/trainer.h"
+#include "support/fixtures.h"
+#include "support/grad_check.h"
+
+using namespace spotlight;
+using namespace spotlight::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+ModelConfig shortlist_config() {
+  ModelConfig c = tiny_config(Norm::pre, Activation::gelu);  // smooth: exact differences
+  c.vocab_size = 23;
+  c.output_vocab = OutputVocab::target;
+  return c;
+}
+
+// EOS, UNK and every other piece from 4 on: 3 (eos), 1 (unk), 4, 6, 8, ...
+std::vector<int> every_other(const ModelConfig& c) {
+  std::vector<int> ids{c.unk_id, c.eos_id};
+  for (int i = 4; i < c.vocab_size; i += 2) ids.push_back(i);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// Mean training loss with a fixed dropout seed, through the trainer's chunked projection.
+double training_loss(Transformer& m, const Batch& b, Transformer::Cache& c, float eps) {
+  Rng drop(1234);
+  m.forward_hidden(b, c, &drop);
+  const LossStats st = projected_loss(m, c, b, eps, 0.0f, nullptr);
+  return st.loss / static_cast<double>(st.tokens);
+}
+
+}  // namespace
+
+TEST_CASE("output vocabulary: every parameter's gradient matches finite differences") {
+  Rng rng(5);
+  Transformer m(shortlist_config());
+  m.init(rng);
+  m.set_output_ids(every_other(m.cfg));
+  // Targets inside the list and outside it (scored as UNK).
+  const Batch b = random_batch(rng, m.cfg, {5, 2, 3}, {3, 6, 2});
+  bool outside = false;
+  for (int id : b.tgt_out) outside |= id != m.cfg.pad_id && id >= 4 && id % 2 == 1;
+  REQUIRE(outside);
+  Transformer::Cache c;
+  const float eps = 0.1f;
+  Rng drop(1234);
+  forward_backward(m, c, std::span<const Batch>(&b, 1), eps, drop);
+  std::vector<Checked> items;
+  for (Param* p : m.params())
+    if (p->name.find("k_proj.bias") == std::string::npos)  // exactly 0, see layers test
+      items.push_back({p->name, &p->value, &p->grad});
+  const double worst = expect_gradients(items, [&] { return training_loss(m, b, c, eps); });
+  MESSAGE("worst relative error " << worst << " over " << items.size() << " tensors");
+
+  // A scatter one row off (each gathered row's gradient added to the next piece's row) is
+  // caught by the same check.
+  Param& e = m.embed.weight;
+  Tensor wrong = e.grad;  // the whole, correct gradient
+  m.zero_grad();
+  Rng drop2(1234);
+  m.forward_hidden(b, c, &drop2);
+  const LossStats st = projected_loss(m, c, b, eps, 0.0f, nullptr);
+  Tensor dh;
+  projected_loss(m, c, b, eps, 1.0f / static_cast<float>(st.tokens), &dh);
+  const Tensor projection = e.grad;  // the projection's share alone
+  const long d = m.cfg.d_model;
+  for (int id : m.output_ids()) {
+    const long to = (id + 1) % m.cfg.vocab_size;
+    for (long j = 0; j < d; ++j) {
+      wrong[id * d + j] -= projection[id * d + j];
+      wrong[to * d + j] += projection[id * d + j];
+    }
+  }
+  const GradCheck broken =
+      check_gradient(e.value.data(), wrong.data(), e.value.size(),
+                     [&] { return training_loss(m, b, c, eps); });
+  CHECK(broken.rel_error > 10 * kGradTol);
+}
+
+TEST_CASE("output vocabulary: logits are the full projection's columns, −inf elsewhere") {
+  Rng rng(8);
+  ModelConfig all = shortlist_config();
+  all.output_vocab = OutputVocab::all;
+  Transformer full(all), sub(shortlist_config());
+  Rng a(3), b3(3);
+  full.init(a);
+  sub.init(b3);
+  const std::vector<int> ids = every_other(sub.cfg);
+  sub.set_output_ids(ids);
+  CHECK(sub.output_size() == static_cast<long>(ids.size()));
+  const Batch b = random_batch(rng, all, {4, 3}, {5, 2});
+  Transformer::Cache cf, cs;
+  full.forward(b, cf, nullptr);
+  sub.forward(b, cs, nullptr);
+  REQUIRE(cs.logits.cols() == all.vocab_size);
+  long compared = 0;
+  for (long r = 0; r < cf.logits.rows(); ++r)
+    for (int v = 0; v < all.vocab_size; ++v) {
+      const float x = cs.logits.view().at(r, v);
+      if (std::binary_search(ids.begin(), ids.end(), v)) {
+        CHECK(x == doctest::Approx(cf.logits.view().at(r, v)).epsilon(1e-5));
+        ++compared;
+      } else {
+        CHECK(x == -std::numeric_limits<float>::infinity());
+      }
+    }
+  CHECK(compared == cf.logits.rows() * static_cast<long>(ids.size()));
+
+  // The training loss is label-smoothed cross-entropy over the listed pieces only.
+  const Batch inside = make_batch({{5, 6, 7}}, {{4, 6, 8, 10}}, all.pad_id, all.bos_id, all.eos_id);
+  full.forward(inside, cf, nullptr);
+  sub.forward_hidden(inside, cs, nullptr);
+  const LossStats got = projected_loss(sub, cs, inside, 0.1f, 0.0f, nullptr);
+  Tensor gathered({cf.logits.rows(), static_cast<long>(ids.size())});
+  std::vector<int> targets;
+  for (long r = 0; r < cf.logits.rows(); ++r) {
+    for (size_t i = 0; i < ids.size(); ++i) gathered.view().row(r)[i] = cf.logits.view().at(r, ids[i]);
+    const int y = inside.tgt_out[static_cast<size_t>(r)];
+    targets.push_back(static_cast<int>(std::lower_bound(ids.begin(), ids.end(), y) - ids.begin()));
+  }
+  const LossStats want = cross_entropy(gathered, targets, -1, 0.1f, 0.0f, nullptr);
+  CHECK(got.tokens == want.tokens);
+  CHECK(got.loss == doctest::Approx(want.loss).epsilon(1e-5));
+  CHECK(got.nll == doctest::Approx(want.nll).epsilon(1e-5));
+}
+
+TEST_CASE("output vocabulary: a decoding step equals the teacher-forced forward pass") {
+  Rng rng(9);
+  Transformer m(shortlist_config());
+  m.init(rng);
+  m.set_output_ids(every_other(m.cfg));
+  const std::vector<int> src{5, 9, 4, 12}, tgt{6, 8, 4};
+  const Batch b = make_batch({src}, {tgt}, m.cfg.pad_id, m.cfg.bos_id, m.cfg.eos_id);
+  Transformer::Cache c;
+  m.forward(b, c, nullptr);
+  log_softmax(c.logits.view());
+  Transformer::Cache ec;
+  std::vector<int> s = src;
+  s.push_back(m.cfg.eos_id);
+  const std::vector<int> len{static_cast<int>(s.size())};
+  m.encode(s, 1, len, ec);
+  DecoderState st;
+  m.start(ec, len, 8, st);
+  Tensor lp;
+  std::vector<int> feed{m.cfg.bos_id};
+  for (size_t t = 0; t <= tgt.size(); ++t) {
+    m.step(feed, st, lp);
+    for (int v = 0; v < m.cfg.vocab_size; ++v) {
+      const float want = c.logits.view().at(static_cast<long>(t), v);
+      if (std::isinf(want))
+        CHECK(lp.view().at(0, v) == want);
+      else
+        CHECK(lp.view().at(0, v) == doctest::Approx(want).epsilon(1e-4));
+    }
+    if (t < tgt.size()) feed = {tgt[t]};
+  }
+}
+
+TEST_CASE("output vocabulary: saved as output_mask and restored; bad masks are errors") {
+  const fs::path dir = fs::temp_directory_path() / "spotlight_output_vocab_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Rng rng(4);
+  Transformer m(shortlist_config());
+  m.init(rng);
+  CHECK_THROWS_WITH_AS(m.save_weights((dir / "unset.safetensors").string()),
+                       doctest::Contains("never set"), Error);
+  m.set_output_ids(every_other(m.cfg));
+  const std::string path = (dir / "m.safetensors").string();
+  m.save_weights(path);
+  Transformer back(shortlist_config());
+  back.load_weights(path);
+  CHECK(back.output_ids() == m.output_ids());
+
+  // The same file for a model that scores every piece: an unexpected tensor.
+  ModelConfig all = shortlist_config();
+  all.output_vocab = OutputVocab::all;
+  Transformer plain(all);
+  CHECK_THROWS_WITH_AS(plain.load_weights(path), doctest::Contains("output_mask"), Error);
+  CHECK_THROWS_WITH_AS(m.set_output_ids({3, 4}), doctest::Contains("EOS and UNK"), Error);
+  CHECK_THROWS_WITH_AS(plain.set_output_ids({1, 3, 4}), doctest::Contains("\"all\""), Error);
+
+  // Edited masks: a missing one, a value other than 0/1, EOS or PAD wrong.
+  // edit returns whether the mask stays in the file.
+  auto with_mask = [&](const std::function<bool(Tensor&)>& edit, const std::string& name) {
+    auto tensors = read_safetensors(path);
+    TensorRefs refs;
+    for (auto& [k, t] : tensors)
+      if (k != "output_mask" || edit(t)) refs.emplace_back(k, &t);
+    const std::string out = (dir / name).string();
+    write_safetensors(out, refs, {});
+    return out;
+  };
+  Transformer probe(shortlist_config());
+  CHECK_THROWS_WITH_AS(probe.load_weights(with_mask([](Tensor&) { return false; }, "a")),
+                       doctest::Contains("no tensor 'output_mask'"), Error);
+  CHECK_THROWS_WITH_AS(probe.load_weights(with_mask([](Tensor& t) { t[5] = 0.5f;
+    return true; }, "b")),
+                       doctest::Contains("other than 0 or 1"), Error);
+  CHECK_THROWS_WITH_AS(probe.load_weights(with_mask([](Tensor& t) { t[3] = 0.0f;
+    return true; }, "c")),
+                       doctest::Contains("EOS"), Error);
+  CHECK_THROWS_WITH_AS(probe.load_weights(with_mask([](Tensor& t) { t[0] = 1.0f;
+    return true; }, "d")),
+                       doctest::Contains("PAD"), Error);
+  fs::remove_all(dir);
+}
