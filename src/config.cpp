@@ -47,6 +47,7 @@ void fields(C& c, F&& f) {
     f("lr", c.lr);
     f("warmup", c.warmup);
     f("lr_schedule", c.lr_schedule);
+    f("lr_cooldown", c.lr_cooldown);
     f("max_steps", c.max_steps);
     f("max_epochs", c.max_epochs);
     f("max_minutes", c.max_minutes);
@@ -207,6 +208,11 @@ void validate_config(const Config& c) {
   in_range("train.warmup", t.warmup, 0L, 1L << 40);
   require(t.lr_schedule == "inverse_sqrt" || t.lr_schedule == "cosine",
           "train.lr_schedule: expected \"inverse_sqrt\" or \"cosine\", got '" + t.lr_schedule + "'");
+  in_range("train.lr_cooldown", t.lr_cooldown, 0L, 1L << 40);
+  require(t.lr_cooldown == 0 || (t.max_steps > 0 && t.lr_cooldown <= t.max_steps),
+          "train.lr_cooldown: needs train.max_steps, and at most that many updates (got " +
+              std::to_string(t.lr_cooldown) + " with max_steps " + std::to_string(t.max_steps) +
+              ")");
   in_range("train.max_steps", t.max_steps, 0L, 1L << 40);
   in_range("train.max_epochs", t.max_epochs, 0L, 1L << 40);
   in_range("train.max_minutes", t.max_minutes, 0.0, 1e9);

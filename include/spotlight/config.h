@@ -33,6 +33,7 @@ struct TrainConfig {
   double lr = 1e-3;          // peak learning rate, reached after `warmup` updates
   long warmup = 4000;        // linear warm-up updates, then the decay of lr_schedule
   std::string lr_schedule = "inverse_sqrt";  // inverse_sqrt | cosine (to 0 at max_steps)
+  long lr_cooldown = 0;  // last updates before max_steps with the rate falling linearly to 0
   long max_steps = 0;        // stop after this many updates (0: no limit)
   long max_epochs = 0;       // stop after this many epochs (0: no limit)
   double max_minutes = 0.0;  // stop after this much training time (0: no limit)

@@ -5,13 +5,15 @@
 //   3: config.json          open_checkpoint, which builds the model the config describes
 // Each must load or be refused with spotlight::Error, without allocating what the file claims
 // before checking it (libFuzzer's -malloc_limit_mb turns such an allocation into a crash), and
-// a loaded model must hold only finite weights.
+// a loaded model must hold only finite weights. The genuine model scores a target vocabulary
+// (model.output_vocab "target"), so its file also holds the output_mask buffer.
 // SPOTLIGHT_FUZZ_WRITE_SEEDS=DIR writes the genuine files, mode byte first, as seeds into DIR.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "fuzz_support.h"
 #include "spotlight/config.h"
@@ -60,9 +62,13 @@ struct Fixture {
     config.model.encoder_layers = 1;
     config.model.decoder_layers = 1;
     config.model.max_positions = 16;
+    config.model.output_vocab = spotlight::OutputVocab::target;  // model.safetensors has a mask
     spotlight::Transformer model(config.model);
     spotlight::Rng rng(7);
     model.init(rng);
+    std::vector<int> output_ids{config.model.unk_id};
+    for (int id = config.model.eos_id; id < vocab.size(); ++id) output_ids.push_back(id);
+    model.set_output_ids(output_ids);
     spotlight::Adam adam(model.params(), spotlight::AdamConfig{});
     for (spotlight::Param* p : model.params()) p->grad.fill(0.01f);
     adam.step(1e-3);

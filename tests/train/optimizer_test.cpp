@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "spotlight/check.h"
 #include "spotlight/train/schedule.h"
 
 using namespace spotlight;
@@ -86,6 +87,33 @@ TEST_CASE("cosine schedule: linear warm-up, then half a cosine to zero at the la
   CHECK(LrSchedule::from_config(t).lr(650) == s.lr(650));
   t.lr_schedule = "inverse_sqrt";
   CHECK(LrSchedule::from_config(t).lr(1600) == doctest::Approx(5e-4));  // 1e-3 · sqrt(400/1600)
+}
+
+TEST_CASE("cooldown: the last updates fall linearly to zero; before them the schedule is unchanged") {
+  TrainConfig t;
+  t.lr = 1e-3;
+  t.warmup = 400;
+  t.max_steps = 2000;
+  t.lr_cooldown = 400;
+  const LrSchedule s = LrSchedule::from_config(t);
+  const LrSchedule plain{1e-3, 400};
+  for (long step : {1L, 100L, 400L, 1000L, 1600L})
+    CHECK(s.lr(step) == plain.lr(step));  // bit for bit: runs without cooldown are unchanged
+  CHECK(s.lr(1700) == doctest::Approx(plain.lr(1700) * 0.75));  // 300 of 400 left
+  CHECK(s.lr(1800) == doctest::Approx(1e-3 * std::sqrt(400.0 / 1800) * 0.5));
+  CHECK(s.lr(1999) == doctest::Approx(plain.lr(1999) / 400));
+  CHECK(s.lr(2000) == 0.0);
+  CHECK(s.lr(2100) == 0.0);
+  // With cosine too, and the config rejects a cooldown without max_steps or longer than it.
+  t.lr_schedule = "cosine";
+  const LrSchedule c = LrSchedule::from_config(t);
+  CHECK(c.lr(1800) == doctest::Approx(LrSchedule{1e-3, 400, LrDecay::cosine, 2000}.lr(1800) * 0.5));
+  using nlohmann::json;
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"train", {{"lr_cooldown", 100}}}}),
+                       doctest::Contains("train.lr_cooldown: needs train.max_steps"), Error);
+  CHECK_THROWS_WITH_AS(
+      Config::from_json(json{{"train", {{"lr_cooldown", 3000}, {"max_steps", 2000}}}}),
+      doctest::Contains("train.lr_cooldown"), Error);
 }
 
 TEST_CASE("gradient clipping scales the global norm down to the limit") {

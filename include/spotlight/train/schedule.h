@@ -3,6 +3,9 @@
 //     lr(step) = peak · min(step / warmup, sqrt(warmup / step))
 //   cosine (to zero at `total` updates, for a run with a fixed budget of updates):
 //     lr(step) = peak · ½ · (1 + cos(π · min(1, (step − warmup) / (total − warmup))))  after warm-up
+// cooldown (train.lr_cooldown, with either decay): over the last `cooldown` updates before
+// `total` the rate is further multiplied by (total − step) / cooldown, falling linearly to 0,
+// the "warm-up, stable, decay" shape that lets the last updates settle.
 // step ≥ 1 is the update about to be made; lr(0) = 0.
 #pragma once
 
@@ -21,14 +24,23 @@ struct LrSchedule {
   long warmup = 4000;
   LrDecay decay = LrDecay::inverse_sqrt;
   long total = 0;  // cosine: the update at which the rate reaches 0 (train.max_steps)
+  long cooldown = 0;  // updates before `total` over which the rate falls linearly to 0
 
-  // The schedule a config's train section asks for (train.lr, warmup, lr_schedule, max_steps).
+  // The schedule a config's train section asks for (train.lr, warmup, lr_schedule, max_steps,
+  // lr_cooldown).
   static LrSchedule from_config(const TrainConfig& t) {
     return {t.lr, t.warmup, t.lr_schedule == "cosine" ? LrDecay::cosine : LrDecay::inverse_sqrt,
-            t.max_steps};
+            t.max_steps, t.lr_cooldown};
   }
 
   double lr(long step) const {
+    const double base = decayed(step);
+    if (cooldown <= 0 || step <= total - cooldown) return base;
+    return base * static_cast<double>(std::max(total - step, 0L)) / static_cast<double>(cooldown);
+  }
+
+ private:
+  double decayed(long step) const {
     if (step < 1) return 0.0;
     const double s = static_cast<double>(step), w = static_cast<double>(warmup);
     if (decay == LrDecay::inverse_sqrt)  // this exact expression: runs stay bit-reproducible
