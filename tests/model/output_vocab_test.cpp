@@ -174,7 +174,7 @@ TEST_CASE("output vocabulary: a decoding step equals the teacher-forced forward 
   }
 }
 
-TEST_CASE("output vocabulary: saved as output_mask and restored; bad masks are errors") {
+TEST_CASE("output vocabulary: saved as output_mask and restored, bad masks are errors") {
   const fs::path dir = fs::temp_directory_path() / "spotlight_output_vocab_test";
   fs::remove_all(dir);
   fs::create_directories(dir);

@@ -89,7 +89,7 @@ TEST_CASE("cosine schedule: linear warm-up, then half a cosine to zero at the la
   CHECK(LrSchedule::from_config(t).lr(1600) == doctest::Approx(5e-4));  // 1e-3 · sqrt(400/1600)
 }
 
-TEST_CASE("cooldown: the last updates fall linearly to zero; before them the schedule is unchanged") {
+TEST_CASE("cooldown: the last updates fall linearly to zero, before them the schedule is unchanged") {
   TrainConfig t;
   t.lr = 1e-3;
   t.warmup = 400;
