@@ -49,6 +49,8 @@ mkdir -p build-san/crashes
 fuzz_one() {
   local n=$1
   mkdir -p "build-san/corpus/$n" "build-san/seeds/$n"
+  local committed=""  # committed seeds, if the harness has any (checkpoint generates all its own)
+  [ -d "tests/fuzz/corpus/$n" ] && committed="../tests/fuzz/corpus/$n"
   # The seeds a harness generates from the current code (genuine checkpoint files, a genuine
   # corpus cache): one empty run with SPOTLIGHT_FUZZ_WRITE_SEEDS writes them.
   (cd build-san && SPOTLIGHT_FUZZ_WRITE_SEEDS="seeds/$n" "./fuzz_$n" -runs=0 "seeds/$n" \
@@ -56,7 +58,7 @@ fuzz_one() {
   # -malloc_limit_mb: an allocation sized by the input beyond 1 GB is a bug.
   (cd build-san && "./fuzz_$n" -max_total_time="$seconds" -rss_limit_mb=2048 \
      -malloc_limit_mb=1024 -timeout=10 -max_len=65536 -print_final_stats=1 \
-     -artifact_prefix="crashes/$n-" "corpus/$n" "../tests/fuzz/corpus/$n" "seeds/$n" > "fuzz_$n.log" 2>&1)
+     -artifact_prefix="crashes/$n-" "corpus/$n" $committed "seeds/$n" > "fuzz_$n.log" 2>&1)
 }
 jobs=$(nproc 2>/dev/null || echo 2)
 declare -A pids

@@ -7,12 +7,14 @@
 // before checking it (libFuzzer's -malloc_limit_mb turns such an allocation into a crash), and
 // a loaded model must hold only finite weights. The genuine model scores a target vocabulary
 // (model.output_vocab "target"), so its file also holds the output_mask buffer.
-// SPOTLIGHT_FUZZ_WRITE_SEEDS=DIR writes the genuine files, mode byte first, as seeds into DIR.
+// SPOTLIGHT_FUZZ_WRITE_SEEDS=DIR writes the genuine files, mode byte first, as seeds into DIR,
+// and the regression inputs below (hand-made files that each hit one guard of the loader).
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "fuzz_support.h"
@@ -33,6 +35,39 @@ std::string slurp(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Regression inputs for the loader's guards, built here rather than committed as binary files.
+// Each is a mode byte (which file it replaces) followed by that file's bytes.
+std::vector<std::pair<std::string, std::string>> regression_inputs() {
+  // model.safetensors with this JSON header: 8-byte little-endian length, header, `data` bytes.
+  auto safetensors = [](const std::string& header, size_t data) {
+    std::string out = "0";
+    for (int i = 0; i < 8; ++i) out += static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    return out + header + std::string(data, '\0');
+  };
+  const std::string zero_rng = R"(["0","0","0","0"])";
+  return {
+      // Claims a 1,000-byte header but ends after 5.
+      {"model_truncated", "0" + std::string("\xe8\x03\0\0\0\0\0\0", 8) + R"({"a":)"},
+      // Element count 2^32 · 2^32 · 16 overflows 64 bits.
+      {"model_overflow_shape",
+       safetensors(R"({"embed_tokens.weight": {"dtype": "F32", "shape": [4294967296, 4294967296, )"
+                   R"(16], "data_offsets": [0, 4]}})", 4)},
+      // Offsets far beyond the file.
+      {"model_offsets_outside",
+       safetensors(R"({"embed_tokens.weight": {"dtype": "F32", "shape": [2], "data_offsets": )"
+                   R"([0, 8000000]}})", 8)},
+      // 20,000 nested arrays: the JSON parser must refuse, not recurse off the stack.
+      {"model_deep_nesting", safetensors(std::string(20000, '['), 0)},
+      // A step count no integer holds.
+      {"state_huge_step", "2" + std::string(R"({"step": 1e300, "epoch": 1, "epoch_position": 0, )") +
+                              R"("best_bleu": -1.0, "best_step": 0, "bad_validations": 0, )" +
+                              R"("train_seconds": 0.0, "rng": )" + zero_rng +
+                              R"(, "epoch_rng": )" + zero_rng + "}"},
+      // A config whose model section is not an object.
+      {"config_model_not_object", R"(3{"model": 3})"},
+  };
 }
 
 struct Fixture {
@@ -83,6 +118,8 @@ struct Fixture {
       for (int k = 0; k < 4; ++k)
         std::ofstream(fs::path(seeds) / ("genuine_" + std::to_string(k)), std::ios::binary)
             << static_cast<char>('0' + k) << genuine[k];
+      for (const auto& [name, bytes] : regression_inputs())
+        std::ofstream(fs::path(seeds) / name, std::ios::binary) << bytes;
     }
   }
   ~Fixture() {
