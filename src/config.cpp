@@ -71,6 +71,7 @@ void fields(C& c, F&& f) {
     static_assert(std::is_same_v<T, DecodeConfig>);
     f("beam", c.beam);
     f("alpha", c.alpha);
+    f("patience", c.patience);
     f("max_len_a", c.max_len_a);
     f("max_len_b", c.max_len_b);
     f("batch_size", c.batch_size);
@@ -235,6 +236,7 @@ void validate_config(const Config& c) {
   const DecodeConfig& d = c.decode;
   in_range("decode.beam", d.beam, 1L, 64L);
   in_range("decode.alpha", d.alpha, 0.0, 100.0);
+  in_range("decode.patience", d.patience, 0.01, 1000.0);
   in_range("decode.max_len_a", d.max_len_a, 0.0, 1000.0);
   in_range("decode.max_len_b", d.max_len_b, 0L, 65535L);
   in_range("decode.batch_size", d.batch_size, 1L, 4096L);

@@ -44,6 +44,7 @@ TEST_CASE("missing fields keep their documented defaults") {
   CHECK(c.train.label_smoothing == 0.1);
   CHECK(c.model.norm == Norm::pre);
   CHECK(c.decode.beam == 5);
+  CHECK(c.decode.patience == 1.0);  // fairseq's early stop
   CHECK(c.to_json()["train"]["adam_beta2"] == 0.98);
 }
 
@@ -67,6 +68,10 @@ TEST_CASE("unknown keys and wrong types name the key path") {
                        Error);
   CHECK_THROWS_WITH_AS(Config::from_json(json{{"decode", 3}}),
                        doctest::Contains("decode: expected an object"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json{{"decode", {{"patience", 0}}}}),
+                       doctest::Contains("decode.patience: expected a value in [0.01, 1000"),
+                       Error);
+  CHECK(Config::from_json(json{{"decode", {{"patience", 3}}}}).decode.patience == 3.0);
 }
 
 TEST_CASE("--set overrides edit the JSON before it is read") {

@@ -58,6 +58,7 @@ struct TrainConfig {
 struct DecodeConfig {
   long beam = 5;           // beam size (1: greedy)
   double alpha = 1.0;      // length normalisation: score / length^alpha
+  double patience = 1.0;   // a sentence stops with ⌈patience·beam⌉ finished hypotheses (1: fairseq)
   double max_len_a = 1.5;  // output limit a·source_len + b
   long max_len_b = 10;
   long batch_size = 64;  // sentences per decoding batch

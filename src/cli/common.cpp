@@ -96,6 +96,10 @@ void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
                    ->check(CLI::PositiveNumber);
   cmd->add_flag("--greedy", a.greedy, "greedy decoding (beam 1)")->excludes(beam);
   cmd->add_option("--alpha", a.alpha, "length normalisation: score / length^alpha");
+  cmd->add_option("--patience", a.patience,
+                  "a sentence's search stops with patience·beam finished hypotheses "
+                  "(default: the config's decode.patience; 1 is fairseq's early stop)")
+      ->check(CLI::Range(0.01, 1000.0));
   cmd->add_option("--batch-size", a.batch_size, "sentences per decoding batch")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a.threads, "compute threads (default: one per core)")->check(CLI::PositiveNumber);
@@ -106,6 +110,7 @@ DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
   if (a.greedy) d.beam = 1;
   if (a.beam > 0) d.beam = a.beam;
   if (a.alpha >= 0) d.alpha = a.alpha;
+  if (a.patience > 0) d.patience = a.patience;
   if (a.batch_size > 0) d.batch_size = a.batch_size;
   return d;
 }

@@ -170,6 +170,7 @@ void add_eval_command(CLI::App& app, CommandAction& action) {
       nlohmann::json j = scores_json(b, c);
       j["decode"] = {{"beam", d.beam},
                      {"alpha", d.alpha},
+                     {"patience", d.patience},
                      {"batch_size", d.batch_size},
                      {"seconds", seconds},
                      {"sentences", src.size()},

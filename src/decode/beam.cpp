@@ -57,6 +57,10 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   const long vocab = model.vocab_size();
   require(k >= 1, "beam_search: the beam size must be at least 1");
   require(o.nbest >= 1 && o.nbest <= k, "beam_search: nbest must lie between 1 and the beam size");
+  require(o.patience > 0.0 && o.patience <= 1000.0, "beam_search: patience must lie in (0, 1000]");
+  // Finished hypotheses that end a sentence's search (the 1e-9 keeps 1.5·2 at 3, not 4).
+  const long finish = std::max(1L, static_cast<long>(std::ceil(o.patience * k - 1e-9)));
+  require(o.nbest <= finish, "beam_search: nbest exceeds the ⌈patience·beam⌉ finished hypotheses");
   require(sentences >= 0 && static_cast<long>(max_len.size()) == sentences,
           "beam_search: one length limit per sentence");
   // The model holds each sentence `beam` times, or once: only beam 0 is live at the first step,
@@ -135,14 +139,14 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
       const long row0 = static_cast<long>(i) * k;
       const std::vector<Candidate>& top = tops[i];
 
-      // EOS candidates among the best `beam` are finished, until the sentence has `beam`.
+      // EOS candidates among the best `beam` are finished, until the sentence has `finish`.
       std::vector<Hypothesis>& done = finished[static_cast<size_t>(s)];
       for (size_t j = 0; j < std::min(top.size(), static_cast<size_t>(k)); ++j) {
-        if (top[j].token != eos_id || static_cast<long>(done.size()) >= k) continue;
+        if (top[j].token != eos_id || static_cast<long>(done.size()) >= finish) continue;
         const int* h = hist.data() + (row0 + top[j].beam) * width;
         done.push_back({std::vector<int>(h, h + t), top[j].score / length_norm});
       }
-      if (forced || static_cast<long>(done.size()) >= k) continue;  // the sentence leaves
+      if (forced || static_cast<long>(done.size()) >= finish) continue;  // the sentence leaves
 
       // The best `beam` non-EOS candidates go on; rows short of a candidate hold none.
       const size_t first = parent.size();
@@ -192,7 +196,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
 std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
                                                     const std::vector<std::vector<int>>& sources,
                                                     const DecodeConfig& d, long nbest) {
-  const BeamOptions o{d.beam, d.alpha, nbest};
+  const BeamOptions o{d.beam, d.alpha, nbest, d.patience};
   TransformerStepModel stepper(model);
   // Beam also feeds position `limit` (the forced EOS step).
   const long cap = model.cfg.max_positions - 1;

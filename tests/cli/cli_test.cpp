@@ -62,6 +62,15 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
   r = run_cli("bleu --ref " + c.data.valid[1] + " --hyp " + toy.path("valid.hyp") + " --json", t);
   REQUIRE(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["bleu"]["score"] == ev["bleu"]["score"]);
+  // --patience reaches the search and the report; n-best beyond patience·beam is refused.
+  r = run_cli("eval -c " + best + " --src " + c.data.valid[0] + " --ref " + c.data.valid[1] +
+              " --beam 3 --patience 2 --json",
+          t);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["decode"]["patience"] == 2.0);
+  r = run_cli("translate -c " + best + " -i " + toy.path("in.en") + " --nbest 3 --beam 3 --patience 0.5", t);
+  CHECK(r.code != 0);
+  CHECK(r.err.find("needs patience") != std::string::npos);
 
   // score: one line per pair.
   r = run_cli("score -c " + best + " --src " + c.data.valid[0] + " --tgt " + c.data.valid[1], t);

@@ -60,9 +60,11 @@ std::vector<Hypothesis> enumerate_all(const NextTokenTable& table, long s, long 
 
 // Beam search written plainly for one sentence: hypotheses as token lists, candidates sorted
 // with (score ↓, beam ↑, token ↑), the best 2·beam kept, EOS among the best `beam` finished
-// (until there are `beam`), the best `beam` others continued; EOS forced after max_len tokens.
+// (until there are `finish`, by default `beam`), the best `beam` others continued; EOS forced
+// after max_len tokens.
 std::vector<Hypothesis> reference_beam(const NextTokenTable& table, long s, long max_len, long beam,
-                                       double alpha) {
+                                       double alpha, long finish = 0) {
+  if (finish == 0) finish = beam;
   std::vector<Hypothesis> live = {{{}, 0.0}}, done;  // live scores are raw sums
   for (long t = 0;; ++t) {
     std::vector<std::tuple<double, long, int>> cand;  // (−score, beam, token)
@@ -80,14 +82,14 @@ std::vector<Hypothesis> reference_beam(const NextTokenTable& table, long s, long
     for (size_t j = 0; j < cand.size(); ++j) {
       const auto [neg, b, v] = cand[j];
       const auto& tokens = live[static_cast<size_t>(b)].tokens;
-      if (v == kEos && static_cast<long>(j) < beam && static_cast<long>(done.size()) < beam)
+      if (v == kEos && static_cast<long>(j) < beam && static_cast<long>(done.size()) < finish)
         done.push_back({tokens, -neg / std::pow(static_cast<double>(t + 1), alpha)});
       if (v != kEos && static_cast<long>(next.size()) < beam) {
         next.push_back({tokens, -neg});
         next.back().tokens.push_back(v);
       }
     }
-    if (t == max_len || static_cast<long>(done.size()) >= beam || next.empty()) break;
+    if (t == max_len || static_cast<long>(done.size()) >= finish || next.empty()) break;
     live.swap(next);
   }
   std::stable_sort(done.begin(), done.end(),
@@ -194,6 +196,54 @@ TEST_CASE("narrow beams match a plain reference beam search and, unnormalised, b
       }
   MESSAGE("narrow-beam sentences below the exact optimum: "
           << worse_than_exact << " of 640; below greedy: " << worse_than_greedy);
+}
+
+// Patience (Kasai et al. 2022) only moves the stop: a sentence ends with ⌈patience·beam⌉
+// finished hypotheses instead of `beam`. The live beams follow the same path either way, so a
+// larger patience finishes a superset of the hypotheses and its best never scores lower; with
+// alpha 1 it is sometimes strictly better (the longer hypotheses the early stop cuts off).
+TEST_CASE("patience ends a sentence after patience times beam finished hypotheses") {
+  long improved = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed)
+    for (long beam : {2L, 3L})
+      for (double patience : {0.5, 1.5, 2.0, 4.0}) {
+        CAPTURE(seed);
+        CAPTURE(beam);
+        CAPTURE(patience);
+        const NextTokenTable table = random_table(seed, kVocab, kEos);
+        const std::vector<long> limits = {4, 2, 3, 5};
+        const long finish = static_cast<long>(std::ceil(patience * static_cast<double>(beam)));
+        const long nbest = std::min(beam, finish);
+        BeamOptions o{beam, 1.0, nbest, patience};
+        const auto got = run_beam(table, limits, o);
+        const auto base = run_beam(table, limits, {beam, 1.0, nbest, 1.0});
+        for (long s = 0; s < 4; ++s) {
+          CAPTURE(s);
+          auto want = reference_beam(table, s, limits[static_cast<size_t>(s)], beam, 1.0, finish);
+          if (static_cast<long>(want.size()) > nbest) want.resize(static_cast<size_t>(nbest));
+          const auto& have = got[static_cast<size_t>(s)];
+          REQUIRE(have.size() == want.size());
+          for (size_t i = 0; i < have.size(); ++i) {
+            CHECK(have[i].tokens == want[i].tokens);
+            CHECK(have[i].score == doctest::Approx(want[i].score).epsilon(1e-12));
+          }
+          const double b = base[static_cast<size_t>(s)][0].score;
+          if (patience > 1.0) {
+            CHECK(have[0].score >= b - 1e-12);
+            if (have[0].score > b + 1e-12) ++improved;
+          } else {
+            CHECK(have[0].score <= b + 1e-12);
+          }
+        }
+      }
+  MESSAGE("sentences a patience above 1 improved: " << improved << " of 960");
+  CHECK(improved > 0);
+  // The finished count is ⌈patience·beam⌉, nbest may not exceed it, patience must be positive.
+  const NextTokenTable table = random_table(3, kVocab, kEos);
+  CHECK_THROWS_WITH_AS(run_beam(table, {4}, {4, 1.0, 3, 0.5}), doctest::Contains("nbest exceeds"),
+                       Error);
+  CHECK_THROWS_WITH_AS(run_beam(table, {4}, {2, 1.0, 1, 0.0}), doctest::Contains("patience"), Error);
+  CHECK_NOTHROW(run_beam(table, {4}, {4, 1.0, 2, 0.5}));
 }
 
 TEST_CASE("a model holding each sentence once runs the first step compact and then expands") {

@@ -29,12 +29,13 @@ std::string scores_text(const BleuResult& b, const ChrfResult& c);
 std::string xml_escape(const std::string& s);
 
 // Decoding options shared by translate, eval and attend: -c/--checkpoint, --beam, --greedy,
-// --alpha, --batch-size, --threads.
+// --alpha, --patience, --batch-size, --threads.
 struct DecodeArgs {
   std::string checkpoint;
   long beam = 0;  // 0: the checkpoint's decode.beam
   bool greedy = false;
   double alpha = -1.0;
+  double patience = 0.0;  // 0: the checkpoint's decode.patience
   long batch_size = 0;
   int threads = 0;
 };

@@ -19,6 +19,10 @@ struct BeamOptions {
   long beam = 5;       // live hypotheses per sentence (1: greedy's tokens)
   double alpha = 1.0;  // length normalisation: Σ log p / length^alpha, length counting EOS
   long nbest = 1;      // finished hypotheses returned per sentence, 1 ≤ nbest ≤ beam
+  // A sentence stops once ⌈patience·beam⌉ hypotheses have finished (1: fairseq's early stop;
+  // larger searches on and lets longer hypotheses finish: Kasai et al. 2022, "A Call for
+  // Clarity in Beam Search"). At least 1 hypothesis; nbest ≤ beam still bounds the list.
+  double patience = 1.0;
 };
 
 // Decodes `sentences` sentences from BOS. The model holds each sentence `beam` times in a row
@@ -28,10 +32,12 @@ struct BeamOptions {
 //  - every live hypothesis is extended by every token but pad and BOS (only beam 0 is live at
 //    the first step), and the best 2·beam candidates of each sentence are kept, ties going to
 //    the lower beam index, then the lower token id;
-//  - candidates among the best `beam` that end in EOS are finished (normalised score above);
+//  - candidates among the best `beam` that end in EOS are finished (normalised score above),
+//    until the sentence has ⌈patience·beam⌉ finished hypotheses;
 //  - the best `beam` candidates that do not end in EOS become the next hypotheses.
 // A hypothesis holds at most max_len[s] tokens; then EOS is forced. A sentence is done when it
-// has `beam` finished hypotheses (fairseq's early stop) or reached its limit, and then leaves the
+// has ⌈patience·beam⌉ finished hypotheses (patience 1: fairseq's early stop) or reached its
+// limit, and then leaves the
 // batch: model.select() receives, for each new row, the old row it continues.
 // Returns per sentence up to o.nbest finished hypotheses, best first, with Hypothesis::score the
 // normalised score; a list is shorter only if the model gave EOS probability 0 at the limit.
