@@ -182,6 +182,7 @@ DecodeResult bench_decode(const OpenCheckpoint& ck, const std::vector<std::strin
   d.beam = beam;
   d.max_len_a = 1.5;
   d.max_len_b = 10;
+  d.patience = 1.0;  // fairseq's early stop, as the PyTorch peer searches
   d.batch_size = a.batch_size;
   std::vector<double> sps, tps;
   DecodeResult r;

@@ -97,8 +97,9 @@ void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
   cmd->add_flag("--greedy", a.greedy, "greedy decoding (beam 1)")->excludes(beam);
   cmd->add_option("--alpha", a.alpha, "length normalisation: score / length^alpha");
   cmd->add_option("--patience", a.patience,
-                  "a sentence's search stops with patience·beam finished hypotheses "
-                  "(default: the config's decode.patience; 1 is fairseq's early stop)")
+                  "a sentence's search stops once ceil(patience*beam) hypotheses have finished "
+                  "(default: the config's decode.patience; 1 is fairseq's early stop; no effect "
+                  "with --greedy or beam 1)")
       ->check(CLI::Range(0.01, 1000.0));
   cmd->add_option("--batch-size", a.batch_size, "sentences per decoding batch")
       ->check(CLI::PositiveNumber);

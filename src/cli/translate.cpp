@@ -170,7 +170,7 @@ void add_eval_command(CLI::App& app, CommandAction& action) {
       nlohmann::json j = scores_json(b, c);
       j["decode"] = {{"beam", d.beam},
                      {"alpha", d.alpha},
-                     {"patience", d.patience},
+                     {"patience", d.beam == 1 ? 1.0 : d.patience},  // greedy has none
                      {"batch_size", d.batch_size},
                      {"seconds", seconds},
                      {"sentences", src.size()},

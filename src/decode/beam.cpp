@@ -50,6 +50,13 @@ void offer(std::vector<Candidate>& top, size_t cap, const Candidate& c) {
 
 }  // namespace
 
+long stop_after(long beam, double patience) {
+  if (beam <= 1) return 1;
+  // The 1e-9 keeps a product that lands just above an integer (0.28·25 = 7.000000000000001)
+  // at that integer.
+  return std::max(1L, static_cast<long>(std::ceil(patience * static_cast<double>(beam) - 1e-9)));
+}
+
 std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentences,
                                                  const std::vector<long>& max_len, int bos_id,
                                                  int eos_id, int pad_id, const BeamOptions& o) {
@@ -58,8 +65,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   require(k >= 1, "beam_search: the beam size must be at least 1");
   require(o.nbest >= 1 && o.nbest <= k, "beam_search: nbest must lie between 1 and the beam size");
   require(o.patience > 0.0 && o.patience <= 1000.0, "beam_search: patience must lie in (0, 1000]");
-  // Finished hypotheses that end a sentence's search (the 1e-9 keeps 1.5·2 at 3, not 4).
-  const long finish = std::max(1L, static_cast<long>(std::ceil(o.patience * k - 1e-9)));
+  const long finish = stop_after(k, o.patience);
   require(o.nbest <= finish, "beam_search: nbest exceeds the ⌈patience·beam⌉ finished hypotheses");
   require(sentences >= 0 && static_cast<long>(max_len.size()) == sentences,
           "beam_search: one length limit per sentence");
@@ -75,7 +81,9 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
     width = std::max(width, m);
   }
 
+  // Per sentence: the best o.nbest finished hypotheses, best first, and how many have finished.
   std::vector<std::vector<Hypothesis>> finished(static_cast<size_t>(sentences));
+  std::vector<long> finished_count(static_cast<size_t>(sentences), 0);
   std::vector<int> active(static_cast<size_t>(sentences));  // sentence of each searched block
   std::iota(active.begin(), active.end(), 0);
   const size_t rows = static_cast<size_t>(sentences * k);
@@ -139,14 +147,23 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
       const long row0 = static_cast<long>(i) * k;
       const std::vector<Candidate>& top = tops[i];
 
-      // EOS candidates among the best `beam` are finished, until the sentence has `finish`.
+      // EOS candidates among the best `beam` are finished, until the sentence has `finish`;
+      // the list keeps the best nbest, a new one after those scoring the same.
       std::vector<Hypothesis>& done = finished[static_cast<size_t>(s)];
+      long& count = finished_count[static_cast<size_t>(s)];
       for (size_t j = 0; j < std::min(top.size(), static_cast<size_t>(k)); ++j) {
-        if (top[j].token != eos_id || static_cast<long>(done.size()) >= finish) continue;
+        if (top[j].token != eos_id || count >= finish) continue;
+        ++count;
+        const double final_score = top[j].score / length_norm;
+        const auto at = std::upper_bound(
+            done.begin(), done.end(), final_score,
+            [](double v, const Hypothesis& x) { return v > x.score; });
+        if (at - done.begin() >= o.nbest) continue;
         const int* h = hist.data() + (row0 + top[j].beam) * width;
-        done.push_back({std::vector<int>(h, h + t), top[j].score / length_norm});
+        done.insert(at, {std::vector<int>(h, h + t), final_score});
+        if (static_cast<long>(done.size()) > o.nbest) done.pop_back();
       }
-      if (forced || static_cast<long>(done.size()) >= finish) continue;  // the sentence leaves
+      if (forced || count >= finish) continue;  // the sentence leaves
 
       // The best `beam` non-EOS candidates go on; rows short of a candidate hold none.
       const size_t first = parent.size();
@@ -185,12 +202,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
     active.swap(still);
   }
 
-  for (auto& done : finished) {
-    std::stable_sort(done.begin(), done.end(),
-                     [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
-    if (static_cast<long>(done.size()) > o.nbest) done.resize(static_cast<size_t>(o.nbest));
-  }
-  return finished;
+  return finished;  // each list already the best nbest, best first
 }
 
 std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,

@@ -1,7 +1,6 @@
 #include "spotlight/decode/translator.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "spotlight/check.h"
 #include "spotlight/decode/beam.h"
@@ -27,7 +26,7 @@ std::vector<std::vector<Translation>> translate_lines(
   require(nbest >= 1 && nbest <= d.beam, "--nbest " + std::to_string(nbest) +
                                              " needs a beam of at least that size (beam is " +
                                              std::to_string(d.beam) + ")");
-  require(d.beam == 1 || nbest <= std::ceil(d.patience * static_cast<double>(d.beam) - 1e-9),
+  require(nbest <= stop_after(d.beam, d.patience),
           "--nbest " + std::to_string(nbest) + " needs patience·beam of at least that (patience " +
               std::to_string(d.patience) + ", beam " + std::to_string(d.beam) + ")");
   std::vector<std::vector<Translation>> out(lines.size());

@@ -61,9 +61,9 @@ std::vector<Hypothesis> enumerate_all(const NextTokenTable& table, long s, long 
 // Beam search written plainly for one sentence: hypotheses as token lists, candidates sorted
 // with (score ↓, beam ↑, token ↑), the best 2·beam kept, EOS among the best `beam` finished
 // (until there are `finish`, by default `beam`), the best `beam` others continued; EOS forced
-// after max_len tokens.
+// after max_len tokens. `steps`, if given, receives the number of model steps it took.
 std::vector<Hypothesis> reference_beam(const NextTokenTable& table, long s, long max_len, long beam,
-                                       double alpha, long finish = 0) {
+                                       double alpha, long finish = 0, long* steps = nullptr) {
   if (finish == 0) finish = beam;
   std::vector<Hypothesis> live = {{{}, 0.0}}, done;  // live scores are raw sums
   for (long t = 0;; ++t) {
@@ -89,7 +89,10 @@ std::vector<Hypothesis> reference_beam(const NextTokenTable& table, long s, long
         next.back().tokens.push_back(v);
       }
     }
-    if (t == max_len || static_cast<long>(done.size()) >= finish || next.empty()) break;
+    if (t == max_len || static_cast<long>(done.size()) >= finish || next.empty()) {
+      if (steps != nullptr) *steps = t + 1;
+      break;
+    }
     live.swap(next);
   }
   std::stable_sort(done.begin(), done.end(),
@@ -201,9 +204,17 @@ TEST_CASE("narrow beams match a plain reference beam search and, unnormalised, b
 // Patience (Kasai et al. 2022) only moves the stop: a sentence ends with ⌈patience·beam⌉
 // finished hypotheses instead of `beam`. The live beams follow the same path either way, so a
 // larger patience finishes a superset of the hypotheses and its best never scores lower; with
-// alpha 1 it is sometimes strictly better (the longer hypotheses the early stop cuts off).
+// alpha 1 it is sometimes strictly better (the longer hypotheses the early stop cuts off). The
+// number of model steps must match the reference's too: a patience below 1 that stopped late
+// would return the same hypotheses, but not in the same steps.
 TEST_CASE("patience ends a sentence after patience times beam finished hypotheses") {
-  long improved = 0;
+  CHECK(stop_after(8, 1.0) == 8);
+  CHECK(stop_after(8, 3.0) == 24);
+  CHECK(stop_after(2, 1.5) == 3);
+  CHECK(stop_after(25, 0.28) == 7);  // 0.28·25 is 7.000000000000001 in doubles
+  CHECK(stop_after(4, 0.01) == 1);
+  CHECK(stop_after(1, 5.0) == 1);  // beam 1 is greedy: its first EOS ends it
+  long improved = 0, fewer_steps = 0;
   for (uint64_t seed = 1; seed <= 40; ++seed)
     for (long beam : {2L, 3L})
       for (double patience : {0.5, 1.5, 2.0, 4.0}) {
@@ -213,13 +224,20 @@ TEST_CASE("patience ends a sentence after patience times beam finished hypothese
         const NextTokenTable table = random_table(seed, kVocab, kEos);
         const std::vector<long> limits = {4, 2, 3, 5};
         const long finish = static_cast<long>(std::ceil(patience * static_cast<double>(beam)));
+        REQUIRE(stop_after(beam, patience) == finish);
         const long nbest = std::min(beam, finish);
-        BeamOptions o{beam, 1.0, nbest, patience};
-        const auto got = run_beam(table, limits, o);
-        const auto base = run_beam(table, limits, {beam, 1.0, nbest, 1.0});
+        const BeamOptions o{beam, 1.0, nbest, patience};
+        FakeStepModel model(table, kVocab, 4, beam, kPad, kBos);
+        const auto got = beam_search(model, 4, limits, kBos, kEos, kPad, o);
+        FakeStepModel base_model(table, kVocab, 4, beam, kPad, kBos);
+        const auto base = beam_search(base_model, 4, limits, kBos, kEos, kPad, {beam, 1.0, nbest});
+        long steps = 0;  // the batch runs until its slowest sentence stops
         for (long s = 0; s < 4; ++s) {
           CAPTURE(s);
-          auto want = reference_beam(table, s, limits[static_cast<size_t>(s)], beam, 1.0, finish);
+          long st = 0;
+          auto want =
+              reference_beam(table, s, limits[static_cast<size_t>(s)], beam, 1.0, finish, &st);
+          steps = std::max(steps, st);
           if (static_cast<long>(want.size()) > nbest) want.resize(static_cast<size_t>(nbest));
           const auto& have = got[static_cast<size_t>(s)];
           REQUIRE(have.size() == want.size());
@@ -235,9 +253,14 @@ TEST_CASE("patience ends a sentence after patience times beam finished hypothese
             CHECK(have[0].score <= b + 1e-12);
           }
         }
+        CHECK(static_cast<long>(model.rows_per_step.size()) == steps);
+        if (patience < 1.0 && model.rows_per_step.size() < base_model.rows_per_step.size())
+          ++fewer_steps;
       }
-  MESSAGE("sentences a patience above 1 improved: " << improved << " of 960");
+  MESSAGE("sentences a patience above 1 improved: " << improved << " of 960; batches a patience "
+          "below 1 ended sooner: " << fewer_steps << " of 80");
   CHECK(improved > 0);
+  CHECK(fewer_steps > 0);
   // The finished count is ⌈patience·beam⌉, nbest may not exceed it, patience must be positive.
   const NextTokenTable table = random_table(3, kVocab, kEos);
   CHECK_THROWS_WITH_AS(run_beam(table, {4}, {4, 1.0, 3, 0.5}), doctest::Contains("nbest exceeds"),
@@ -246,29 +269,41 @@ TEST_CASE("patience ends a sentence after patience times beam finished hypothese
   CHECK_NOTHROW(run_beam(table, {4}, {4, 1.0, 2, 0.5}));
 }
 
+// With patience 0.5 and a likely EOS, sentences also leave at the compact first step.
 TEST_CASE("a model holding each sentence once runs the first step compact and then expands") {
+  long left_at_first_step = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed)
-    for (long beam : {2L, 4L}) {
-      CAPTURE(seed);
-      CAPTURE(beam);
-      const NextTokenTable table = random_table(seed, kVocab, kEos);
-      const std::vector<long> limits = {4, 2, 3};
-      const BeamOptions o{beam, 1.0, beam};
-      const auto want = run_beam(table, limits, o);
-      FakeStepModel compact(table, kVocab, 3, 1, kPad, kBos);
-      const auto got = beam_search(compact, 3, limits, kBos, kEos, kPad, o);
-      REQUIRE(compact.rows_per_step.size() >= 2);
-      CHECK(compact.rows_per_step[0] == 3);  // the first step: one row per sentence
-      CHECK(compact.rows_per_step[1] % beam == 0);
-      REQUIRE(got.size() == want.size());
-      for (size_t s = 0; s < got.size(); ++s) {
-        REQUIRE(got[s].size() == want[s].size());
-        for (size_t i = 0; i < got[s].size(); ++i) {
-          CHECK(got[s][i].tokens == want[s][i].tokens);
-          CHECK(got[s][i].score == want[s][i].score);
+    for (long beam : {2L, 4L})
+      for (double patience : {1.0, 0.5}) {
+        CAPTURE(seed);
+        CAPTURE(beam);
+        CAPTURE(patience);
+        const NextTokenTable table =
+            random_table(seed, kVocab, kEos, patience < 1.0 ? 1.5f : 0.0f);
+        const std::vector<long> limits = {4, 2, 3};
+        const long nbest = std::min(beam, stop_after(beam, patience));
+        const BeamOptions o{beam, 1.0, nbest, patience};
+        const auto want = run_beam(table, limits, o);
+        FakeStepModel compact(table, kVocab, 3, 1, kPad, kBos);
+        const auto got = beam_search(compact, 3, limits, kBos, kEos, kPad, o);
+        REQUIRE(!compact.rows_per_step.empty());
+        CHECK(compact.rows_per_step[0] == 3);  // the first step: one row per sentence
+        if (compact.rows_per_step.size() >= 2) {
+          CHECK(compact.rows_per_step[1] % beam == 0);
+          left_at_first_step += 3 - compact.rows_per_step[1] / beam;
+        } else {
+          left_at_first_step += 3;
+        }
+        REQUIRE(got.size() == want.size());
+        for (size_t s = 0; s < got.size(); ++s) {
+          REQUIRE(got[s].size() == want[s].size());
+          for (size_t i = 0; i < got[s].size(); ++i) {
+            CHECK(got[s][i].tokens == want[s][i].tokens);
+            CHECK(got[s][i].score == want[s][i].score);
+          }
         }
       }
-    }
+  CHECK(left_at_first_step > 0);
 }
 
 TEST_CASE("beam 1 gives greedy's tokens and log-probability on the fake model") {

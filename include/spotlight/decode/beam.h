@@ -18,12 +18,15 @@ namespace spotlight {
 struct BeamOptions {
   long beam = 5;       // live hypotheses per sentence (1: greedy's tokens)
   double alpha = 1.0;  // length normalisation: Σ log p / length^alpha, length counting EOS
-  long nbest = 1;      // finished hypotheses returned per sentence, 1 ≤ nbest ≤ beam
+  long nbest = 1;      // finished hypotheses returned per sentence, 1 ≤ nbest ≤ beam, stop_after()
   // A sentence stops once ⌈patience·beam⌉ hypotheses have finished (1: fairseq's early stop;
   // larger searches on and lets longer hypotheses finish: Kasai et al. 2022, "A Call for
-  // Clarity in Beam Search"). At least 1 hypothesis; nbest ≤ beam still bounds the list.
+  // Clarity in Beam Search"). Beam 1 ignores it: greedy stops at its first EOS.
   double patience = 1.0;
 };
+
+// Finished hypotheses that end a sentence's search: ⌈patience·beam⌉ and at least 1; 1 for beam 1.
+long stop_after(long beam, double patience);
 
 // Decodes `sentences` sentences from BOS. The model holds each sentence `beam` times in a row
 // (rows = sentences·beam, row r belongs to sentence r / beam), or once: then the first step,
@@ -33,21 +36,23 @@ struct BeamOptions {
 //    the first step), and the best 2·beam candidates of each sentence are kept, ties going to
 //    the lower beam index, then the lower token id;
 //  - candidates among the best `beam` that end in EOS are finished (normalised score above),
-//    until the sentence has ⌈patience·beam⌉ finished hypotheses;
+//    until the sentence has stop_after(beam, patience) finished hypotheses;
 //  - the best `beam` candidates that do not end in EOS become the next hypotheses.
 // A hypothesis holds at most max_len[s] tokens; then EOS is forced. A sentence is done when it
-// has ⌈patience·beam⌉ finished hypotheses (patience 1: fairseq's early stop) or reached its
-// limit, and then leaves the
-// batch: model.select() receives, for each new row, the old row it continues.
-// Returns per sentence up to o.nbest finished hypotheses, best first, with Hypothesis::score the
-// normalised score; a list is shorter only if the model gave EOS probability 0 at the limit.
+// has stop_after(beam, patience) finished hypotheses (patience 1: fairseq's early stop) or
+// reached its limit, and then leaves the batch: model.select() receives, for each new row, the
+// old row it continues.
+// Returns per sentence up to o.nbest finished hypotheses, best first (ties in finishing order),
+// with Hypothesis::score the normalised score; a list is shorter only if the model gave EOS
+// probability 0 at the limit. Only the best o.nbest are kept while searching, so memory does
+// not grow with the patience.
 std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentences,
                                                  const std::vector<long>& max_len, int bos_id,
                                                  int eos_id, int pad_id, const BeamOptions& o);
 
 // Beam translation of token sequences in batches of d.batch_size sentences with d.beam and
-// d.alpha; per sentence the `nbest` best hypotheses, in input order. d.beam = 1 gives greedy's
-// tokens (the score also counts EOS when the limit forced it; greedy's does not).
+// d.alpha and d.patience; per sentence the `nbest` best hypotheses, in input order. d.beam = 1
+// gives greedy's tokens (the score also counts EOS when the limit forced it; greedy's does not).
 std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
                                                     const std::vector<std::vector<int>>& sources,
                                                     const DecodeConfig& d, long nbest = 1);
