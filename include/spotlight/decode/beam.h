@@ -18,7 +18,7 @@ namespace spotlight {
 struct BeamOptions {
   long beam = 5;       // live hypotheses per sentence (1: greedy's tokens)
   double alpha = 1.0;  // length normalisation: Σ log p / length^alpha, length counting EOS
-  long nbest = 1;      // finished hypotheses returned per sentence, 1 ≤ nbest ≤ beam, stop_after()
+  long nbest = 1;      // finished hypotheses returned, 1 ≤ nbest ≤ min(beam, stop_after())
   // A sentence stops once ⌈patience·beam⌉ hypotheses have finished (1: fairseq's early stop;
   // larger searches on and lets longer hypotheses finish: Kasai et al. 2022, "A Call for
   // Clarity in Beam Search"). Beam 1 ignores it: greedy stops at its first EOS.
