@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "spotlight/check.h"
@@ -39,7 +40,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const spotlight::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    if (const char* debug = std::getenv("SPOTLIGHT_DEBUG"); debug && *debug == '1')
+      std::fprintf(stderr, "  (thrown at %s)\n", e.where().c_str());
+    return dynamic_cast<const spotlight::UsageError*>(&e) != nullptr ? 2 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -1,5 +1,7 @@
 // check.h — the one way library code reports bad input or broken invariants: throw an Error
-// that names the caller's file and line. Library code never exits; only main catches.
+// that carries the caller's file and line beside the message. Library code never exits; only
+// main catches: it prints the message (the location only with SPOTLIGHT_DEBUG=1, since users
+// should never see the build's source paths) and exits 1, or 2 for a UsageError.
 #pragma once
 
 #include <version>
@@ -36,20 +38,38 @@ struct SourceLocation {
 };
 #endif
 
+// what() is the message for users; where() is "file:line" of the check that threw.
 struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& msg, std::string where = {})
+      : std::runtime_error(msg), where_(std::move(where)) {}
+  const std::string& where() const { return where_; }
+
+ private:
+  std::string where_;
 };
+
+// A mistake in how a command was called (a flag's value out of range, an output path that
+// cannot be written): main exits with status 2, as for an unknown flag.
+struct UsageError : Error {
+  using Error::Error;
+};
+
+inline std::string where_str(SourceLocation loc) {
+  return std::string(loc.file_name()) + ":" + std::to_string(loc.line());
+}
 
 // Throws Error(msg) unless cond holds. The message is for users: say what is wrong and what to do.
 inline void require(bool cond, std::string_view msg,
                     SourceLocation loc = SourceLocation::current()) {
-  if (!cond) [[unlikely]] {
-    std::string s(msg);
-    s += " [";
-    s += loc.file_name();
-    s += ":" + std::to_string(loc.line()) + "]";
-    throw Error(s);
-  }
+  if (!cond) [[unlikely]]
+    throw Error(std::string(msg), where_str(loc));
+}
+
+// Throws UsageError(msg) unless cond holds: for checks of command-line values.
+inline void require_usage(bool cond, std::string_view msg,
+                          SourceLocation loc = SourceLocation::current()) {
+  if (!cond) [[unlikely]]
+    throw UsageError(std::string(msg), where_str(loc));
 }
 
 // As above, but the message is built only on failure: use this wherever the message needs
