@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "spotlight/check.h"
 #include "spotlight/cli/commands.h"
+#include "spotlight/cli/usage.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"spotlight — an encoder–decoder Transformer for machine translation"};
@@ -36,8 +39,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     return action ? action() : 0;
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // A usage mistake: one line naming it and the fix, exit status 2 (as getopt tools do).
+    std::fprintf(stderr, "error: %s\n",
+                 spotlight::usage_error_message(app, e, std::vector<std::string>(argv + 1, argv + argc))
+                     .c_str());
+    return 2;
   } catch (const spotlight::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     if (const char* debug = std::getenv("SPOTLIGHT_DEBUG"); debug && *debug == '1')

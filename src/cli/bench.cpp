@@ -36,6 +36,7 @@ using json = nlohmann::ordered_json;
 struct BenchArgs {
   std::string config = "configs/multi30k_en_fr.json", checkpoint;
   std::string src = "data/multi30k/tok/test_2016_flickr.en";
+  std::vector<std::string> overrides;  // --set key.path=value, applied to --config
   int threads = 2;
   long runs = 3, steps = 20, warmup = 5, sentences = 1000, batch_size = 64;
   bool json = false, no_train = false, no_decode = false, no_sgemm = false;
@@ -249,10 +250,14 @@ int run_bench(const BenchArgs& a) {
   set_threads(a.threads);
   require(a.runs >= 1 && a.steps >= 1 && a.warmup >= 0 && a.sentences >= 1,
           "bench: --runs, --steps and --sentences must be positive");
-  const Config cfg = a.checkpoint.empty() ? load_config(a.config) : checkpoint_config(a.checkpoint);
+  require_usage(a.checkpoint.empty() || a.overrides.empty(),
+                "bench: --set changes --config, but --checkpoint brings its own config; give one");
+  const Config cfg =
+      a.checkpoint.empty() ? load_config(a.config, a.overrides) : checkpoint_config(a.checkpoint);
   json j;
   j["threads"] = a.threads;
   j["config"] = a.checkpoint.empty() ? a.config : a.checkpoint;
+  j["model"] = cfg.to_json()["model"];  // the shape measured, so two sides can be matched
   auto say = [&](const std::string& s) {
     if (!a.json) std::fprintf(stderr, "bench: %s\n", s.c_str());
   };
@@ -354,6 +359,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--config", a->config,
                   "config whose model shape and training data are benchmarked (default "
                   "configs/multi30k_en_fr.json)");
+  cmd->add_option("--set", a->overrides,
+                  "override a value of --config, key.path=value (repeatable), e.g. "
+                  "model.d_model=256");
   cmd->add_option("-c,--checkpoint", a->checkpoint,
                   "trained checkpoint: its model and vocabulary are used, and decoding is timed");
   cmd->add_option("--src", a->src, "source sentences to decode (default test_2016_flickr.en)");
@@ -375,6 +383,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->footer(R"(Examples:
   spotlight bench                                    # training speed, multi30k_en_fr shape
   spotlight bench --threads 1 --runs 5
+  spotlight bench --set model.d_model=256 --set model.ffn=1024 --set model.encoder_layers=3 \
+      --set model.decoder_layers=3                   # another model shape
   spotlight bench -c runs/multi30k_en_fr/checkpoints/best --json   # + greedy and beam 5
   scripts/bench.sh --peer                            # side by side with the PyTorch peer
 
