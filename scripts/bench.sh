@@ -22,6 +22,7 @@
 #                        DIR/<shape>/peer/checkpoint.pt (default runs/bench); decoding is timed
 #                        for the sides whose model is there
 #   --train-minutes M    first train each missing model for M minutes (both sides, each shape)
+#   --train-only         stop after training the models (measure later, on a quiet machine)
 #   --from DIR           get Multi30k from this local mirror if data/multi30k is missing
 #   --json FILE          write all figures as one JSON object to FILE
 # Example (the README's speed table; trains the four models first, ~10 minutes each):
@@ -37,6 +38,7 @@ peer=0
 peer_dir="../shared/peers"
 models="runs/bench"
 train_minutes=0
+train_only=0
 from=()
 json_out=""
 while [ $# -gt 0 ]; do
@@ -50,13 +52,14 @@ while [ $# -gt 0 ]; do
     --peer-dir) need "$@"; peer_dir="$2"; shift 2 ;;
     --models) need "$@"; models="$2"; shift 2 ;;
     --train-minutes) need "$@"; train_minutes="$2"; shift 2 ;;
+    --train-only) train_only=1; shift ;;
     --from) need "$@"; from=(--from "$2"); shift 2 ;;
     --json) need "$@"; json_out="$2"; shift 2 ;;
     --checkpoint|--peer-ckpt)
       echo "bench.sh: $1 is gone: decoding uses the models in --models DIR (DIR/<shape>/...), so" \
            "that both sides decode with a model of the shape measured; --train-minutes M trains them" >&2
       exit 2 ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -138,6 +141,8 @@ for shape in $shapes; do
       > "$models/$shape.peer.train.log" 2>&1
   fi
 done
+
+[ "$train_only" = 1 ] && { say "models in $models; measure with the same options without --train-only"; exit 0; }
 
 out=$(mktemp -d /tmp/spotlight-bench.XXXXXX)
 say "raw results in $out"

@@ -2,8 +2,10 @@
 # From nothing to a translated sentence in about ten minutes on two cores:
 #   1. installs the dependencies (Debian packages) and builds Spotlight (Release),
 #   2. gets Multi30k English–French (downloads it, or copies a local mirror with --from DIR),
-#   3. trains configs/quickstart.json (a SentencePiece vocabulary, then ~9 minutes of training),
-#   4. evaluates on test_2016_flickr (BLEU and chrF, beam 5) and translates a few sentences.
+#   3. trains configs/quickstart.json on Multi30k's raw, cased text (a SentencePiece vocabulary,
+#      then ~9 minutes of training),
+#   4. evaluates on test_2016_flickr against the raw references (sacreBLEU's default: 13a
+#      tokenizer, cased; BLEU and chrF, beam 5) and translates a few ordinary sentences.
 #
 # Usage: scripts/quickstart.sh [--from DIR] [--fresh]
 #   --from DIR  copy Multi30k from a local mirror laid out as DIR/multi30k/{raw,tok}/...
@@ -49,15 +51,17 @@ else
   rm -f "$run/.incomplete"
 fi
 
-say "4/4 evaluating on test_2016_flickr (beam 5) and translating"
-"$bin" eval --checkpoint "$run/checkpoints/best" --src data/multi30k/tok/test_2016_flickr.en \
-  --ref data/multi30k/tok/test_2016_flickr.fr --tokenize none --beam 5 \
+say "4/4 evaluating on test_2016_flickr (beam 5; 13a, cased, raw references) and translating"
+"$bin" eval --checkpoint "$run/checkpoints/best" --src data/multi30k/raw/test_2016_flickr.en \
+  --ref data/multi30k/raw/test_2016_flickr.fr --tokenize 13a --beam 5 \
   --hyp-out "$run/test_2016_flickr.hyp.fr"
-printf '%s\n' "a man in a blue shirt is riding a bicycle down the street ." \
-  "two dogs are playing in the snow ." "a little girl is eating an ice cream cone ." > "$run/examples.en"
+printf '%s\n' "A man in a blue shirt is riding a bicycle down the street." \
+  "Two dogs are playing in the snow." \
+  "A little girl is eating an ice cream cone. Her brother is sitting on a bench." > "$run/examples.en"
 echo >&2
 paste -d '\n' "$run/examples.en" <("$bin" translate --checkpoint "$run/checkpoints/best" \
   -i "$run/examples.en" 2>/dev/null) | sed 'n;s/^/  → /'
 
 say "done in $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s. Translate your own text with:"
-echo "  echo 'a dog runs on the beach .' | $bin translate --checkpoint $run/checkpoints/best" >&2
+echo "  echo 'A dog runs on the beach.' | $bin translate --checkpoint $run/checkpoints/best" >&2
+echo "  $bin translate -c $run/checkpoints/best      # type sentences; each answer comes as you press Enter" >&2
