@@ -39,7 +39,7 @@ std::string blas_description() {
                   (blas_threads == 1 ? "" : "s") + ", compute pool " +
                   std::to_string(threads()) + " thread" + (threads() == 1 ? "" : "s");
   const char* requested = std::getenv("OPENBLAS_CORETYPE");
-  if (requested == nullptr || *requested == '\0') {
+  if (requested == nullptr) {
     s += ", OPENBLAS_CORETYPE unset (OpenBLAS chose the core)";
   } else {
     s += ", OPENBLAS_CORETYPE=" + std::string(requested) + " (from the environment";
