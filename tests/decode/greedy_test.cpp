@@ -20,7 +20,7 @@ using namespace spotlight::testing;
 namespace {
 // A cached step's log-probabilities against the full forward pass's: 1e-5 relative plus the
 // noise of a log-probability (decode_ties.h: 32 ε·log V; measured up to ~5 ε·log V across
-// OpenBLAS cores). A stale or misplaced cache row moves them by ~1e-1.
+// OpenBLAS cores).
 Tol step_tol(const Transformer& m) { return {1e-5, logprob_noise(m.cfg.vocab_size, 0.0)}; }
 
 // Greedy by repeated full forward passes: the uncached reference.
