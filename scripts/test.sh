@@ -7,6 +7,10 @@
 #   3. builds the same with clang, AddressSanitizer and UndefinedBehaviorSanitizer in build-san/
 #      (scripts/fuzz.sh --build-only) and runs the whole suite again; any report fails it,
 #   4. fuzzes each libFuzzer harness for 20 s (scripts/fuzz.sh, the same build-san/).
+# The log starts, right after the build, with the BLAS the tests run on (version, OpenBLAS core,
+# threads, OPENBLAS_CORETYPE), as the test binary reports it (spotlight_tests --blas-info):
+# results equal only up to rounding differ between cores. To try another core, set it for one
+# command, e.g. `OPENBLAS_CORETYPE=Haswell scripts/test.sh --quick`.
 # Usage: scripts/test.sh [--quick] [extra ctest arguments, e.g. -R parity]
 #   --quick   step 2 only (the Release suite), for a fast local loop
 set -euo pipefail
@@ -21,6 +25,7 @@ scripts/install_deps.sh
 echo "== building (Release) in build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPOTLIGHT_TESTS=ON
 cmake --build build -j "$jobs"
+build/spotlight_tests --blas-info
 echo "== running the tests"
 (cd build && ctest --output-on-failure -j "$jobs" "$@")
 [ "$quick" = 1 ] && exit 0

@@ -3,11 +3,52 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <string>
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
 
 namespace spotlight {
+
+namespace {
+// OpenBLAS runs single-threaded inside each call: the products are split over the one compute
+// pool (parallel.h) instead, so its own threads never spin beside ours. Done once, before the
+// first product (and before blas_description() reports the count).
+void single_threaded_blas() {
+  static const bool single = (openblas_set_num_threads(1), true);
+  (void)single;
+}
+
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+}  // namespace
+
+std::string blas_description() {
+  single_threaded_blas();
+  // openblas_get_config(): "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ... Haswell MAX_THREADS=64".
+  const std::string config = openblas_get_config();
+  const size_t version_end = config.find(' ', config.find(' ') + 1);
+  const std::string core = openblas_get_corename();
+  const int blas_threads = openblas_get_num_threads();
+  std::string s = config.substr(0, version_end) + ", core " + core + ", " +
+                  std::to_string(blas_threads) + " OpenBLAS thread" +
+                  (blas_threads == 1 ? "" : "s") + ", compute pool " +
+                  std::to_string(threads()) + " thread" + (threads() == 1 ? "" : "s");
+  const char* requested = std::getenv("OPENBLAS_CORETYPE");
+  if (requested == nullptr) {
+    s += ", OPENBLAS_CORETYPE unset (OpenBLAS chose the core)";
+  } else {
+    s += ", OPENBLAS_CORETYPE=" + std::string(requested) + " (from the environment";
+    // An unknown name, or a build without DYNAMIC_ARCH, falls back silently: say so.
+    if (lower(requested) != lower(core)) s += "; not honoured, core " + core + " in use";
+    s += ")";
+  }
+  return s;
+}
 
 void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c, float alpha,
           float beta) {
@@ -26,10 +67,7 @@ void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c
       for (long j = 0; j < n; ++j) c.at(i, j) = beta == 0.0f ? 0.0f : beta * c.at(i, j);
     return;
   }
-  // OpenBLAS runs single-threaded inside each call: the products are split over the one
-  // compute pool (parallel.h) instead, so its own threads never spin beside ours.
-  static const bool single = (openblas_set_num_threads(1), true);
-  (void)single;
+  single_threaded_blas();
   auto call = [&](const MatView& ac, const MatView& bc, const MatView& cc) {
     cblas_sgemm(CblasRowMajor, op_a == Op::N ? CblasNoTrans : CblasTrans,
                 op_b == Op::N ? CblasNoTrans : CblasTrans, static_cast<int>(cc.rows),

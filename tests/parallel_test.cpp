@@ -16,8 +16,10 @@
 #include "spotlight/kernels.h"
 #include "spotlight/train/loss.h"
 #include "support/grad_check.h"
+#include "support/near.h"
 
 using namespace spotlight;
+using testing::Tol;
 
 namespace {
 // Restores the default thread count when a test case ends.
@@ -25,15 +27,11 @@ struct ThreadsGuard {
   int saved = threads();
   ~ThreadsGuard() { set_threads(saved); }
 };
-// max |a − b| / max |b|.
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  double diff = 0.0, scale = 1e-30;
-  for (long i = 0; i < b.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(b[i])));
-  }
-  return diff / scale;
-}
+// A split product against the whole one: another blocking of the same sums, equal to rounding
+// (support/near.h). The entries are dot products of length 200–300 of values in [−1, 1]; atol
+// 64 ε·max |b| covers their regrouping (√300 ≈ 17 roundings of the largest entry's size), rtol
+// 1e-5 the rest.
+Tol split_tol(const Tensor& one) { return testing::scaled_tol(one, 1e-5, 64); }
 }  // namespace
 
 TEST_CASE("parallel_for covers 0..n-1 exactly once in contiguous chunks, for 1 to 3 threads") {
@@ -135,11 +133,12 @@ TEST_CASE("split GEMMs equal the single-threaded product and kernels do not depe
   const Result one = compute(1);
   for (int t : {2, 3}) {
     const Result many = compute(t);
-    CHECK(max_rel_diff(many.nn, one.nn) < 1e-5);
-    CHECK(max_rel_diff(many.nt, one.nt) < 1e-5);
-    CHECK(max_rel_diff(many.tn, one.tn) < 1e-5);
-    CHECK(max_rel_diff(many.tt, one.tt) < 1e-5);
-    CHECK(max_rel_diff(many.cs, one.cs) < 1e-5);
+    CAPTURE(t);
+    testing::expect_near("nn", many.nn, one.nn, split_tol(one.nn));
+    testing::expect_near("nt", many.nt, one.nt, split_tol(one.nt));
+    testing::expect_near("tn", many.tn, one.tn, split_tol(one.tn));
+    testing::expect_near("tt", many.tt, one.tt, split_tol(one.tt));
+    testing::expect_near("column split", many.cs, one.cs, split_tol(one.cs));
     // Element-wise and column-owned work: bit for bit.
     CHECK(many.mask.keep == one.mask.keep);
     for (long j = 0; j < 200; ++j) REQUIRE(many.dgamma[j] == one.dgamma[j]);

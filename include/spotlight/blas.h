@@ -4,6 +4,8 @@
 // products are split into row or column blocks over the compute threads (parallel.h).
 #pragma once
 
+#include <string>
+
 #include "spotlight/tensor.h"
 
 namespace spotlight {
@@ -14,5 +16,13 @@ enum class Op { N, T };
 void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c,
           float alpha = 1.0f, float beta = 0.0f);
 
+// One line naming the BLAS that gemm() runs on, as the library reports it: version, the kernel
+// set (core) in use, OpenBLAS's own thread count (1: gemm() splits over the compute pool
+// instead), the compute pool's threads, and OPENBLAS_CORETYPE if the environment sets it, e.g.
+//   OpenBLAS 0.3.21, core Haswell, 1 OpenBLAS thread, compute pool 2 threads,
+//   OPENBLAS_CORETYPE=Haswell (from the environment)
+// Results that are equal only up to rounding differ between cores, so test and benchmark logs
+// start with this line.
+std::string blas_description();
 
 }  // namespace spotlight

@@ -1,5 +1,8 @@
 // Cached incremental decoding equals full forward passes; batched greedy equals one-by-one
-// greedy and the uncached reference; finished rows leave the batch; limits hold.
+// greedy and the uncached reference; finished rows leave the batch; limits hold. These paths
+// compute the same log-probabilities through different products, equal to rounding only
+// (support/near.h), so values are compared with a mixed tolerance and outputs up to argmax
+// near-ties (support/decode_ties.h).
 #include "spotlight/decode/greedy.h"
 
 #include <doctest/doctest.h>
@@ -7,12 +10,19 @@
 #include <cmath>
 
 #include "spotlight/decode/beam.h"
+#include "support/decode_ties.h"
 #include "support/fixtures.h"
+#include "support/near.h"
 
 using namespace spotlight;
 using namespace spotlight::testing;
 
 namespace {
+// A cached step's log-probabilities against the full forward pass's: 1e-5 relative plus the
+// noise of a log-probability (decode_ties.h: 32 ε·log V; measured up to ~5 ε·log V across
+// OpenBLAS cores).
+Tol step_tol(const Transformer& m) { return {1e-5, logprob_noise(m.cfg.vocab_size, 0.0)}; }
+
 // Greedy by repeated full forward passes: the uncached reference.
 std::vector<int> reference_greedy(const Transformer& m, const std::vector<int>& src, long max_len) {
   std::vector<int> out;
@@ -45,19 +55,20 @@ TEST_CASE("each cached decoding step equals the full forward pass at that positi
     TransformerStepModel stepper(m);
     stepper.start(src, 10);
     Tensor lp;
-    float worst = 0.0f;
+    double worst = 0.0;
     for (long t = 0; t < b.tgt_len_max; ++t) {
       std::vector<int> tokens;
       for (long s = 0; s < 3; ++s)
         tokens.push_back(b.tgt_in[static_cast<size_t>(s * b.tgt_len_max + t)]);
       stepper.step(tokens, lp);
       for (long s = 0; s < 3; ++s)
-        for (long v = 0; v < m.cfg.vocab_size; ++v)
-          worst = std::max(
-              worst, std::fabs(lp.view().at(s, v) - c.logits.view().at(s * b.tgt_len_max + t, v)));
+        for (long v = 0; v < m.cfg.vocab_size; ++v) {
+          const double a = lp.view().at(s, v), want = c.logits.view().at(s * b.tgt_len_max + t, v);
+          worst = std::max(worst, excess(a, want, step_tol(m)));
+        }
     }
-    MESSAGE("largest difference cached vs full forward: " << worst);
-    CHECK(worst < 1e-5f);
+    MESSAGE("largest difference cached vs full forward: " << worst << "× the bar");
+    CHECK(worst <= 1.0);
   }
 }
 
@@ -76,7 +87,7 @@ TEST_CASE("beams sharing their sentence's memory, reordered and dropped, equal f
   std::vector<int> sentence = {0, 1, 2};  // of each row
   std::vector<std::vector<int>> fed(3, std::vector<int>{m.cfg.bos_id});  // tokens fed per row
   Tensor lp;
-  float worst = 0.0f;
+  double worst = 0.0;
   for (long t = 0; t < 6; ++t) {
     std::vector<int> tokens;
     for (const auto& f : fed) tokens.push_back(f.back());
@@ -89,8 +100,8 @@ TEST_CASE("beams sharing their sentence's memory, reordered and dropped, equal f
       m.forward(b, c, nullptr);
       log_softmax(c.logits.view());
       for (long v = 0; v < m.cfg.vocab_size; ++v)
-        worst = std::max(worst, std::fabs(lp.view().at(static_cast<long>(r), v) -
-                                          c.logits.view().at(static_cast<long>(t), v)));
+        worst = std::max(worst, excess(lp.view().at(static_cast<long>(r), v),
+                                       c.logits.view().at(static_cast<long>(t), v), step_tol(m)));
     }
     if (t == 0) {  // one row per sentence so far: each becomes `beams` rows
       stepper.expand(beams);
@@ -117,8 +128,8 @@ TEST_CASE("beams sharing their sentence's memory, reordered and dropped, equal f
     fed.swap(next_fed);
   }
   CHECK(stepper.rows() == 6);
-  MESSAGE("largest difference beam-cached vs full forward: " << worst);
-  CHECK(worst < 1e-5f);
+  MESSAGE("largest difference beam-cached vs full forward: " << worst << "× the bar");
+  CHECK(worst <= 1.0);
   // A row cannot leave its sentence's group: its memory would be wrong.
   const std::vector<int> mixed = {0, 3, 1, 4, 5, 2};
   CHECK_THROWS_WITH(stepper.select(mixed), doctest::Contains("must come from one group"));
@@ -139,15 +150,21 @@ TEST_CASE("batched cached greedy equals one-by-one and uncached greedy, in input
   d.batch_size = 1;
   const auto single = greedy_translate(m, src, d);
   REQUIRE(batched.size() == src.size());
+  long ties = 0;
   for (size_t i = 0; i < src.size(); ++i) {
     CAPTURE(i);
-    CHECK(batched[i].tokens == single[i].tokens);
-    CHECK(batched[i].score == doctest::Approx(single[i].score).epsilon(1e-5));
+    const auto& tokens = batched[i].tokens;
+    if (expect_same_greedy("batched against one by one", m, src[i], tokens, single[i].tokens,
+                           &ties))
+      expect_near("score", batched[i].score, single[i].score,
+                  score_tol(static_cast<long>(tokens.size()), cfg.vocab_size));
     const long limit = max_output_length(d, static_cast<long>(src[i].size()));
-    CHECK(static_cast<long>(batched[i].tokens.size()) <= limit);
-    CHECK(batched[i].tokens == reference_greedy(m, src[i], limit));
-    for (int t : batched[i].tokens) CHECK((t != cfg.pad_id && t != cfg.bos_id && t != cfg.eos_id));
+    CHECK(static_cast<long>(tokens.size()) <= limit);
+    expect_same_greedy("batched against uncached", m, src[i], tokens,
+                       reference_greedy(m, src[i], limit), &ties);
+    for (int t : tokens) CHECK((t != cfg.pad_id && t != cfg.bos_id && t != cfg.eos_id));
   }
+  CHECK(ties <= 2);  // near-ties are rare: most outputs are compared token for token
 }
 
 TEST_CASE("inputs as long as the model allows decode without running out of positions") {

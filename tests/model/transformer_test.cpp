@@ -9,6 +9,7 @@
 #include "spotlight/train/optimizer.h"
 #include "support/fixtures.h"
 #include "support/grad_check.h"
+#include "support/near.h"
 
 using namespace spotlight;
 using namespace spotlight::testing;
@@ -30,8 +31,10 @@ double model_loss(const Transformer& m, const Batch& b, Transformer::Cache& c, f
 TEST_CASE("whole model: every parameter's gradient matches finite differences") {
   for (Norm norm : {Norm::pre, Norm::post}) {
     for (Activation act : {Activation::gelu}) {
-      CAPTURE(norm == Norm::pre ? "pre-norm" : "post-norm");
-      CAPTURE(act == Activation::gelu ? "gelu" : "relu");
+      const std::string norm_name = norm == Norm::pre ? "pre-norm" : "post-norm";
+      const std::string act_name = act == Activation::gelu ? "gelu" : "relu";
+      CAPTURE(norm_name);
+      CAPTURE(act_name);
       Rng rng(21);
       Transformer m(tiny_config(norm, act));
       m.init(rng);
@@ -45,12 +48,11 @@ TEST_CASE("whole model: every parameter's gradient matches finite differences") 
                     &dlogits);
       m.zero_grad();
       m.backward(b, c, dlogits);
-      std::vector<Checked> items;
-      for (Param* p : m.params())
-        if (p->name.find("k_proj.bias") == std::string::npos)  // exactly 0, see layers test
-          items.push_back({p->name, &p->value, &p->grad});
+      // Every parameter; the key-projection biases (zero in exact arithmetic) by the zero rule.
+      const std::vector<Checked> items =
+          all_gradients(m.params(), [&](const std::string& n) -> Param& { return m.param(n); });
       const double worst = expect_gradients(items, [&] { return model_loss(m, b, c, eps); });
-      MESSAGE("worst relative error " << worst << " over " << items.size() << " tensors");
+      MESSAGE("worst error " << worst << "× the bar over " << items.size() << " tensors");
     }
   }
 }
@@ -74,6 +76,9 @@ TEST_CASE("parameter names are PyTorch/fairseq style and unique") {
         17 * 16 + 2 * (attn + ff + 2 * ln) + ln + 2 * (2 * attn + ff + 3 * ln) + ln);
 }
 
+// Bit for bit holds by construction here: the same batch shape, so the same products in the same
+// order; a position reads the changed later one only through its masked attention weight, an
+// exact 0 whose product with any finite value adds nothing.
 TEST_CASE("changing a future target token leaves earlier outputs unchanged to the last bit") {
   Rng rng(22);
   Transformer m(tiny_config());
@@ -112,14 +117,28 @@ TEST_CASE("appending padding leaves the outputs of real tokens unchanged") {
   Transformer::Cache c1, c2;
   m.forward(b, c1, nullptr);
   m.forward(b2, c2, nullptr);
-  float max_diff = 0.0f;
+  // The real tokens' logits of both batches, side by side.
+  long rows = 0;
+  for (long s = 0; s < 2; ++s) rows += b.tgt_len[static_cast<size_t>(s)];
+  Tensor alone({rows, m.cfg.vocab_size}), padded({rows, m.cfg.vocab_size});
+  long r = 0;
   for (long s = 0; s < 2; ++s)
-    for (long t = 0; t < b.tgt_len[static_cast<size_t>(s)]; ++t)
-      for (long v = 0; v < m.cfg.vocab_size; ++v)
-        max_diff = std::max(max_diff, std::fabs(c1.logits.view().at(s * b.tgt_len_max + t, v) -
-                                                c2.logits.view().at(s * b2.tgt_len_max + t, v)));
-  MESSAGE("largest change of a real token's logit under extra padding: " << max_diff);
-  CHECK(max_diff <= 1e-6f);
+    for (long t = 0; t < b.tgt_len[static_cast<size_t>(s)]; ++t, ++r)
+      for (long v = 0; v < m.cfg.vocab_size; ++v) {
+        alone.view().at(r, v) = c1.logits.view().at(s * b.tgt_len_max + t, v);
+        padded.view().at(r, v) = c2.logits.view().at(s * b2.tgt_len_max + t, v);
+      }
+  // Padding changes the products' shapes (longer key blocks, more rows), so the logits agree to
+  // rounding only: 1e-6 relative plus 16 ε of the largest logit (measured: up to 4 ε with
+  // OpenBLAS's Haswell kernels, 0 with others). One padded key leaking into attention moves
+  // them by up to 0.09 (tried).
+  const Tol tol = scaled_tol(alone, 1e-6, 16);
+  double worst = 0.0;
+  for (long i = 0; i < alone.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(padded[i]) - alone[i]));
+  MESSAGE("largest change of a real token's logit under extra padding: "
+          << worst << " (bar " << tol.atol << " + 1e-6·|logit|)");
+  expect_near("logits with extra padding", padded, alone, tol);
 }
 
 TEST_CASE("bad input is a clear error: empty batch, bad ids, inconsistent shapes") {

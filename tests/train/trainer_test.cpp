@@ -20,8 +20,10 @@
 #include "spotlight/decode/greedy.h"
 #include "spotlight/safetensors.h"
 #include "spotlight/train/checkpoint.h"
-#include "support/fixtures.h"
 #include "support/cli_run.h"
+#include "support/fixtures.h"
+#include "support/grad_check.h"
+#include "support/near.h"
 #include "support/toy_corpus.h"
 
 using namespace spotlight;
@@ -317,19 +319,25 @@ TEST_CASE("the chunked projection and loss equal the whole-logits forward, loss 
   whole.backward(b, cw, cw.logits);
   const LossStats sc = forward_backward(chunked, cc, std::span<const Batch>(&b, 1), 0.1f, drop_c);
 
+  // Chunking changes the shapes of the projection's products, so the two agree to rounding
+  // (support/near.h): each gradient within 1e-5 relative plus 32 ε of its largest entry (the
+  // rows' partial sums are regrouped; measured ≤ 6 ε). The key-projection biases are zero in
+  // exact arithmetic and hold noise on both sides: each is checked ≈ 0 on its own, never
+  // against the other (noise over noise was 0.2–1.0 with OpenBLAS's Haswell kernels).
   CHECK(sc.tokens == sw.tokens);
-  CHECK(sc.loss == doctest::Approx(sw.loss).epsilon(1e-6));
-  CHECK(sc.nll == doctest::Approx(sw.nll).epsilon(1e-6));
+  expect_near("loss", sc.loss, sw.loss, {1e-6, 0.0});  // Σ of positive terms: relative
+  expect_near("nll", sc.nll, sw.nll, {1e-6, 0.0});
   for (size_t i = 0; i < whole.params().size(); ++i) {
+    const std::string& name = whole.params()[i]->name;
     const Tensor& gw = whole.params()[i]->grad;
     const Tensor& gc = chunked.params()[i]->grad;
-    double diff = 0.0, norm = 1e-30;
-    for (long k = 0; k < gw.size(); ++k) {
-      diff = std::max(diff, static_cast<double>(std::abs(gw[k] - gc[k])));
-      norm = std::max(norm, static_cast<double>(std::abs(gw[k])));
+    if (name.ends_with("k_proj.bias")) {
+      const std::string weight = name.substr(0, name.size() - 4) + "weight";
+      expect_zero("whole " + name, gw, key_bias_zero_atol(whole.param(weight).grad));
+      expect_zero("chunked " + name, gc, key_bias_zero_atol(chunked.param(weight).grad));
+    } else {
+      expect_near(name, gc, gw, scaled_tol(gw, 1e-5, 32));
     }
-    INFO(whole.params()[i]->name);
-    CHECK(diff / norm < 1e-5);
   }
   // Without a gradient (validation): the same loss, and no weight gradient touched.
   chunked.zero_grad();
@@ -337,7 +345,7 @@ TEST_CASE("the chunked projection and loss equal the whole-logits forward, loss 
   whole.forward(b, cw, nullptr);
   const LossStats vw = cross_entropy(cw.logits, b.tgt_out, c.pad_id, 0.1f, 0.0f, nullptr);
   const LossStats vc = projected_loss(chunked, cc, b, 0.1f, 0.0f, nullptr);
-  CHECK(vc.loss == doctest::Approx(vw.loss).epsilon(1e-6));
+  expect_near("validation loss", vc.loss, vw.loss, {1e-6, 0.0});
   for (long k = 0; k < chunked.embed.weight.grad.size(); ++k)
     REQUIRE(chunked.embed.weight.grad[k] == 0.0f);
   CHECK(cc.logits.rows() <= kLossChunkRows);  // never the whole [B·T, V]
