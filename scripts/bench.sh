@@ -123,6 +123,7 @@ peer_env=(env OMP_WAIT_POLICY=passive PEER_DATA="$PWD/data/multi30k/tok")
 peer_py() { "${peer_env[@]}" /usr/bin/python3 "$peer_dir/torch_nmt.py" --spm-dir "$models/peer-spm" "$@"; }
 
 # The trained models that decoding needs, trained first if asked for.
+mkdir -p "$models"
 for shape in $shapes; do
   mapfile -t sets < <(spotlight_sets "$shape")
   mapfile -t pflags < <(peer_flags "$shape")
