@@ -56,9 +56,12 @@ void check_output_path(const std::string& flag, const std::string& path) {
 // Checks of the decoding flags that need no model: --alpha (its default -1 means "unset").
 void check_decode_flags(const CLI::App* cmd, const DecodeArgs& a) {
   if (cmd->count("--alpha") > 0)
-    require_usage(std::isfinite(a.alpha) && a.alpha >= 0,
-                  "--alpha " + std::to_string(a.alpha) +
-                      ": expected a finite number ≥ 0 (0: no length normalisation)");
+    require_usage(std::isfinite(a.alpha) && a.alpha >= 0, [&] {
+      char v[32];
+      std::snprintf(v, sizeof v, "%g", a.alpha);
+      return "--alpha " + std::string(v) +
+             ": expected a finite number ≥ 0 (0: no length normalisation)";
+    }());
 }
 
 // Whether lines are cut into sentences: --split / --no-split, else on unless the model was
@@ -368,6 +371,11 @@ std::string with_commas(long n) {
   return s;
 }
 
+// "1 line", "1,200 lines".
+std::string count(long n, const std::string& noun) {
+  return with_commas(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string duration(double s) {
   char buf[48];
   const long t = std::lround(s);
@@ -464,8 +472,8 @@ class Warnings {
 // Output lines.
 
 // One input line's output: its best translation ("text", "text ||| alignment"), or with n-best
-// every translation as Moses / Marian write them:
-//   index ||| text [||| alignment] ||| F0= log_prob ||| score
+// every translation as Moses writes them (alignment last, as Moses' -print-alignment-info-in-n-best):
+//   index ||| text ||| F0= log_prob ||| score [||| alignment]
 void append_output(std::string& out, long index, const std::vector<Translation>& ts, bool nbest,
                    bool alignment) {
   if (!nbest) {
@@ -476,10 +484,10 @@ void append_output(std::string& out, long index, const std::vector<Translation>&
   }
   for (const Translation& t : ts) {
     char scores[64];
-    std::snprintf(scores, sizeof scores, " ||| F0= %g ||| %g\n", t.log_prob, t.score);
-    out += std::to_string(index) + " ||| " + t.text;
+    std::snprintf(scores, sizeof scores, " ||| F0= %g ||| %g", t.log_prob, t.score);
+    out += std::to_string(index) + " ||| " + t.text + scores;
     if (alignment) out += " ||| " + t.alignment;
-    out += scores;
+    out += '\n';
   }
 }
 
@@ -594,9 +602,12 @@ int run_translate(const CLI::App* cmd, TranslateArgs& a) {
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const TranslateReport& r = tr.report();
   std::string unknown;
-  if (r.unknown_lines > 0) unknown = "; " + warnings.unknown_text(r);
-  spdlog::info("translated {} lines ({} sentences) in {:.1f} s ({:.1f} sentences/s, beam {}){}",
-               with_commas(r.lines), with_commas(r.sentences), seconds,
+  if (r.unknown_lines > 0)
+    unknown = "; " + with_commas(r.unknown_lines) + " of " + with_commas(r.lines) +
+              " held pieces unknown to the vocabulary (first: line " +
+              std::to_string(r.first_unknown_line) + ")";
+  spdlog::info("translated {} ({}) in {:.1f} s ({:.1f} sentences/s, beam {}){}",
+               count(r.lines, "line"), count(r.sentences, "sentence"), seconds,
                static_cast<double>(r.sentences) / std::max(seconds, 1e-9), d.beam, unknown);
   return 0;
 }
@@ -632,7 +643,9 @@ int run_eval(const CLI::App* cmd, EvalArgs& a) {
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   progress.clear();
   const TranslateReport& r = tr.report();
-  if (r.unknown_lines > 0) spdlog::info("{}", warnings.unknown_text(r));
+  if (r.unknown_lines > 0)
+    spdlog::info("{} of {} held pieces unknown to the vocabulary (first: line {})",
+                 with_commas(r.unknown_lines), count(r.lines, "line"), r.first_unknown_line);
   if (!a.hyp_out.empty()) {
     std::string text;
     for (const auto& h : hyps) text += h + "\n";
@@ -676,7 +689,7 @@ void add_translate_command(CLI::App& app, CommandAction& action) {
                   "complete)");
   cmd->add_option("--nbest", a->nbest,
                   "print the N best translations of each line, Moses/Marian style: "
-                  "index ||| text ||| F0= log-probability ||| score")
+                  "index ||| text ||| F0= log-probability ||| score (see below)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--alignment", a->alignment,
                 "append the word alignment from the cross-attention: text ||| 0-0 1-2 …");
@@ -715,8 +728,8 @@ into sentences, entry k joins each sentence's k-th best and F0 and the score are
 i a source word and j a target word (0-based, words split at spaces as SentencePiece splits
 them), one pair per target word: the source word its cross-attention weighs most (the
 translation force-decoded once more, heads averaged, pieces summed per word). With --nbest the
-alignment is the third field, after the text, as Marian writes it:
-  index ||| text ||| 0-0 1-1 ||| F0= … ||| score
+alignment is the fifth field, last, as Moses writes it (Marian puts it after the text):
+  index ||| text ||| F0= … ||| score ||| 0-0 1-1
 
 -o FILE: FILE appears only when complete. On an error it is not written; on Ctrl-C or SIGTERM
 the translations done so far are kept in FILE.partial (the message says how many lines).

@@ -1,6 +1,7 @@
 #include "spotlight/data/sentence_split.h"
 
 #include <unicode/brkiter.h>
+#include <unicode/filteredbrk.h>
 #include <unicode/uchar.h>
 #include <unicode/utext.h>
 #include <unicode/utf8.h>
@@ -13,11 +14,22 @@ struct SentenceSplitter::Impl {
   std::unique_ptr<icu::BreakIterator> it;
 };
 
+// Titles ICU's English list lacks (it has "Mr.", "Mrs.", "Prof.", "e.g." and others).
+constexpr const char* kMoreAbbreviations[] = {"Dr.",   "St.",  "Sen.", "Rep.", "Gov.", "Gen.",
+                                              "Col.",  "Capt.", "Lt.", "Sgt.", "Rev.", "Jr.",
+                                              "Sr.",   "vs."};
+
 SentenceSplitter::SentenceSplitter() : impl_(std::make_unique<Impl>()) {
   UErrorCode status = U_ZERO_ERROR;
-  // "ss=standard": no break after the abbreviations of ICU's English list ("Mr.", "Dr.", "e.g.").
-  impl_->it.reset(
-      icu::BreakIterator::createSentenceInstance(icu::Locale("en@ss=standard"), status));
+  std::unique_ptr<icu::BreakIterator> base(
+      icu::BreakIterator::createSentenceInstance(icu::Locale("en"), status));
+  // No break after the abbreviations of ICU's English list, nor after those above.
+  std::unique_ptr<icu::FilteredBreakIteratorBuilder> filter(
+      icu::FilteredBreakIteratorBuilder::createInstance(icu::Locale("en"), status));
+  if (U_SUCCESS(status))
+    for (const char* a : kMoreAbbreviations)
+      filter->suppressBreakAfter(icu::UnicodeString::fromUTF8(a), status);
+  if (U_SUCCESS(status)) impl_->it.reset(filter->wrapIteratorWithFilter(base.release(), status));
   require(U_SUCCESS(status) && impl_->it != nullptr,
           [&] { return std::string("ICU has no sentence break rules: ") + u_errorName(status); });
 }

@@ -21,7 +21,8 @@ TEST_CASE("SentenceSplitter: abbreviations and numbers do not end a sentence") {
   CHECK(s.split("Mr. Smith went to Washington. He took the train.") ==
         Pieces{"Mr. Smith went to Washington.", "He took the train."});
   CHECK(s.split("It costs 3.50 euros, e.g. a coffee.") == Pieces{"It costs 3.50 euros, e.g. a coffee."});
-  CHECK(s.split("Dr. Jones is here.") == Pieces{"Dr. Jones is here."});
+  CHECK(s.split("Dr. Jones and Prof. Brown are here. St. Louis is far.") ==
+        Pieces{"Dr. Jones and Prof. Brown are here.", "St. Louis is far."});
 }
 
 TEST_CASE("SentenceSplitter: one sentence, empty and blank lines come back unchanged") {

@@ -1,6 +1,7 @@
 // sentence_split.h — SentenceSplitter: one line of text cut into its sentences by ICU's sentence
-// break rules (Unicode UAX #29), with ICU's English abbreviation list (locale "en@ss=standard")
-// so that "Mr. Smith" or "e.g. this" stay whole. Used to translate a paragraph sentence by
+// break rules (Unicode UAX #29), with no break after ICU's English abbreviations (what the locale
+// "en@ss=standard" suppresses) and a few titles more, so that "Mr. Smith", "Dr. Jones" or
+// "e.g. this" stay whole. Used to translate a paragraph sentence by
 // sentence with models trained on single sentences.
 #pragma once
 
