@@ -241,12 +241,13 @@ void say(const char* s) { write_all(STDERR_FILENO, s, std::strlen(s)); }
   if (!g_interrupt.to_file) {
     say("the translations of the first ");
     say(num);
-    say(" input lines were written to standard output\n");
+    say(lines == 1 ? " input line were written to standard output\n"
+                   : " input lines were written to standard output\n");
   } else if (lines > 0 && ::rename(g_interrupt.tmp.c_str(), g_interrupt.partial.c_str()) == 0) {
     say(g_interrupt.out.c_str());
     say(" was not written; the translations of the first ");
     say(num);
-    say(" input lines are in ");
+    say(lines == 1 ? " input line are in " : " input lines are in ");
     say(g_interrupt.partial.c_str());
     say("\n");
   } else {
@@ -557,9 +558,12 @@ int run_translate(const CLI::App* cmd, TranslateArgs& a) {
   Progress progress(::isatty(STDERR_FILENO) && !interactive, total);
   const bool clear_for_output = !out.to_file() && ::isatty(STDOUT_FILENO);
   Warnings warnings(ck);
-  // A file fills batches of 16·batch_size sentences (sorted by length inside, as fast as
-  // translating it whole); a stream is translated a batch at a time, or sooner when it pauses.
-  const long window = std::max(1L, d.batch_size) * (in.regular() ? 16 : 1);
+  // The queue is translated when it holds `window` sentences or the input pauses. The first
+  // window is one batch, so the first answers come soon; while the input keeps flowing it
+  // doubles up to 16 batches (sorted by length inside, as fast as translating a file whole); a
+  // pause starts again from one batch.
+  const long batch = std::max(1L, d.batch_size);
+  long window = batch;
   const auto t0 = Clock::now();
   long lines_done = 0;
   auto flush = [&] {
@@ -584,16 +588,21 @@ int run_translate(const CLI::App* cmd, TranslateArgs& a) {
         what += "; " + a.output + " was not written";
       } else {
         flush();
-        what += "; the translations of the " + with_commas(lines_done) +
-                " lines before it were written to standard output";
+        what += lines_done == 0 ? std::string("; nothing was written")
+                                : "; the translations of the " + count(lines_done, "line") +
+                                      " before it were written to standard output";
       }
       throw Error(what, e.where());
     }
     if (got == LineInput::Got::line) {
       tr.add(line);
-      if (tr.queued_sentences() >= window || tr.queued_lines() >= 16 * window) flush();
+      if (tr.queued_sentences() >= window || tr.queued_lines() >= 16 * window) {
+        flush();
+        window = std::min(2 * window, 16 * batch);
+      }
     } else {
       flush();
+      window = batch;
       if (got == LineInput::Got::end) break;
     }
   }
@@ -603,7 +612,7 @@ int run_translate(const CLI::App* cmd, TranslateArgs& a) {
   const TranslateReport& r = tr.report();
   std::string unknown;
   if (r.unknown_lines > 0)
-    unknown = "; " + with_commas(r.unknown_lines) + " of " + with_commas(r.lines) +
+    unknown = "; " + with_commas(r.unknown_lines) + " of " + count(r.lines, "line") +
               " held pieces unknown to the vocabulary (first: line " +
               std::to_string(r.first_unknown_line) + ")";
   spdlog::info("translated {} ({}) in {:.1f} s ({:.1f} sentences/s, beam {}){}",
@@ -706,9 +715,9 @@ void add_translate_command(CLI::App& app, CommandAction& action) {
   tail -f requests.txt | spotlight translate -c CKPT               # answers as lines arrive
 
 One line in, one line out, in order; an empty line gives an empty line. Input is translated as
-it arrives: typed or piped lines are queued until a batch is full (decode.batch_size sentences,
---batch-size) or the input pauses, then translated and written at once; a file is read 16
-batches at a time. Lines longer than the model's positions are truncated with a warning naming
+it arrives: lines are queued until a batch is full (decode.batch_size sentences, --batch-size)
+or the input pauses for a few milliseconds, then translated and written at once. While input
+keeps flowing (a file, a busy pipe) the batches grow to 16 (sorted by length inside, for speed). Lines longer than the model's positions are truncated with a warning naming
 the line; a warning (once, with the count so far) names the first line holding pieces the
 vocabulary does not know, and the closing line gives the final count.
 
