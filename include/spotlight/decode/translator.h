@@ -23,7 +23,8 @@ class SentenceSplitter;
 // sentences' joined: texts joined with a space, scores and token counts summed, ids concatenated.
 struct Translation {
   std::string text;
-  double log_prob = 0.0;  // Σ log p of the tokens and the final EOS: Marian's feature F0
+  double log_prob = 0.0;  // Σ log p of the tokens and the final EOS: Marian's feature F0 (greedy
+                          // output cut by the length limit has no EOS term)
   double score = 0.0;     // the ranking score: log_prob / (tokens + 1)^alpha, as beam search ranks
   long tokens = 0;        // output tokens, EOS excluded
   std::vector<int> ids;   // those tokens' piece ids
