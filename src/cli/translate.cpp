@@ -290,6 +290,9 @@ void install_interrupt_handler() {
 // ---------------------------------------------------------------------------------------------
 // Output: standard output, or a file written under a temporary name and renamed when complete.
 
+// The temporary name an output file is written under: next to it, unique to the process.
+std::string tmp_path(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+
 class Output {
  public:
   explicit Output(const std::string& path) : path_(path) {
@@ -298,7 +301,7 @@ class Output {
       fd_ = STDOUT_FILENO;
       return;
     }
-    tmp_ = path + ".tmp." + std::to_string(::getpid());
+    tmp_ = tmp_path(path);
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     require(fd_ >= 0, [&] { return "cannot write " + tmp_ + ": " + std::strerror(errno); });
   }
@@ -312,7 +315,6 @@ class Output {
   Output& operator=(const Output&) = delete;
 
   bool to_file() const { return to_file_; }
-  const std::string& tmp() const { return tmp_; }
   const std::string& path() const { return path_; }
 
   // Writes text (complete lines) at once; `lines` input lines are then fully written.
@@ -548,12 +550,13 @@ int run_translate(const CLI::App* cmd, TranslateArgs& a) {
   // A file is checked whole (UTF-8) and counted before any work; a stream as it arrives.
   const long total = in.regular() ? in.count_and_check() : -1;
 
-  Output out(a.output);
-  g_interrupt.to_file = out.to_file();
-  g_interrupt.tmp = out.tmp();
+  // The handler comes first: a signal at any moment after the temporary file exists finds it.
+  g_interrupt.to_file = !(a.output.empty() || a.output == "-");
+  g_interrupt.tmp = tmp_path(a.output);
   g_interrupt.partial = a.output + ".partial";
   g_interrupt.out = a.output;
   install_interrupt_handler();
+  Output out(a.output);
   const bool interactive = !in.regular() && a.input == "-" && ::isatty(STDIN_FILENO);
   Progress progress(::isatty(STDERR_FILENO) && !interactive, total);
   const bool clear_for_output = !out.to_file() && ::isatty(STDOUT_FILENO);
