@@ -455,8 +455,7 @@ class Warnings {
   }
   // "12 of 40 lines hold pieces unknown to this vocabulary (first: line 3) — …"
   std::string unknown_text(const TranslateReport& r, const std::string& so_far = "") const {
-    std::string s = with_commas(r.unknown_lines) + " of " + with_commas(r.lines) + " lines" +
-                    so_far + (r.unknown_lines == 1 ? " holds" : " hold") +
+    std::string s = with_commas(r.unknown_lines) + " of " + count(r.lines, "line") + so_far + (r.unknown_lines == 1 ? " holds" : " hold") +
                     " pieces unknown to this vocabulary (first: line " +
                     std::to_string(r.first_unknown_line) + "); they read \u2047 in the translation";
     if (!kind_.empty())
@@ -720,9 +719,11 @@ void add_translate_command(CLI::App& app, CommandAction& action) {
 One line in, one line out, in order; an empty line gives an empty line. Input is translated as
 it arrives: lines are queued until a batch is full (decode.batch_size sentences, --batch-size)
 or the input pauses for a few milliseconds, then translated and written at once. While input
-keeps flowing (a file, a busy pipe) the batches grow to 16 (sorted by length inside, for speed). Lines longer than the model's positions are truncated with a warning naming
-the line; a warning (once, with the count so far) names the first line holding pieces the
-vocabulary does not know, and the closing line gives the final count.
+keeps flowing (a file, a busy pipe) the queue grows to 16 batches (sorted by length inside, for
+speed). Lines longer than the model's positions are truncated with a warning naming the line;
+a warning (once, with the count so far) names the first line holding pieces the vocabulary
+does not know, and the closing line gives the final count. A file is checked (UTF-8) and
+counted before any work; on a terminal, progress shows lines done, the rate and the time left.
 
 Sentences: a line holding several sentences is cut with ICU's sentence rules and each is
 translated apart, the translations joined with a space ("Mr." and "e.g." do not end a
