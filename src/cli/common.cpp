@@ -114,7 +114,9 @@ std::string xml_escape(const std::string& s) {
 }
 
 void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
-  cmd->add_option("-c,--checkpoint", a.checkpoint, "checkpoint directory")->required();
+  cmd->add_option("-c,--checkpoint", a.checkpoint,
+                  "checkpoint directory, or a run directory (output_dir: its checkpoints/best)")
+      ->required();
   auto* beam = cmd->add_option("--beam", a.beam, "beam size (default: the config's decode.beam)")
                    ->check(CLI::PositiveNumber);
   cmd->add_flag("--greedy", a.greedy, "greedy decoding (beam 1)")->excludes(beam);
