@@ -39,7 +39,7 @@ void add_info_command(CLI::App& app, CommandAction& action) {
       nlohmann::json out = {{"checkpoint", ck.dir},
                             {"parameters", ck.model->num_parameters()},
                             {"vocab_size", ck.vocab->size()},
-                            {"vocab_record", record ? record->to_json() : nlohmann::json()},
+                            {"vocab_record", record ? nlohmann::json(record->to_json()) : nlohmann::json()},
                             {"resumable", state != nullptr},
                             {"trainer_state", state},
                             {"config", ck.config.to_json()}};

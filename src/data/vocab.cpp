@@ -288,7 +288,7 @@ std::string Vocab::decode(std::span<const int> ids) const {
 
 // ---- records ----
 
-nlohmann::json VocabRecord::to_json() const {
+nlohmann::ordered_json VocabRecord::to_json() const {
   nlohmann::ordered_json files_json = nlohmann::ordered_json::array();
   for (const auto& f : files)
     files_json.push_back({{"path", f.path}, {"bytes", f.bytes}, {"sha256", f.sha256}});
@@ -394,14 +394,14 @@ bool check_vocab_record(const std::string& model_path, long pieces, const VocabO
            vp + (rec ? " and " + record_file : std::string()) + " to retrain it" +
            (use.empty() ? std::string() : "; to use " + vp + " as it is, " + use);
   };
-  if (o.model_type != "char")
-    require(pieces == o.size, [&] {
+  if (!rec) {  // only the size can be checked
+    require(o.model_type == "char" || pieces == o.size, [&] {
       return "vocab.size is " + std::to_string(o.size) + " but vocab.path " + vp + " holds " +
-             std::to_string(pieces) + " pieces" +
-             (rec ? std::string() : " (it has no record of its training)") +
+             std::to_string(pieces) + " pieces (it has no record of its training)" +
              fix("set vocab.size to " + std::to_string(pieces));
     });
-  if (!rec) return false;
+    return false;
+  }
   std::vector<std::string> trained_on;
   for (const auto& f : rec->files) trained_on.push_back(f.path);
   const std::string what = " (a " + rec->model_type + " vocabulary of " + std::to_string(rec->size) +
@@ -448,6 +448,10 @@ bool check_vocab_record(const std::string& model_path, long pieces, const VocabO
                        digest(bytes, sha) + "; " + then.path + ": " +
                        digest(then.bytes, then.sha256) + ")" + fix(""));
   }
+  require(o.model_type == "char" || pieces == o.size, [&] {
+    return "vocab.path " + vp + " holds " + std::to_string(pieces) + " pieces, but its record " +
+           record_file + " says " + std::to_string(rec->size) + fix("");
+  });
   return true;
 }
 

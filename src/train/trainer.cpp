@@ -343,7 +343,8 @@ std::string why_not_writable(const fs::path& dir) {
   fs::path probe = target;
   while (!fs::exists(probe, ec) && probe.has_relative_path()) probe = probe.parent_path();
   if (!fs::is_directory(probe, ec))
-    return (probe == target ? std::string("it is") : probe.string() + " is") + " not a directory";
+    return (probe == target ? std::string("it is") : "cannot create it: " + probe.string() + " is") +
+           " not a directory";
   if (::access(probe.c_str(), W_OK | X_OK) != 0)
     return (probe == target ? std::string("it is not writable")
                             : "cannot create it: " + probe.string() + " is not writable") +
@@ -712,6 +713,8 @@ void Trainer::log_progress(bool force) {
   last_log_ = now;
 }
 
+}  // namespace
+
 int terminal_columns() {
   winsize ws{};
   if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) != 0) return 0;
@@ -733,7 +736,8 @@ std::string progress_bar_text(int width, double fraction, long step, long epoch,
       std::string(pct) + " | ETA " + eta,
       std::string(pct)};
   constexpr size_t kBarMax = 30, kBarMin = 10;
-  for (const std::string& text : lines) {  // with a bar of 10..30 columns
+  for (size_t k = 0; k + 1 < lines.size(); ++k) {  // with a bar of 10..30 columns
+    const std::string& text = lines[k];
     if (text.size() + kBarMin + 3 > room) continue;
     const size_t bar = std::min(kBarMax, room - text.size() - 3);
     const auto filled = static_cast<size_t>(fraction * static_cast<double>(bar));
@@ -743,6 +747,8 @@ std::string progress_bar_text(int width, double fraction, long step, long epoch,
     if (text.size() <= room) return text;
   return std::string(pct).substr(0, room);
 }
+
+namespace {
 
 void Trainer::draw_bar() {
   if (!tty_) return;

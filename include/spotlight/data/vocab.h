@@ -104,7 +104,7 @@ struct VocabRecord {
   std::vector<TrainingFile> files;   // in the order they were given
   std::string model_sha256;          // of the model file this record describes
 
-  nlohmann::json to_json() const;
+  nlohmann::ordered_json to_json() const;
   // Throws Error naming `source` when a field is missing or has the wrong type.
   static VocabRecord from_json(const nlohmann::json& j, const std::string& source);
 };

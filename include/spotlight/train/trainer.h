@@ -82,8 +82,8 @@ LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
 // The live progress line drawn on a terminal `width` columns wide, e.g.
 //   "[=========                     ]  30% step 300 epoch 2 | elapsed 1m02s | ETA 2m25s"
 // never longer than width − 1 (so the terminal does not wrap it): on a narrower terminal the bar
-// narrows (30 to 10 columns), then fields go (elapsed, epoch, step, ETA), then the bar, and last
-// the percentage is cut.
+// narrows (30 to 10 columns) and fields go (elapsed, epoch, step); then the bar goes, then the
+// ETA, and last the percentage is cut.
 std::string progress_bar_text(int width, double fraction, long step, long epoch,
                               const std::string& elapsed, const std::string& eta);
 // The width of the terminal on stderr (TIOCGWINSZ), or 0 when stderr is not a terminal.
