@@ -45,8 +45,9 @@ TEST_CASE("spotlight bleu: stdin, several references, sacreBLEU's text layout") 
   const std::regex bleu_line(
       R"(BLEU\|nrefs:1\|case:mixed\|eff:no\|tok:13a\|smooth:exp\|version:)" + v +
       R"( = [0-9]+\.[0-9]{2} [0-9]+\.[0-9]/[0-9]+\.[0-9]/[0-9]+\.[0-9]/[0-9]+\.[0-9] \(BP = [0-9]\.[0-9]{3} ratio = [0-9]\.[0-9]{3} hyp_len = [0-9]+ ref_len = [0-9]+\))");
-  const std::regex chrf_line(R"(chrF2\|nrefs:1\|case:mixed\|eff:yes\|nc:6\|nw:0\|space:no\|version:)" +
-                             v + R"( = [0-9]+\.[0-9]{2})");
+  const std::regex chrf_line(
+      R"(chrF2\|nrefs:1\|case:mixed\|eff:yes\|nc:6\|nw:0\|space:no\|version:)" + v +
+      R"( = [0-9]+\.[0-9]{2})");
   const auto nl = r.out.find('\n');
   REQUIRE(nl != std::string::npos);
   CAPTURE(r.out);
@@ -64,7 +65,8 @@ TEST_CASE("spotlight bleu: stdin, several references, sacreBLEU's text layout") 
   CHECK(r.out ==
         "BLEU|nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:" + v +
             " = 48.53 82.4/50.0/45.5/37.5 (BP = 0.943 ratio = 0.944 hyp_len = 17 ref_len = 18)\n"
-            "chrF2|nrefs:2|case:mixed|eff:yes|nc:6|nw:0|space:no|version:" + v + " = 59.73\n");
+            "chrF2|nrefs:2|case:mixed|eff:yes|nc:6|nw:0|space:no|version:" +
+            v + " = 59.73\n");
   CHECK(t.run("-r " + t.f("ref1.txt") + " -r " + t.f("ref2.txt") + " < " + t.f("hyp.txt")).out ==
         r.out);
   CHECK(t.run(t.f("ref1.txt") + " " + t.f("ref2.txt") + " -i " + t.f("hyp.txt")).out == r.out);

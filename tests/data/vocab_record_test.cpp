@@ -90,32 +90,36 @@ TEST_CASE("Vocab::train writes the record of what it was trained from") {
   CHECK(rec->model_sha256 == sha256_file(t.model));
   // The record round-trips, and a damaged one is an error naming it.
   CHECK(VocabRecord::from_json(rec->to_json(), "x").to_json() == rec->to_json());
-  std::ofstream(t.model + ".json", std::ios::trunc) << R"({"format": "spotlight vocabulary record"})";
+  std::ofstream(t.model + ".json", std::ios::trunc)
+      << R"({"format": "spotlight vocabulary record"})";
   CHECK(error_of([&] { read_vocab_record(t.model); }).find(t.model + ".json") == 0);
   std::ofstream(t.model + ".json", std::ios::trunc) << "{";
   CHECK_THROWS_WITH_AS(read_vocab_record(t.model), doctest::Contains("not JSON"), Error);
 }
 
-TEST_CASE("check_vocab_record: a record that disagrees with the config names both values and the fix") {
+TEST_CASE(
+    "check_vocab_record: a record that disagrees with the config names both values and the fix") {
   Trained t;
   CHECK(t.check(options40()));
   VocabOptions o = options40();
   o.size = 8000;
   std::string e = t.refusal(o, {t.en, t.fr});
-  CHECK(e.find("vocab.size is 8000 but vocab.path " + t.model + " was trained with vocab.size 40") !=
-        std::string::npos);
+  CHECK(e.find("vocab.size is 8000 but vocab.path " + t.model +
+               " was trained with vocab.size 40") != std::string::npos);
   CHECK(e.find("trained on " + t.en + " + " + t.fr) != std::string::npos);
-  CHECK(e.find("point vocab.path at a new file (e.g. --set vocab.path=" + t.dir.file("spm_unigram8000.model")) !=
-        std::string::npos);
+  CHECK(e.find("point vocab.path at a new file (e.g. --set vocab.path=" +
+               t.dir.file("spm_unigram8000.model")) != std::string::npos);
   CHECK(e.find("set vocab.size to 40") != std::string::npos);
   o = options40();
   o.model_type = "bpe";
-  CHECK(t.refusal(o, {t.en, t.fr}).find("vocab.model_type is bpe but vocab.path " + t.model +
-                                        " was trained as unigram") != std::string::npos);
+  CHECK(t.refusal(o, {t.en, t.fr})
+            .find("vocab.model_type is bpe but vocab.path " + t.model +
+                  " was trained as unigram") != std::string::npos);
   o = options40();
   o.character_coverage = 0.9995;
-  CHECK(t.refusal(o, {t.en, t.fr}).find("vocab.character_coverage is 0.9995 but vocab.path " +
-                                        t.model + " was trained with 1.0") != std::string::npos);
+  CHECK(t.refusal(o, {t.en, t.fr})
+            .find("vocab.character_coverage is 0.9995 but vocab.path " + t.model +
+                  " was trained with 1.0") != std::string::npos);
   // Other training files.
   write_lines(t.dir.file("small.en"), generated_lines(kEnglish, 50, 3));
   e = t.refusal(options40(), {t.dir.file("small.en"), t.fr});
@@ -140,14 +144,17 @@ TEST_CASE("check_vocab_record: a replaced model, and a vocabulary without a reco
   o.size = 36;
   Vocab::train({t.en, t.fr}, t.dir.file("other.model"), o);
   fs::copy_file(t.dir.file("other.model"), t.model, fs::copy_options::overwrite_existing);
-  CHECK(t.refusal(options40(), {t.en, t.fr}).find("is not the model its record") != std::string::npos);
+  CHECK(t.refusal(options40(), {t.en, t.fr}).find("is not the model its record") !=
+        std::string::npos);
   // Without a record (an older Spotlight's, or made by hand): only the size is checked.
   fs::remove(t.model + ".json");
   CHECK(find_vocab_record(t.model).empty());
   CHECK(!read_vocab_record(t.model).has_value());
   CHECK(!check_vocab_record(t.model, 36, o, {t.en, t.fr}));
   CHECK(!check_vocab_record(t.model, 36, o, {t.dir.file("anything.en")}));
-  const std::string e = error_of([&] { check_vocab_record(t.model, 36, options40(), {t.en, t.fr}); });
+  const std::string e = error_of([&] {
+    check_vocab_record(t.model, 36, options40(), {t.en, t.fr});
+  });
   CHECK(e.find("vocab.size is 40 but vocab.path " + t.model +
                " holds 36 pieces (it has no record of its training)") != std::string::npos);
   // A char model's size is the data's, not vocab.size: not held to it.
@@ -179,15 +186,16 @@ TEST_CASE("training refuses a vocabulary whose record disagrees, keeps it, and c
   other = r.config;
   other.output_dir = r.path("run_other2");
   other.data.train = {r.path("valid.en"), r.path("valid.fr")};
-  CHECK(error_of([&] { train(other, quiet); })
-            .find("but vocab.path " + r.config.vocab.path + " was trained on") != std::string::npos);
+  CHECK(error_of([&] {
+          train(other, quiet);
+        }).find("but vocab.path " + r.config.vocab.path + " was trained on") != std::string::npos);
 
   // Without a record: a warning in the log, and training goes on.
   fs::remove(r.config.vocab.path + ".json");
   other = r.config;
   other.output_dir = r.path("run_norecord");
   train(other, quiet);
-  CHECK(slurp(fs::path(other.output_dir) / "train.log").find("has no record of what it was trained from") !=
-        std::string::npos);
+  CHECK(slurp(fs::path(other.output_dir) / "train.log")
+            .find("has no record of what it was trained from") != std::string::npos);
   CHECK(!fs::exists(fs::path(other.output_dir) / "checkpoints/last/vocab.json"));
 }

@@ -140,9 +140,9 @@ TEST_CASE("multi-reference scores: one set equals the single-reference call") {
 
 TEST_CASE("multi-reference scores: a set of another length names the set and both counts") {
   const ReferenceSets refs = {{"a", "b"}, {"a"}};
-  CHECK_THROWS_WITH_AS(bleu({"a", "b"}, refs),
-                       doctest::Contains("2 hypothesis lines but 1 reference lines in reference 2 of 2"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      bleu({"a", "b"}, refs),
+      doctest::Contains("2 hypothesis lines but 1 reference lines in reference 2 of 2"), Error);
   CHECK_THROWS_WITH_AS(chrf({"a", "b"}, refs),
                        doctest::Contains("2 hypothesis lines but 1 reference lines in reference 2"),
                        Error);
@@ -159,8 +159,8 @@ TEST_CASE("signatures carry CMake's project version") {
   REQUIRE(std::regex_search(text, m, std::regex(R"(project\(spotlight[^)]*VERSION ([0-9.]+)\))")));
   const std::string version = "spotlight-" + m[1].str();
   CHECK(signature_version() == version);
-  CHECK(corpus_bleu({"a"}, std::vector<std::string>{"a"}, BleuOptions{}).signature.ends_with(
-      "|version:" + version));
-  CHECK(corpus_chrf({"a"}, std::vector<std::string>{"a"}, ChrfOptions{}).signature.ends_with(
-      "|version:" + version));
+  CHECK(corpus_bleu({"a"}, std::vector<std::string>{"a"}, BleuOptions{})
+            .signature.ends_with("|version:" + version));
+  CHECK(corpus_chrf({"a"}, std::vector<std::string>{"a"}, ChrfOptions{})
+            .signature.ends_with("|version:" + version));
 }

@@ -35,8 +35,8 @@ TEST_CASE("train: missing or unreadable data files are refused before the vocabu
   Config c = r.config;
   c.data.valid[1] = r.path("nope.fr");  // read only after the vocabulary, until now
   CHECK(error_of(c) == "data.valid: " + r.path("nope.fr") + " does not exist");
-  CHECK(!fs::exists(c.vocab.path));      // no vocabulary trained
-  CHECK(!fs::exists(c.output_dir));      // no run directory created
+  CHECK(!fs::exists(c.vocab.path));  // no vocabulary trained
+  CHECK(!fs::exists(c.output_dir));  // no run directory created
   c = r.config;
   c.data.train[0] = r.dir.string();
   CHECK(error_of(c) == "data.train: " + r.dir.string() + " is not a file (it is a directory)");
@@ -63,13 +63,14 @@ TEST_CASE("train: an output_dir or vocab.path directory that cannot be written i
   // vocab.path in a directory that cannot be made: said before anything is created.
   c = r.config;
   c.vocab.path = r.path("valid.fr") + "/vocab/spm.model";
-  CHECK(error_of(c) == "vocab.path: " + c.vocab.path + " does not exist and cannot be trained there: " +
-                           r.path("valid.fr") + "/vocab: cannot create it: " + r.path("valid.fr") +
+  CHECK(error_of(c) == "vocab.path: " + c.vocab.path +
+                           " does not exist and cannot be trained there: " + r.path("valid.fr") +
+                           "/vocab: cannot create it: " + r.path("valid.fr") +
                            " is not a directory");
   CHECK(!fs::exists(r.config.output_dir));
   c.vocab.path = r.dir.string();
-  CHECK(error_of(c) == "vocab.path: " + r.dir.string() +
-                           " is a directory, not a SentencePiece model file");
+  CHECK(error_of(c) ==
+        "vocab.path: " + r.dir.string() + " is a directory, not a SentencePiece model file");
   // A vocab.path directory that does not exist yet is made (as before).
   c = r.config;
   c.vocab.path = r.path("new/dir/spm.model");
@@ -86,6 +87,7 @@ TEST_CASE("spotlight train: a refused data file exits 1 naming the key and the p
   std::ofstream(r.path("cfg.json")) << c.to_json().dump(2);
   const CliResult res = run_cli("train --config " + r.path("cfg.json"), r.dir);
   CHECK(res.code == 1);
-  CHECK(res.err.find("data.valid: " + r.path("missing.en") + " does not exist") != std::string::npos);
+  CHECK(res.err.find("data.valid: " + r.path("missing.en") + " does not exist") !=
+        std::string::npos);
   CHECK(!fs::exists(c.vocab.path));
 }

@@ -18,13 +18,16 @@ TEST_CASE("progress bar: every width from 1 to 200 columns fits, the wide one is
     }
   }
   const std::string wide = progress_bar_text(200, 0.3, 300, 2, "1m02s", "2m25s");
-  CHECK(wide == "[=========                     ]  30% step 300 epoch 2 | elapsed 1m02s | ETA 2m25s");
-  CHECK(progress_bar_text(200, 1.0, 1, 1, "1s", "0s").rfind("[" + std::string(30, '=') + "] 100%",
-                                                             0) == 0);
+  CHECK(wide ==
+        "[=========                     ]  30% step 300 epoch 2 | elapsed 1m02s | ETA 2m25s");
+  CHECK(progress_bar_text(200, 1.0, 1, 1, "1s", "0s")
+            .rfind("[" + std::string(30, '=') + "] 100%", 0) == 0);
 }
 
 TEST_CASE("progress bar: on narrower terminals the bar narrows, then fields go in order") {
-  const auto line = [](int width) { return progress_bar_text(width, 0.5, 300, 2, "1m02s", "2m25s"); };
+  const auto line = [](int width) {
+    return progress_bar_text(width, 0.5, 300, 2, "1m02s", "2m25s");
+  };
   const auto bar = [](size_t filled, size_t empty) {
     return "[" + std::string(filled, '=') + std::string(empty, ' ') + "] ";
   };

@@ -96,8 +96,9 @@ TEST_CASE("resume_config: any other difference is refused, every key named with 
   // A model of another shape says so.
   given = run;
   given.model.ffn = 48;
-  CHECK(error_of([&] { resume_config(run, given, "x", changes); })
-            .find("model.ffn: the run has 1024, the config now gives 48 (a different model shape") !=
+  CHECK(error_of([&] {
+          resume_config(run, given, "x", changes);
+        }).find("model.ffn: the run has 1024, the config now gives 48 (a different model shape") !=
         std::string::npos);
 }
 
@@ -133,11 +134,12 @@ TEST_CASE("train --resume: the stored config is used, a changed data.train is re
   CHECK(stored.decode.beam == 3);
   CHECK(stored.data.train == r.config.data.train);
   CHECK(nlohmann::json::parse(slurp(last / "trainer_state.json"))["step"] == 30);
-  CHECK(slurp(fs::path(r.config.output_dir) / "train.log").find("--resume: train.max_steps: 20 → 30") !=
-        std::string::npos);
+  CHECK(slurp(fs::path(r.config.output_dir) / "train.log")
+            .find("--resume: train.max_steps: 20 → 30") != std::string::npos);
 }
 
-TEST_CASE("spotlight train --resume: an edited --config file is refused by key, --set of a stop is not") {
+TEST_CASE(
+    "spotlight train --resume: an edited --config file is refused by key, --set of a stop is not") {
   ToyRun r("resume_cli");
   r.config.train.max_steps = 10;
   r.config.train.valid_interval = 10;
