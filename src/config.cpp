@@ -327,9 +327,9 @@ void apply_override(json& j, const std::string& assignment) {
 
 bool may_change_on_resume(const std::string& key) {
   static const std::set<std::string> keys = {
-      "train.max_steps",    "train.max_epochs",     "train.max_minutes", "train.patience",
-      "train.log_interval", "train.valid_interval", "train.keep_last",   "train.threads",
-      "output_dir"};
+      "train.max_steps", "train.max_epochs",   "train.max_minutes",
+      "train.patience",  "train.log_interval", "train.valid_interval",
+      "train.keep_last", "train.threads",      "output_dir"};
   return keys.count(key) > 0 || key.rfind("decode.", 0) == 0;
 }
 
@@ -394,8 +394,9 @@ Config resume_config(const Config& run, const Config& given, const std::string& 
            "intervals (train.log_interval, valid_interval, keep_last), train.threads and "
            "decode.* may change when resuming. To continue this run, give these keys the run's "
            "values (" +
-           fixes.substr(1) + "), or start a new run in another output_dir (--set output_dir=" +
-           given.output_dir + "_2)";
+           fixes.substr(1) +
+           "), or start a new run in another output_dir (--set output_dir=" + given.output_dir +
+           "_2)";
   });
   return Config::from_json(json::parse(merged.dump()), run_source);
 }

@@ -67,12 +67,11 @@ closest reference length; chrF against each sentence's best reference). The text
       ReferenceSets refs;
       for (const auto& f : files) {
         refs.push_back(read_text_lines(f));
-        require(refs.back().size() == hyps.size(), hyp_name + " has " +
-                                                       std::to_string(hyps.size()) +
-                                                       " lines but " + f + " has " +
-                                                       std::to_string(refs.back().size()) +
-                                                       ": line N of each reference must "
-                                                       "translate hypothesis line N");
+        require(refs.back().size() == hyps.size(),
+                hyp_name + " has " + std::to_string(hyps.size()) + " lines but " + f + " has " +
+                    std::to_string(refs.back().size()) +
+                    ": line N of each reference must "
+                    "translate hypothesis line N");
       }
       const BleuResult b = corpus_bleu(hyps, refs, BleuOptions{a->tokenize, a->lowercase});
       const ChrfResult c = corpus_chrf(hyps, refs, ChrfOptions{a->lowercase});

@@ -35,14 +35,16 @@ void add_info_command(CLI::App& app, CommandAction& action) {
       const auto st = std::filesystem::path(ck.dir) / "trainer_state.json";
       if (std::filesystem::exists(st))
         state = TrainerState::from_json(read_json_file(st.string()), st.string()).to_json();
-      const auto record = read_vocab_record((std::filesystem::path(ck.dir) / "vocab.model").string());
-      nlohmann::json out = {{"checkpoint", ck.dir},
-                            {"parameters", ck.model->num_parameters()},
-                            {"vocab_size", ck.vocab->size()},
-                            {"vocab_record", record ? nlohmann::json(record->to_json()) : nlohmann::json()},
-                            {"resumable", state != nullptr},
-                            {"trainer_state", state},
-                            {"config", ck.config.to_json()}};
+      const auto record =
+          read_vocab_record((std::filesystem::path(ck.dir) / "vocab.model").string());
+      nlohmann::json out = {
+          {"checkpoint", ck.dir},
+          {"parameters", ck.model->num_parameters()},
+          {"vocab_size", ck.vocab->size()},
+          {"vocab_record", record ? nlohmann::json(record->to_json()) : nlohmann::json()},
+          {"resumable", state != nullptr},
+          {"trainer_state", state},
+          {"config", ck.config.to_json()}};
       if (a->json) {
         write_text_output("-", out.dump() + "\n");
         return 0;
@@ -63,8 +65,9 @@ void add_info_command(CLI::App& app, CommandAction& action) {
                 " pieces asked, character coverage " +
                 nlohmann::json(record->character_coverage).dump() + "; trained on " + files + "\n";
       } else {
-        text += "vocabulary  no record of its training (vocab.json: made by an older Spotlight "
-                "or by hand)\n";
+        text +=
+            "vocabulary  no record of its training (vocab.json: made by an older Spotlight "
+            "or by hand)\n";
       }
       if (state != nullptr) {
         char buf[256];

@@ -352,8 +352,9 @@ std::optional<VocabRecord> read_vocab_record(const std::string& model_path) {
   const std::string text{std::istreambuf_iterator<char>(in), {}};
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   require(!j.is_discarded(), [&] {
-    return path + ": not JSON; a vocabulary record is written by spotlight train (delete it, "
-                  "and the vocabulary it describes, to retrain)";
+    return path +
+           ": not JSON; a vocabulary record is written by spotlight train (delete it, "
+           "and the vocabulary it describes, to retrain)";
   });
   return VocabRecord::from_json(j, path);
 }
@@ -390,8 +391,9 @@ bool check_vocab_record(const std::string& model_path, long pieces, const VocabO
   if (fresh == vp) fresh += ".new";
   auto fix = [&](const std::string& use) {
     return ". To train a vocabulary for this config, point vocab.path at a new file (e.g. --set "
-           "vocab.path=" + fresh + ") or delete " +
-           vp + (rec ? " and " + record_file : std::string()) + " to retrain it" +
+           "vocab.path=" +
+           fresh + ") or delete " + vp + (rec ? " and " + record_file : std::string()) +
+           " to retrain it" +
            (use.empty() ? std::string() : "; to use " + vp + " as it is, " + use);
   };
   if (!rec) {  // only the size can be checked
@@ -404,8 +406,9 @@ bool check_vocab_record(const std::string& model_path, long pieces, const VocabO
   }
   std::vector<std::string> trained_on;
   for (const auto& f : rec->files) trained_on.push_back(f.path);
-  const std::string what = " (a " + rec->model_type + " vocabulary of " + std::to_string(rec->size) +
-                           " pieces trained on " + joined(trained_on) + ")";
+  const std::string what = " (a " + rec->model_type + " vocabulary of " +
+                           std::to_string(rec->size) + " pieces trained on " + joined(trained_on) +
+                           ")";
   const std::string model_sha = sha256_file(vp);
   require(model_sha == rec->model_sha256, [&] {
     return "vocab.path " + vp + " is not the model its record " + record_file +

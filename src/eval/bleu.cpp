@@ -320,9 +320,9 @@ void require_line_counts(const std::vector<std::string>& hyps, const ReferenceSe
     require(refs[k].size() == hyps.size(), [&] {
       return std::string(metric) + ": " + std::to_string(hyps.size()) + " hypothesis lines but " +
              std::to_string(refs[k].size()) + " reference lines" +
-             (refs.size() > 1 ? " in reference " + std::to_string(k + 1) + " of " +
-                                    std::to_string(refs.size())
-                              : std::string()) +
+             (refs.size() > 1
+                  ? " in reference " + std::to_string(k + 1) + " of " + std::to_string(refs.size())
+                  : std::string()) +
              "; give one reference per hypothesis";
     });
 }
@@ -382,9 +382,9 @@ BleuResult corpus_bleu(const std::vector<std::string>& hyps, const ReferenceSets
     }
   }
   BleuResult r = bleu_from_counts(matches, totals, hyp_len, ref_len);
-  r.signature = "nrefs:" + std::to_string(refs.size()) + "|case:" +
-                (options.lowercase ? "lc" : "mixed") + "|eff:no|tok:" + options.tokenize +
-                "|smooth:exp|version:" + signature_version();
+  r.signature = "nrefs:" + std::to_string(refs.size()) +
+                "|case:" + (options.lowercase ? "lc" : "mixed") +
+                "|eff:no|tok:" + options.tokenize + "|smooth:exp|version:" + signature_version();
   return r;
 }
 

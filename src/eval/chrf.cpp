@@ -117,8 +117,8 @@ ChrfResult corpus_chrf(const std::vector<std::string>& hyps, const ReferenceSets
   }
   ChrfResult r;
   r.score = f_score(total);
-  r.signature = "nrefs:" + std::to_string(refs.size()) + "|case:" +
-                (options.lowercase ? "lc" : "mixed") +
+  r.signature = "nrefs:" + std::to_string(refs.size()) +
+                "|case:" + (options.lowercase ? "lc" : "mixed") +
                 "|eff:yes|nc:6|nw:0|space:no|version:" + signature_version();
   return r;
 }

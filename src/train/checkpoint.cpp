@@ -1,6 +1,7 @@
 #include "spotlight/train/checkpoint.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -12,8 +13,6 @@
 #include <mutex>
 #include <set>
 #include <sstream>
-
-#include <spdlog/spdlog.h>
 
 #include "spotlight/check.h"
 #include "spotlight/json.h"
@@ -197,10 +196,13 @@ std::vector<std::string> checkpoints_in(const fs::path& dir) {
     if (name.find(".tmp") != std::string::npos || !is_checkpoint_dir(e.path())) continue;
     int rank = 3;
     long step = 0;
-    if (name == "best") rank = 0;
-    else if (name == "last") rank = 1;
+    if (name == "best")
+      rank = 0;
+    else if (name == "last")
+      rank = 1;
     else if (name.rfind("step_", 0) == 0 && name.size() > 5 && name.size() < 20 &&
-             std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+             std::all_of(name.begin() + 5, name.end(),
+                         [](char c) { return c >= '0' && c <= '9'; })) {
       rank = 2;
       step = std::stol(name.substr(5));
     }
@@ -275,8 +277,9 @@ std::string resolve_checkpoint(const std::string& path) {
   if (fs::is_directory(ckpts, ec)) {
     const auto names = checkpoints_in(ckpts);
     if (names.empty())
-      msg += "; it is a run directory whose checkpoints/ holds no checkpoint yet (training "
-             "saves the first at train.valid_interval, or when stopped)";
+      msg +=
+          "; it is a run directory whose checkpoints/ holds no checkpoint yet (training "
+          "saves the first at train.valid_interval, or when stopped)";
     else
       msg += "; it holds checkpoints/" + brace_list(names) + ": try -c " +
              (ckpts / suggestion(names)).string();

@@ -1,9 +1,9 @@
 #include "spotlight/train/trainer.h"
 
+#include <fcntl.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -343,7 +343,8 @@ std::string why_not_writable(const fs::path& dir) {
   fs::path probe = target;
   while (!fs::exists(probe, ec) && probe.has_relative_path()) probe = probe.parent_path();
   if (!fs::is_directory(probe, ec))
-    return (probe == target ? std::string("it is") : "cannot create it: " + probe.string() + " is") +
+    return (probe == target ? std::string("it is")
+                            : "cannot create it: " + probe.string() + " is") +
            " not a directory";
   if (::access(probe.c_str(), W_OK | X_OK) != 0)
     return (probe == target ? std::string("it is not writable")
@@ -467,9 +468,10 @@ void Trainer::setup() {
   require_parallel(cfg_.data.valid);
   // Vocabulary.
   if (!fs::exists(cfg_.vocab.path))
-    log_->info("training a {} SentencePiece vocabulary of {} pieces on {} + {} → {} (its record: {})",
-               cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
-               cfg_.vocab.path, vocab_record_path(cfg_.vocab.path));
+    log_->info(
+        "training a {} SentencePiece vocabulary of {} pieces on {} + {} → {} (its record: {})",
+        cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
+        cfg_.vocab.path, vocab_record_path(cfg_.vocab.path));
   bool recorded = false;
   vocab_ = prepare_vocabulary(cfg_, &recorded);
   if (!recorded)
@@ -727,13 +729,13 @@ std::string progress_bar_text(int width, double fraction, long step, long epoch,
   fraction = std::clamp(fraction, 0.0, 1.0);
   char pct[8];
   std::snprintf(pct, sizeof pct, "%3.0f%%", 100 * fraction);
-  const std::string step_s = "step " + std::to_string(step), epoch_s = "epoch " + std::to_string(epoch);
+  const std::string step_s = "step " + std::to_string(step),
+                    epoch_s = "epoch " + std::to_string(epoch);
   // Fields from the most to the least complete line; the least useful go first.
   const std::vector<std::string> lines = {
       std::string(pct) + " " + step_s + " " + epoch_s + " | elapsed " + elapsed + " | ETA " + eta,
       std::string(pct) + " " + step_s + " " + epoch_s + " | ETA " + eta,
-      std::string(pct) + " " + step_s + " | ETA " + eta,
-      std::string(pct) + " | ETA " + eta,
+      std::string(pct) + " " + step_s + " | ETA " + eta, std::string(pct) + " | ETA " + eta,
       std::string(pct)};
   constexpr size_t kBarMax = 30, kBarMin = 10;
   for (size_t k = 0; k + 1 < lines.size(); ++k) {  // with a bar of 10..30 columns
@@ -757,8 +759,9 @@ void Trainer::draw_bar() {
   last_bar_ = now;
   const double f = progress(), el = elapsed();
   const int cols = terminal_columns();  // asked each time: the terminal may be resized
-  const std::string line = progress_bar_text(cols > 0 ? cols : 80, f, state_.step, state_.epoch,
-                                             duration(el), f > 0 ? duration(el * (1 - f) / f) : "?");
+  const std::string line =
+      progress_bar_text(cols > 0 ? cols : 80, f, state_.step, state_.epoch, duration(el),
+                        f > 0 ? duration(el * (1 - f) / f) : "?");
   std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
 }

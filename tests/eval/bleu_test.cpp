@@ -31,7 +31,8 @@ TEST_CASE("BLEU: identical hypothesis and reference score 100") {
   CHECK(r.totals == std::array<long, 4>{7, 6, 5, 4});
   for (const double p : r.precisions) CHECK(p == doctest::Approx(100.0));
   CHECK(r.ratio == 1.0);
-  CHECK(r.signature == "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" + signature_version());
+  CHECK(r.signature ==
+        "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" + signature_version());
 }
 
 TEST_CASE("BLEU: brevity penalty for a short hypothesis") {
@@ -154,7 +155,8 @@ TEST_CASE("BLEU: tokenize none differs from 13a on punctuation") {
   CHECK(none.score == 0.0);
   CHECK(none.hyp_len == 2);
   CHECK(none.ref_len == 4);
-  CHECK(none.signature == "nrefs:1|case:mixed|eff:no|tok:none|smooth:exp|version:" + signature_version());
+  CHECK(none.signature ==
+        "nrefs:1|case:mixed|eff:no|tok:none|smooth:exp|version:" + signature_version());
   CHECK_THROWS_WITH_AS(bleu({"a"}, {"a"}, "intl"), doctest::Contains("unknown tokenizer"), Error);
 }
 

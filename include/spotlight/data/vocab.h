@@ -10,11 +10,10 @@
 // carry a copy as vocab.json. check_vocab_record() holds a vocabulary to the config that uses it.
 #pragma once
 
-#include <nlohmann/json.hpp>
-#include <optional>
-
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -96,13 +95,13 @@ struct VocabRecord {
     long bytes = 0;      // its size
     std::string sha256;  // of its bytes
   };
-  long size = 0;                     // vocab.size asked for
-  std::string model_type;            // vocab.model_type
-  double character_coverage = 0.0;   // vocab.character_coverage
-  long input_sentence_size = 0;      // vocab.input_sentence_size (recorded, not checked)
-  uint32_t seed = 0;                 // SentencePiece's sampling seed (recorded, not checked)
-  std::vector<TrainingFile> files;   // in the order they were given
-  std::string model_sha256;          // of the model file this record describes
+  long size = 0;                    // vocab.size asked for
+  std::string model_type;           // vocab.model_type
+  double character_coverage = 0.0;  // vocab.character_coverage
+  long input_sentence_size = 0;     // vocab.input_sentence_size (recorded, not checked)
+  uint32_t seed = 0;                // SentencePiece's sampling seed (recorded, not checked)
+  std::vector<TrainingFile> files;  // in the order they were given
+  std::string model_sha256;         // of the model file this record describes
 
   nlohmann::ordered_json to_json() const;
   // Throws Error naming `source` when a field is missing or has the wrong type.
