@@ -18,7 +18,7 @@ for arg in "$@"; do
 done
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libsentencepiece-dev sentencepiece
-      nlohmann-json3-dev libcli11-dev libspdlog-dev doctest-dev libicu-dev)
+      nlohmann-json3-dev libcli11-dev libspdlog-dev doctest-dev libicu-dev libssl-dev)
 # clang and its runtimes: the libFuzzer harnesses (scripts/fuzz.sh). Not needed to build or train.
 [ "$want_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 # python3-torch runs tests/torch_parity.py; numpy comes with it.

@@ -1,6 +1,8 @@
 #include "spotlight/config.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -321,6 +323,82 @@ void apply_override(json& j, const std::string& assignment) {
     require(node->is_object(), "--set " + assignment + ": '" + key + "' is not a section");
     start = dot + 1;
   }
+}
+
+bool may_change_on_resume(const std::string& key) {
+  static const std::set<std::string> keys = {
+      "train.max_steps", "train.max_epochs",   "train.max_minutes",
+      "train.patience",  "train.log_interval", "train.valid_interval",
+      "train.keep_last", "train.threads",      "output_dir"};
+  return keys.count(key) > 0 || key.rfind("decode.", 0) == 0;
+}
+
+namespace {
+
+// `--set key=value` as a shell word: the value as JSON, or bare for a plain string.
+std::string set_argument(const std::string& key, const nlohmann::ordered_json& v) {
+  std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+  if (v.is_string()) {  // a string that would parse as JSON (e.g. "1e3") stays a string
+    const json parsed = json::parse(text, nullptr, false);
+    if (!parsed.is_discarded()) text = v.dump();
+  }
+  std::string word = key + "=" + text;
+  const bool plain = std::all_of(word.begin(), word.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("_./:=+-,", ch) != nullptr;
+  });
+  if (!plain) {
+    std::string quoted = "'";
+    for (char ch : word) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    word = quoted + "'";
+  }
+  return "--set " + word;
+}
+
+// Keys whose change gives the model parameters of other shapes.
+bool shapes_model(const std::string& key) {
+  static const std::set<std::string> keys = {"model.d_model",        "model.ffn",
+                                             "model.encoder_layers", "model.decoder_layers",
+                                             "model.max_positions",  "model.output_vocab"};
+  return keys.count(key) > 0;
+}
+
+}  // namespace
+
+Config resume_config(const Config& run, const Config& given, const std::string& run_source,
+                     std::vector<std::string>& changes) {
+  const nlohmann::ordered_json a = run.to_json(), b = given.to_json();
+  nlohmann::ordered_json merged = a;
+  std::string refused, fixes;
+  for (const auto& [section, fields] : a.items()) {
+    const bool leaf = !fields.is_object();
+    const auto keys = leaf ? nlohmann::ordered_json{{section, fields}} : fields;
+    for (const auto& [name, old_value] : keys.items()) {
+      const std::string key = leaf ? section : section + "." + name;
+      const auto& new_value = leaf ? b.at(section) : b.at(section).at(name);
+      if (old_value == new_value) continue;
+      if (may_change_on_resume(key)) {
+        (leaf ? merged[section] : merged[section][name]) = new_value;
+        changes.push_back(key + ": " + old_value.dump() + " → " + new_value.dump());
+        continue;
+      }
+      refused += "\n  " + key + ": the run has " + old_value.dump() + ", the config now gives " +
+                 new_value.dump() +
+                 (shapes_model(key) ? " (a different model shape than the checkpoint's)" : "");
+      fixes += " " + set_argument(key, old_value);
+    }
+  }
+  require(refused.empty(), [&] {
+    return "--resume: the config differs from the run's (" + run_source +
+           ") in keys that cannot change mid-run:" + refused +
+           "\nOnly the stopping conditions (train.max_steps, max_epochs, max_minutes, patience), "
+           "intervals (train.log_interval, valid_interval, keep_last), train.threads and "
+           "decode.* may change when resuming. To continue this run, give these keys the run's "
+           "values (" +
+           fixes.substr(1) +
+           "), or start a new run in another output_dir (--set output_dir=" + given.output_dir +
+           "_2)";
+  });
+  return Config::from_json(json::parse(merged.dump()), run_source);
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {

@@ -86,6 +86,20 @@ struct Config {
 nlohmann::json read_json_file(const std::string& path);
 // Applies "a.b.c=value" (value parsed as JSON when it parses, else taken as a string).
 void apply_override(nlohmann::json& j, const std::string& assignment);
+// Whether `key` (a "section.key" path, or "output_dir") may differ between a run's stored config
+// and the config given to `spotlight train --resume`: the stopping conditions (train.max_steps,
+// max_epochs, max_minutes, patience), intervals (train.log_interval, valid_interval, keep_last),
+// train.threads, decode.* (used only for reporting) and output_dir (where the run is now).
+bool may_change_on_resume(const std::string& key);
+
+// The config a resumed run continues with: `run` (the resolved config stored in the run's
+// checkpoints/last, named by `run_source` in messages) with the keys that may change mid-run
+// taken from `given`. Any other key whose value differs is an Error that names every such key
+// with both values and says what to do (give the run's values, or start a new output_dir).
+// `changes` receives "key: run value → new value" for each change taken.
+Config resume_config(const Config& run, const Config& given, const std::string& run_source,
+                     std::vector<std::string>& changes);
+
 // read_json_file + apply_override for each + from_json.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 

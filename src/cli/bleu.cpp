@@ -1,4 +1,8 @@
-// spotlight bleu — sacreBLEU-compatible corpus BLEU and chrF of a hypothesis file.
+// spotlight bleu — sacreBLEU-compatible corpus BLEU and chrF of a hypothesis file (or stdin)
+// against one or several reference files.
+#include <unistd.h>
+
+#include <cstdio>
 #include <memory>
 
 #include "spotlight/check.h"
@@ -9,7 +13,8 @@ namespace spotlight {
 
 namespace {
 struct BleuArgs {
-  std::string ref, hyp, tokenize = "13a";
+  std::vector<std::string> refs, positional_refs;
+  std::string hyp = "-", tokenize = "13a";
   bool lowercase = false, json = false;
 };
 }  // namespace
@@ -17,10 +22,16 @@ struct BleuArgs {
 void add_bleu_command(CLI::App& app, CommandAction& action) {
   auto a = std::make_shared<BleuArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "bleu", "Score a hypothesis file against references: corpus BLEU and chrF, as sacreBLEU");
-  cmd->add_option("-r,--ref", a->ref, "reference file, one sentence a line")->required();
-  cmd->add_option("--hyp", a->hyp, "hypothesis file (- for stdin), line N translating line N")
-      ->required();
+      "bleu",
+      "Score a hypothesis file (or stdin) against one or more references: corpus BLEU and chrF, "
+      "as sacreBLEU");
+  cmd->add_option("-r,--ref", a->refs,
+                  "reference file(s), line N translating hypothesis line N; several references: "
+                  "-r REF1 REF2 or -r REF1 -r REF2");
+  cmd->add_option("refs", a->positional_refs,
+                  "reference file(s) given without -r, as on sacreBLEU's command line");
+  cmd->add_option("-i,--hyp,--input", a->hyp,
+                  "hypothesis file, one sentence a line (default, or -: standard input)");
   cmd->add_option("--tokenize", a->tokenize, "BLEU tokenizer: 13a (default) or none")
       ->check(CLI::IsMember({"13a", "none"}));
   cmd->add_flag("--lowercase", a->lowercase,
@@ -28,18 +39,40 @@ void add_bleu_command(CLI::App& app, CommandAction& action) {
                 "and --chrf-lowercase)");
   cmd->add_flag("--json", a->json, "one JSON object instead of text");
   cmd->footer(R"(Examples:
-  spotlight bleu --ref data/multi30k/raw/test_2016_flickr.fr --hyp out.fr
-  spotlight bleu --ref data/multi30k/tok/test_2016_flickr.fr --hyp out.tok.fr --tokenize none --json
+  spotlight bleu -r data/multi30k/raw/test_2016_flickr.fr < out.fr
+  spotlight bleu -r data/multi30k/raw/test_2016_flickr.fr --hyp out.fr --json
+  spotlight bleu -r ref1.fr ref2.fr -i out.fr              # two references per sentence
+  spotlight bleu -r data/multi30k/tok/test_2016_flickr.fr --hyp out.tok.fr --tokenize none
+  spotlight translate -c runs/multi30k_en_fr -i test.en | spotlight bleu -r test.fr
 
-Scores equal sacreBLEU 2's defaults (BLEU: exp smoothing; chrF: 6 character orders, beta 2)
-to two decimals; the signature lines say how they were computed.)");
+Scores equal sacreBLEU 2's defaults (BLEU: exp smoothing; chrF: 6 character orders, beta 2),
+also with several references (n-gram counts clipped by the maximum over the references, the
+closest reference length; chrF against each sentence's best reference). The text lines follow
+`sacrebleu -f text -w 2`, each score after its signature.)");
   cmd->callback([a, &action] {
     action = [a] {
-      const auto refs = read_text_lines(a->ref);
-      const auto hyps = read_text_lines(a->hyp);
-      require(refs.size() == hyps.size(), a->hyp + " has " + std::to_string(hyps.size()) +
-                                              " lines but " + a->ref + " has " +
-                                              std::to_string(refs.size()));
+      std::vector<std::string> files = a->refs;
+      files.insert(files.end(), a->positional_refs.begin(), a->positional_refs.end());
+      require_usage(!files.empty(),
+                    "bleu: no reference file; give one with -r REF (several: -r REF1 REF2)");
+      for (const auto& f : files) require_input_file(f, "--ref");
+      if (a->hyp != "-") require_input_file(a->hyp, "--hyp");
+      if (a->hyp == "-" && ::isatty(STDIN_FILENO))
+        std::fputs(
+            "spotlight bleu: reading the hypotheses from standard input (end with Ctrl-D); "
+            "--hyp FILE reads a file\n",
+            stderr);
+      const std::vector<std::string> hyps = read_text_lines(a->hyp);
+      const std::string hyp_name = a->hyp == "-" ? std::string("<stdin>") : a->hyp;
+      ReferenceSets refs;
+      for (const auto& f : files) {
+        refs.push_back(read_text_lines(f));
+        require(refs.back().size() == hyps.size(),
+                hyp_name + " has " + std::to_string(hyps.size()) + " lines but " + f + " has " +
+                    std::to_string(refs.back().size()) +
+                    ": line N of each reference must "
+                    "translate hypothesis line N");
+      }
       const BleuResult b = corpus_bleu(hyps, refs, BleuOptions{a->tokenize, a->lowercase});
       const ChrfResult c = corpus_chrf(hyps, refs, ChrfOptions{a->lowercase});
       write_text_output("-", a->json ? scores_json(b, c).dump() + "\n" : scores_text(b, c));

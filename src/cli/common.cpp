@@ -24,6 +24,17 @@ std::vector<std::string> read_text_lines(const std::string& path) {
   return lines;
 }
 
+void require_input_file(const std::string& path, std::string_view flag) {
+  namespace fs = std::filesystem;
+  const std::string what = std::string(flag) + " " + path + ": ";
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  require_usage(fs::exists(st), what + "no such file");
+  require_usage(!fs::is_directory(st), what + "is a directory, not a file");
+  std::ifstream probe(path);
+  if (!probe.good()) require_usage(false, what + "cannot be read (" + std::strerror(errno) + ")");
+}
+
 void write_text_output(const std::string& path, const std::string& text) {
   if (path.empty() || path == "-") {
     const bool ok =
@@ -48,32 +59,44 @@ void write_text_output(const std::string& path, const std::string& text) {
   std::filesystem::rename(tmp, path);
 }
 
-std::string bleu_line(const BleuResult& b) {
+namespace {
+// sacreBLEU's BLEUScore._verbose: "70.1/48.2/35.0/26.1 (BP = 0.981 ratio = 0.981 hyp_len = 123
+// ref_len = 125)".
+std::string bleu_verbose(const BleuResult& b) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %ld ref_len = "
-                "%ld)",
-                b.score, b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3], b.bp,
-                b.ratio, b.hyp_len, b.ref_len);
+                "%.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %ld ref_len = %ld)",
+                b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3], b.bp, b.ratio,
+                b.hyp_len, b.ref_len);
   return buf;
+}
+std::string two_decimals(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", x);
+  return buf;
+}
+}  // namespace
+
+std::string bleu_line(const BleuResult& b) {
+  return "BLEU|" + b.signature + " = " + two_decimals(b.score) + " " + bleu_verbose(b);
 }
 
 nlohmann::json scores_json(const BleuResult& b, const ChrfResult& c) {
   return {{"bleu",
-           {{"score", b.score},
+           {{"name", "BLEU"},
+            {"score", b.score},
+            {"signature", b.signature},
+            {"verbose_score", bleu_verbose(b)},
             {"precisions", b.precisions},
             {"bp", b.bp},
             {"ratio", b.ratio},
             {"hyp_len", b.hyp_len},
-            {"ref_len", b.ref_len},
-            {"signature", b.signature}}},
-          {"chrf", {{"score", c.score}, {"signature", c.signature}}}};
+            {"ref_len", b.ref_len}}},
+          {"chrf", {{"name", "chrF2"}, {"score", c.score}, {"signature", c.signature}}}};
 }
 
 std::string scores_text(const BleuResult& b, const ChrfResult& c) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "chrF2 = %.2f", c.score);
-  return bleu_line(b) + "\n  " + b.signature + "\n" + buf + "\n  " + c.signature + "\n";
+  return bleu_line(b) + "\n" + "chrF2|" + c.signature + " = " + two_decimals(c.score) + "\n";
 }
 
 std::string xml_escape(const std::string& s) {
@@ -91,7 +114,9 @@ std::string xml_escape(const std::string& s) {
 }
 
 void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
-  cmd->add_option("-c,--checkpoint", a.checkpoint, "checkpoint directory")->required();
+  cmd->add_option("-c,--checkpoint", a.checkpoint,
+                  "checkpoint directory, or a run directory (output_dir: its checkpoints/best)")
+      ->required();
   auto* beam = cmd->add_option("--beam", a.beam, "beam size (default: the config's decode.beam)")
                    ->check(CLI::PositiveNumber);
   cmd->add_flag("--greedy", a.greedy, "greedy decoding (beam 1)")->excludes(beam);

@@ -35,7 +35,8 @@ void add_train_command(CLI::App& app, CommandAction& action) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_flag("--resume", args->resume,
-                "continue from <output_dir>/checkpoints/last: same step, data order and RNG");
+                "continue the run in output_dir from its checkpoints/last, with the config it "
+                "was started with: same step, data order and RNG");
   cmd->add_option("--set", args->overrides,
                   "override a config value, key.path=value (repeatable), e.g. train.lr=3e-4");
   cmd->add_option("--threads", args->threads, "compute threads (overrides train.threads)")
@@ -44,10 +45,21 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   spotlight train --config configs/multi30k_en_fr.json
   spotlight train --config configs/quickstart.json --set train.max_minutes=5 --set output_dir=runs/try
   spotlight train --config configs/multi30k_en_fr.json --resume      # after Ctrl-C or a crash
+  spotlight train --config configs/multi30k_en_fr.json --resume --set train.max_steps=12000
 
 Progress goes to stderr (a live bar on a terminal) and to <output_dir>/train.log; figures also
 to <output_dir>/metrics.jsonl. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits; resume
-with --resume. A second Ctrl-C stops at once.)");
+with --resume. A second Ctrl-C stops at once.
+
+--resume continues with the config stored in <output_dir>/checkpoints/last, not the --config
+file. Only stopping conditions (train.max_steps, max_epochs, max_minutes, patience), intervals
+(train.log_interval, valid_interval, keep_last), train.threads and decode.* may change (by --set
+or an edited --config file); any other difference is refused, naming the key and both values.
+
+Before anything is trained, data.train and data.valid must be readable, output_dir writable and,
+if vocab.path does not exist yet, its directory writable. A vocabulary is trained with a record of
+what it was trained from (<vocab.path>.json: size, model type, coverage, the training files and
+their SHA-256); a vocabulary whose record disagrees with the config is refused.)");
   cmd->callback([args, &action] {
     action = [args] {
       std::vector<std::string> overrides = args->overrides;

@@ -1,12 +1,19 @@
-// bleu.cpp — sacreBLEU-compatible corpus BLEU: 13a tokenisation on code points, clipped n-gram
-// counts summed over the corpus, "exp" smoothing and the brevity penalty (math in bleu.h).
+// bleu.cpp — sacreBLEU-compatible corpus BLEU: 13a tokenisation on code points, n-gram counts
+// clipped by the references' maximum and summed over the corpus, "exp" smoothing and the brevity
+// penalty on the closest reference lengths (math in bleu.h).
 #include "spotlight/eval/bleu.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "spotlight/check.h"
+
+// CMake's project version (set on this file only, in CMakeLists.txt): the one place it enters.
+#ifndef SPOTLIGHT_VERSION
+#error "SPOTLIGHT_VERSION is defined by CMakeLists.txt from project(... VERSION ...)"
+#endif
 
 namespace spotlight {
 
@@ -300,27 +307,72 @@ BleuResult bleu_from_counts(const std::array<long, 4>& matches, const std::array
   return r;
 }
 
+std::string signature_version() {
+  return "spotlight-" SPOTLIGHT_VERSION;
+}
+
+void require_line_counts(const std::vector<std::string>& hyps, const ReferenceSets& refs,
+                         std::string_view metric) {
+  require(!refs.empty(), [&] {
+    return std::string(metric) + ": no references; give at least one reference per hypothesis";
+  });
+  for (size_t k = 0; k < refs.size(); ++k)
+    require(refs[k].size() == hyps.size(), [&] {
+      return std::string(metric) + ": " + std::to_string(hyps.size()) + " hypothesis lines but " +
+             std::to_string(refs[k].size()) + " reference lines" +
+             (refs.size() > 1
+                  ? " in reference " + std::to_string(k + 1) + " of " + std::to_string(refs.size())
+                  : std::string()) +
+             "; give one reference per hypothesis";
+    });
+}
+
+std::vector<std::vector<std::u32string>> decode_references(const ReferenceSets& refs) {
+  std::vector<std::vector<std::u32string>> out;
+  for (size_t k = 0; k < refs.size(); ++k)
+    out.push_back(decode_lines(refs[k], refs.size() > 1 ? "reference " + std::to_string(k + 1)
+                                                        : std::string("reference")));
+  return out;
+}
+
 BleuResult corpus_bleu(const std::vector<std::string>& hyps, const std::vector<std::string>& refs,
                        const BleuOptions& options) {
-  require(hyps.size() == refs.size(), [&] {
-    return "BLEU: " + std::to_string(hyps.size()) + " hypothesis lines but " +
-           std::to_string(refs.size()) + " reference lines; give one reference per hypothesis";
-  });
+  return corpus_bleu(hyps, ReferenceSets{refs}, options);
+}
+
+BleuResult corpus_bleu(const std::vector<std::string>& hyps, const ReferenceSets& refs,
+                       const BleuOptions& options) {
+  require_line_counts(hyps, refs, "BLEU");
   require(options.tokenize == "13a" || options.tokenize == "none", [&] {
     return "BLEU: unknown tokenizer '" + options.tokenize + "': expected 13a or none";
   });
   const std::vector<std::u32string> hyp_lines = decode_lines(hyps, "hypothesis");
-  const std::vector<std::u32string> ref_lines = decode_lines(refs, "reference");
+  const std::vector<std::vector<std::u32string>> ref_lines = decode_references(refs);
 
   std::array<long, 4> matches{}, totals{};
   long hyp_len = 0, ref_len = 0;
   for (size_t i = 0; i < hyp_lines.size(); ++i) {
     const std::vector<std::u32string> hyp_tokens = bleu_tokens(hyp_lines[i], options);
-    const std::vector<std::u32string> ref_tokens = bleu_tokens(ref_lines[i], options);
-    hyp_len += static_cast<long>(hyp_tokens.size());
-    ref_len += static_cast<long>(ref_tokens.size());
+    const long len = static_cast<long>(hyp_tokens.size());
+    // The references' n-gram counts merged by their maximum, and the closest reference length
+    // (ties to the shorter), as sacreBLEU's _extract_reference_info / _get_closest_ref_len.
+    NgramCounts ref_counts;
+    long closest = -1;
+    for (const auto& set : ref_lines) {
+      const std::vector<std::u32string> ref_tokens = bleu_tokens(set[i], options);
+      const long rlen = static_cast<long>(ref_tokens.size());
+      const long diff = std::labs(len - rlen), best = std::labs(len - closest);
+      if (closest < 0 || diff < best || (diff == best && rlen < closest)) closest = rlen;
+      const NgramCounts counts = count_ngrams(ref_tokens);
+      for (size_t n = 0; n < 4; ++n)
+        for (const auto& [ngram, count] : counts[n]) {
+          long& merged = ref_counts[n][ngram];
+          merged = std::max(merged, count);
+        }
+    }
+    hyp_len += len;
+    ref_len += closest;
     const NgramCounts hyp_counts = count_ngrams(hyp_tokens);
-    const NgramCounts ref_counts = count_ngrams(ref_tokens);
     for (size_t n = 0; n < 4; ++n) {
       for (const auto& [ngram, count] : hyp_counts[n]) {
         totals[n] += count;
@@ -330,8 +382,9 @@ BleuResult corpus_bleu(const std::vector<std::string>& hyps, const std::vector<s
     }
   }
   BleuResult r = bleu_from_counts(matches, totals, hyp_len, ref_len);
-  r.signature = std::string("nrefs:1|case:") + (options.lowercase ? "lc" : "mixed") +
-                "|eff:no|tok:" + options.tokenize + "|smooth:exp|version:spotlight";
+  r.signature = "nrefs:" + std::to_string(refs.size()) +
+                "|case:" + (options.lowercase ? "lc" : "mixed") +
+                "|eff:no|tok:" + options.tokenize + "|smooth:exp|version:" + signature_version();
   return r;
 }
 

@@ -1,5 +1,6 @@
 // chrf.cpp — sacreBLEU-compatible corpus chrF: per-sentence character n-gram statistics on
-// code points, summed over the corpus, then the F-β score over effective orders (math in chrf.h).
+// code points against the best-scoring reference, summed over the corpus, then the F-β score
+// over effective orders (math in chrf.h).
 #include "spotlight/eval/chrf.h"
 
 #include <algorithm>
@@ -38,8 +39,9 @@ std::unordered_map<std::u32string_view, long> char_ngrams(std::u32string_view s,
   return counts;
 }
 
-// One sentence's statistics, added to `stats`.
-void add_sentence(std::u32string_view hyp, std::u32string_view ref, ChrfStats& stats) {
+// One sentence's statistics against one reference.
+ChrfStats sentence_stats(std::u32string_view hyp, std::u32string_view ref) {
+  ChrfStats stats{};
   for (size_t n = 1; n <= kCharOrder; ++n) {
     const auto hyp_counts = char_ngrams(hyp, n);
     const auto ref_counts = char_ngrams(ref, n);
@@ -51,10 +53,11 @@ void add_sentence(std::u32string_view hyp, std::u32string_view ref, ChrfStats& s
     }
     for (const auto& entry : ref_counts) ref_total += entry.second;
     OrderCounts& order = stats[n - 1];
-    order.hyp += ref_counts.empty() ? 0 : hyp_total;  // as sacreBLEU: no reference n-grams, no hits
-    order.ref += ref_total;
-    order.match += match;
+    order.hyp = ref_counts.empty() ? 0 : hyp_total;  // as sacreBLEU: no reference n-grams, no hits
+    order.ref = ref_total;
+    order.match = match;
   }
+  return stats;
 }
 
 // sacreBLEU's CHRF._compute_f_score with eps_smoothing=False.
@@ -80,24 +83,43 @@ double f_score(const ChrfStats& stats) {
 
 ChrfResult corpus_chrf(const std::vector<std::string>& hyps, const std::vector<std::string>& refs,
                        const ChrfOptions& options) {
-  require(hyps.size() == refs.size(), [&] {
-    return "chrF: " + std::to_string(hyps.size()) + " hypothesis lines but " +
-           std::to_string(refs.size()) + " reference lines; give one reference per hypothesis";
-  });
+  return corpus_chrf(hyps, ReferenceSets{refs}, options);
+}
+
+ChrfResult corpus_chrf(const std::vector<std::string>& hyps, const ReferenceSets& refs,
+                       const ChrfOptions& options) {
+  require_line_counts(hyps, refs, "chrF");
   const std::vector<std::u32string> hyp_lines = decode_lines(hyps, "hypothesis");
-  const std::vector<std::u32string> ref_lines = decode_lines(refs, "reference");
-  ChrfStats stats{};
+  const std::vector<std::vector<std::u32string>> ref_lines = decode_references(refs);
+  auto prepare = [&](const std::u32string& line) {
+    return without_whitespace(options.lowercase ? python_lower(line) : line);
+  };
+  ChrfStats total{};
   for (size_t i = 0; i < hyp_lines.size(); ++i) {
-    const std::u32string hyp =
-        without_whitespace(options.lowercase ? python_lower(hyp_lines[i]) : hyp_lines[i]);
-    const std::u32string ref =
-        without_whitespace(options.lowercase ? python_lower(ref_lines[i]) : ref_lines[i]);
-    add_sentence(hyp, ref, stats);
+    const std::u32string hyp = prepare(hyp_lines[i]);
+    // The reference with the best sentence-level F-score; the first of equals (sacreBLEU's
+    // _compute_segment_statistics).
+    ChrfStats best{};
+    double best_f = -1.0;
+    for (const auto& set : ref_lines) {
+      const ChrfStats stats = sentence_stats(hyp, prepare(set[i]));
+      const double f = f_score(stats);
+      if (f > best_f) {
+        best_f = f;
+        best = stats;
+      }
+    }
+    for (size_t n = 0; n < kCharOrder; ++n) {
+      total[n].hyp += best[n].hyp;
+      total[n].ref += best[n].ref;
+      total[n].match += best[n].match;
+    }
   }
   ChrfResult r;
-  r.score = f_score(stats);
-  r.signature = std::string("nrefs:1|case:") + (options.lowercase ? "lc" : "mixed") +
-                "|eff:yes|nc:6|nw:0|space:no|version:spotlight";
+  r.score = f_score(total);
+  r.signature = "nrefs:" + std::to_string(refs.size()) +
+                "|case:" + (options.lowercase ? "lc" : "mixed") +
+                "|eff:yes|nc:6|nw:0|space:no|version:" + signature_version();
   return r;
 }
 

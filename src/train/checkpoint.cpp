@@ -1,6 +1,7 @@
 #include "spotlight/train/checkpoint.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -9,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 #include "spotlight/check.h"
@@ -156,6 +159,9 @@ void save_checkpoint(const std::string& dir, const Config& config, const Transfo
     write_text(tmp / "config.json", cfg.dump(2) + "\n");
     model.save_weights((tmp / "model.safetensors").string(), {{"format", "pt"}});
     fs::copy_file(vocab_path, tmp / "vocab.model");
+    // The record of what the vocabulary was trained from, when it has one.
+    if (const std::string record = find_vocab_record(vocab_path); !record.empty())
+      fs::copy_file(record, tmp / "vocab.json");
     if (optimizer != nullptr)
       write_safetensors((tmp / "optimizer.safetensors").string(), moments(*optimizer, model, live),
                         {{"step", std::to_string(optimizer->steps())}});
@@ -168,17 +174,139 @@ void save_checkpoint(const std::string& dir, const Config& config, const Transfo
   }
 }
 
-Config checkpoint_config(const std::string& dir) {
-  require(fs::is_directory(dir), "checkpoint " + dir + " is not a directory");
-  for (const char* f : {"config.json", "model.safetensors", "vocab.model"})
-    require(fs::exists(fs::path(dir) / f),
-            "checkpoint " + dir + " is incomplete: " + f + " is missing");
-  json j = read_json_file((fs::path(dir) / "config.json").string());
+namespace {
+
+constexpr const char* kCheckpointFiles[] = {"config.json", "model.safetensors", "vocab.model"};
+
+bool is_checkpoint_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  for (const char* f : kCheckpointFiles)
+    if (!fs::exists(dir / f, ec)) return false;
+  return true;
+}
+
+// The checkpoints directly inside `dir`, as a user would pick them: best, last, then step_<N>
+// by step, then any other name.
+std::vector<std::string> checkpoints_in(const fs::path& dir) {
+  std::vector<std::pair<std::pair<int, long>, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".tmp") != std::string::npos || !is_checkpoint_dir(e.path())) continue;
+    int rank = 3;
+    long step = 0;
+    if (name == "best")
+      rank = 0;
+    else if (name == "last")
+      rank = 1;
+    else if (name.rfind("step_", 0) == 0 && name.size() > 5 && name.size() < 20 &&
+             std::all_of(name.begin() + 5, name.end(),
+                         [](char c) { return c >= '0' && c <= '9'; })) {
+      rank = 2;
+      step = std::stol(name.substr(5));
+    }
+    found.push_back({{rank, step}, name});
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> names;
+  for (const auto& f : found) names.push_back(f.second);
+  return names;
+}
+
+// "a" or "{a,b,c}" (at most `limit` names, then ",…").
+std::string brace_list(const std::vector<std::string>& names, size_t limit = 6) {
+  if (names.size() == 1) return names.front();
+  std::string out = "{";
+  for (size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? "," : "") + names[i];
+  if (names.size() > limit) out += ",…";
+  return out + "}";
+}
+
+// The run directory's checkpoint a user most likely wants when there is no best yet: last,
+// else the newest numbered one.
+std::string suggestion(const std::vector<std::string>& names) {
+  if (names.front() == "best" || names.front() == "last") return names.front();
+  std::string pick = names.front();
+  for (const auto& n : names)
+    if (n.rfind("step_", 0) == 0) pick = n;
+  return pick;
+}
+
+// Says once per path (per process) that a run directory stands for its checkpoints/best.
+void announce(const std::string& path, const std::string& best) {
+  static std::mutex mu;
+  static std::set<std::string> said;
+  const std::lock_guard<std::mutex> lock(mu);
+  if (said.insert(path).second)
+    spdlog::info("{} is a run directory: using its checkpoint {}", path, best);
+}
+
+Config read_checkpoint_config(const fs::path& dir) {
+  json j = read_json_file((dir / "config.json").string());
   if (j.is_object() && j.contains("model") && j["model"].is_object()) {
     j["model"].erase("vocab_size");
     j["model"].erase("special_ids");
   }
-  return Config::from_json(j, (fs::path(dir) / "config.json").string());
+  return Config::from_json(j, (dir / "config.json").string());
+}
+
+}  // namespace
+
+std::string resolve_checkpoint(const std::string& path) {
+  const fs::path p(path);
+  std::error_code ec;
+  const fs::file_status st = fs::status(p, ec);
+  require(fs::exists(st), "checkpoint " + path + " is not a directory: it does not exist");
+  require(fs::is_directory(st), "checkpoint " + path +
+                                    " is not a directory (it is a file); give a checkpoint "
+                                    "directory or a run directory (output_dir)");
+  int present = 0;
+  for (const char* f : kCheckpointFiles) present += fs::exists(p / f, ec) ? 1 : 0;
+  if (present == 3) return path;
+  for (const char* f : kCheckpointFiles)
+    require(present == 0 || fs::exists(p / f, ec),
+            "checkpoint " + path + " is incomplete: " + f + " is missing");
+  const fs::path best = p / "checkpoints" / "best";
+  if (is_checkpoint_dir(best)) {
+    announce(path, best.string());
+    return best.string();
+  }
+  std::string msg = path + ": not a checkpoint (no config.json/model.safetensors/vocab.model)";
+  const fs::path ckpts = p / "checkpoints";
+  if (fs::is_directory(ckpts, ec)) {
+    const auto names = checkpoints_in(ckpts);
+    if (names.empty())
+      msg +=
+          "; it is a run directory whose checkpoints/ holds no checkpoint yet (training "
+          "saves the first at train.valid_interval, or when stopped)";
+    else
+      msg += "; it holds checkpoints/" + brace_list(names) + ": try -c " +
+             (ckpts / suggestion(names)).string();
+    require(false, msg);
+  }
+  if (const auto names = checkpoints_in(p); !names.empty())
+    require(false, msg + "; it holds the checkpoints " + brace_list(names) + ": try -c " +
+                       (p / suggestion(names)).string());
+  std::vector<std::string> runs, entries;
+  for (const auto& e : fs::directory_iterator(p, ec)) {
+    const std::string name = e.path().filename().string();
+    entries.push_back(name);
+    if (is_checkpoint_dir(e.path() / "checkpoints" / "best")) runs.push_back(name);
+  }
+  std::sort(runs.begin(), runs.end());
+  std::sort(entries.begin(), entries.end());
+  if (!runs.empty())
+    require(false, msg + "; it holds the run directories " + brace_list(runs) + ": try -c " +
+                       (p / runs.front()).string());
+  msg += " and not a run directory (no checkpoints/best); ";
+  msg += entries.empty() ? std::string("it is empty") : "it holds " + brace_list(entries);
+  require(false, msg);
+  return path;
+}
+
+Config checkpoint_config(const std::string& dir) {
+  return read_checkpoint_config(resolve_checkpoint(dir));
 }
 
 void load_checkpoint_weights(const std::string& dir, Transformer& model) {
@@ -229,9 +357,11 @@ void load_training_state(const std::string& dir, const Transformer& model, Adam&
   optimizer.set_steps(std::stol(steps));
 }
 
-OpenCheckpoint open_checkpoint(const std::string& dir) {
+OpenCheckpoint open_checkpoint(const std::string& path) {
   OpenCheckpoint c;
-  c.config = checkpoint_config(dir);
+  c.dir = resolve_checkpoint(path);
+  const std::string& dir = c.dir;
+  c.config = read_checkpoint_config(dir);
   c.vocab = std::make_unique<Vocab>((fs::path(dir) / "vocab.model").string());
   ModelConfig m = c.config.model;
   m.vocab_size = c.vocab->size();
@@ -262,8 +392,10 @@ OpenCheckpoint open_checkpoint(const std::string& dir) {
   return c;
 }
 
-void average_checkpoints(const std::vector<std::string>& inputs, const std::string& out) {
-  require(!inputs.empty(), "average: no checkpoints given");
+void average_checkpoints(const std::vector<std::string>& given, const std::string& out) {
+  require(!given.empty(), "average: no checkpoints given");
+  std::vector<std::string> inputs;  // run directories stand for their checkpoints/best
+  for (const auto& in : given) inputs.push_back(resolve_checkpoint(in));
   const fs::path out_abs = fs::weakly_canonical(out);
   for (const auto& in : inputs) {
     const fs::path in_abs = fs::weakly_canonical(in);

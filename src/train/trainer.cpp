@@ -1,10 +1,11 @@
 #include "spotlight/train/trainer.h"
 
+#include <fcntl.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -115,8 +116,8 @@ void truncate_metrics(const fs::path& path, long step) {
 
 }  // namespace
 
-void ensure_vocabulary(const Config& c) {
-  if (fs::exists(c.vocab.path)) return;
+namespace {
+VocabOptions vocab_options(const Config& c) {
   VocabOptions vo;
   vo.size = c.vocab.size;
   vo.model_type = c.vocab.model_type;
@@ -124,12 +125,21 @@ void ensure_vocabulary(const Config& c) {
   vo.input_sentence_size = c.vocab.input_sentence_size;
   vo.seed = static_cast<uint32_t>(c.train.seed);
   vo.threads = static_cast<int>(c.train.threads);
-  Vocab::train({c.data.train[0], c.data.train[1]}, c.vocab.path, vo);
+  return vo;
+}
+}  // namespace
+
+void ensure_vocabulary(const Config& c) {
+  if (fs::exists(c.vocab.path)) return;
+  Vocab::train({c.data.train[0], c.data.train[1]}, c.vocab.path, vocab_options(c));
 }
 
-std::unique_ptr<Vocab> prepare_vocabulary(Config& c) {
+std::unique_ptr<Vocab> prepare_vocabulary(Config& c, bool* recorded) {
   ensure_vocabulary(c);
   auto vocab = std::make_unique<Vocab>(c.vocab.path);
+  const bool has_record = check_vocab_record(c.vocab.path, vocab->size(), vocab_options(c),
+                                             {c.data.train[0], c.data.train[1]});
+  if (recorded != nullptr) *recorded = has_record;
   ModelConfig& m = c.model;
   m.vocab_size = vocab->size();
   m.pad_id = vocab->pad_id();
@@ -246,6 +256,7 @@ class Trainer {
 
  private:
   void setup();
+  void check_settings() const;
   void train_step(const BatchPlan& plan, long first, long count);
   void validate();
   bool measure_validation();  // loss and BLEU of the model's current weights; true if the best
@@ -322,7 +333,58 @@ void Trainer::lock_run_directory() {
     }
 }
 
-void Trainer::setup() {
+namespace {
+
+// Empty when `dir` is a writable directory or could be created (its nearest existing ancestor is
+// a writable directory); else why not.
+std::string why_not_writable(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path target = fs::absolute(dir.empty() ? fs::path(".") : dir, ec).lexically_normal();
+  fs::path probe = target;
+  while (!fs::exists(probe, ec) && probe.has_relative_path()) probe = probe.parent_path();
+  if (!fs::is_directory(probe, ec))
+    return (probe == target ? std::string("it is")
+                            : "cannot create it: " + probe.string() + " is") +
+           " not a directory";
+  if (::access(probe.c_str(), W_OK | X_OK) != 0)
+    return (probe == target ? std::string("it is not writable")
+                            : "cannot create it: " + probe.string() + " is not writable") +
+           " (" + std::strerror(errno) + ")";
+  return {};
+}
+
+// An Error naming the config key unless `path` is a readable regular file.
+void require_readable(const char* key, const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  require(fs::exists(st), std::string(key) + ": " + path + " does not exist");
+  require(fs::is_regular_file(st) || fs::is_fifo(st) || fs::is_character_file(st),
+          std::string(key) + ": " + path + " is not a file" +
+              (fs::is_directory(st) ? " (it is a directory)" : ""));
+  std::ifstream probe(path);
+  require(probe.good(), [&] {
+    return std::string(key) + ": cannot read " + path + " (" + std::strerror(errno) + ")";
+  });
+}
+
+// Both files of a pair have the same number of lines (and are valid UTF-8, LineReader's checks).
+void require_parallel(const std::array<std::string, 2>& pair) {
+  LineReader src(pair[0]), tgt(pair[1]);
+  std::string line;
+  while (src.next(line)) {
+  }
+  while (tgt.next(line)) {
+  }
+  require(src.lines_read() == tgt.lines_read(),
+          pair[0] + " has " + std::to_string(src.lines_read()) + " lines but " + pair[1] + " has " +
+              std::to_string(tgt.lines_read()) +
+              ": line N of one must translate line N of the other");
+}
+
+}  // namespace
+
+// Settings training needs beyond Config::validate's ranges.
+void Trainer::check_settings() const {
   cfg_.validate();
   const TrainConfig& t = cfg_.train;
   require(t.max_tokens > 0 && t.update_freq > 0 && t.log_interval > 0 && t.valid_interval > 0,
@@ -345,39 +407,79 @@ void Trainer::setup() {
           "data.max_len (" + std::to_string(cfg_.data.max_len) +
               ") + 1 exceeds model.max_positions (" + std::to_string(cfg_.model.max_positions) +
               "): raise model.max_positions or lower data.max_len");
+}
+
+void Trainer::setup() {
+  check_settings();
   out_ = cfg_.output_dir;
   ckpt_dir_ = out_ / "checkpoints";
-  fs::create_directories(ckpt_dir_);
-  lock_run_directory();
-  log_ = make_logger(out_ / "train.log", opt_.quiet);
-  tty_ = !opt_.quiet && ::isatty(STDERR_FILENO);
-  set_threads(static_cast<int>(t.threads));
-
+  // Checked before anything is created, read at length or trained.
+  const std::string out_problem = why_not_writable(ckpt_dir_);
+  require(out_problem.empty(),
+          "output_dir: cannot write the run directory " + out_.string() + ": " + out_problem);
   const bool have_last = fs::exists(ckpt_dir_ / "last");
   require(opt_.resume || !have_last,
           "output_dir " + out_.string() +
               " already holds a run (checkpoints/last); continue it with --resume, or choose "
               "another output_dir (--set output_dir=...)");
-
-  // The training files are checked (line counts, UTF-8) before anything is built from them.
-  {
-    LineReader src(cfg_.data.train[0]), tgt(cfg_.data.train[1]);
-    std::string line;
-    while (src.next(line)) {
-    }
-    while (tgt.next(line)) {
-    }
-    require(src.lines_read() == tgt.lines_read(),
-            cfg_.data.train[0] + " has " + std::to_string(src.lines_read()) + " lines but " +
-                cfg_.data.train[1] + " has " + std::to_string(tgt.lines_read()) +
-                ": line N of one must translate line N of the other");
+  // A resumed run continues with the config it was started with; only the keys that may change
+  // mid-run are taken from the config given now (resume_config refuses any other difference).
+  std::vector<std::string> resume_changes;
+  if (opt_.resume && have_last) {
+    const std::string last = (ckpt_dir_ / "last").string();
+    cfg_ = resume_config(checkpoint_config(last), cfg_, last + "/config.json", resume_changes);
   }
+  check_settings();  // again: the run's config with the changes taken
+  const TrainConfig& t = cfg_.train;
+  for (const std::string& f : cfg_.data.train) require_readable("data.train", f);
+  for (const std::string& f : cfg_.data.valid) require_readable("data.valid", f);
+  if (fs::exists(cfg_.vocab.path)) {
+    require(!fs::is_directory(cfg_.vocab.path),
+            "vocab.path: " + cfg_.vocab.path + " is a directory, not a SentencePiece model file");
+  } else {
+    const fs::path dir = fs::path(cfg_.vocab.path).parent_path();
+    const std::string problem = why_not_writable(dir);
+    require(problem.empty(), "vocab.path: " + cfg_.vocab.path +
+                                 " does not exist and cannot be trained there: " +
+                                 (dir.empty() ? std::string(".") : dir.string()) + ": " + problem);
+  }
+
+  fs::create_directories(ckpt_dir_);
+  lock_run_directory();
+  log_ = make_logger(out_ / "train.log", opt_.quiet);
+  tty_ = !opt_.quiet && ::isatty(STDERR_FILENO);
+  set_threads(static_cast<int>(t.threads));
+  for (const std::string& change : resume_changes) log_->info("--resume: {}", change);
+  for (const std::string& change : resume_changes) {
+    if (change.rfind("train.max_steps:", 0) == 0 &&
+        (t.lr_schedule == "cosine" || t.lr_cooldown > 0))
+      log_->warn(
+          "--resume: the learning-rate schedule ({}) depends on train.max_steps: from here on it "
+          "follows the new value",
+          t.lr_cooldown > 0 ? "train.lr_cooldown" : "cosine");
+    if (change.rfind("train.threads:", 0) == 0)
+      log_->warn(
+          "--resume: another thread count sums in another order: the run continues, but not "
+          "bit for bit as with the run's train.threads");
+  }
+
+  // The corpora are checked (line counts, UTF-8) before anything is built from them.
+  require_parallel(cfg_.data.train);
+  require_parallel(cfg_.data.valid);
   // Vocabulary.
   if (!fs::exists(cfg_.vocab.path))
-    log_->info("training a {} SentencePiece vocabulary of {} pieces on {} + {} → {}",
-               cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
-               cfg_.vocab.path);
-  vocab_ = prepare_vocabulary(cfg_);
+    log_->info(
+        "training a {} SentencePiece vocabulary of {} pieces on {} + {} → {} (its record: {})",
+        cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
+        cfg_.vocab.path, vocab_record_path(cfg_.vocab.path));
+  bool recorded = false;
+  vocab_ = prepare_vocabulary(cfg_, &recorded);
+  if (!recorded)
+    log_->warn(
+        "vocab.path {} has no record of what it was trained from ({}; made by an older Spotlight "
+        "or by hand): its size matches vocab.size, but its model type, coverage and training data "
+        "cannot be checked; training goes on",
+        cfg_.vocab.path, vocab_record_path(cfg_.vocab.path));
   const ModelConfig& m = cfg_.model;
 
   // Corpora, encoded once and cached in the run directory.
@@ -434,15 +536,6 @@ void Trainer::setup() {
                 vocab_->fingerprint(),
             "--resume: " + cfg_.vocab.path + " is not the vocabulary " + last +
                 " was trained with; point vocab.path at " + last + "/vocab.model");
-    // Settings that fix the data order: a change is allowed but breaks exact resumption.
-    const Config prev = checkpoint_config(last);
-    if (prev.data.train != cfg_.data.train || prev.data.max_len != cfg_.data.max_len ||
-        prev.train.max_tokens != cfg_.train.max_tokens ||
-        prev.train.update_freq != cfg_.train.update_freq || prev.train.seed != cfg_.train.seed)
-      log_->warn(
-          "--resume: data.train, data.max_len, train.max_tokens, train.update_freq or "
-          "train.seed differ from {}; training continues, but not in the same data order",
-          last);
     load_checkpoint_weights(last, *model_);  // the averaged weights, with train.ema_decay
     load_training_state(last, *model_, *adam_, state_, ema_ ? &ema_->weights() : nullptr);
     if (ema_) ema_->swap();  // the live weights into the model, the average aside
@@ -480,7 +573,8 @@ void Trainer::train_step(const BatchPlan& plan, long first, long count) {
           "the training loss became " + std::to_string(loss) + " at step " +
               std::to_string(state_.step + 1) + "; training stopped. The last good checkpoint is " +
               (last_saved_step_ >= 0 ? (ckpt_dir_ / "last").string() : std::string("(none yet)")) +
-              " — lower train.lr or raise train.warmup and resume from it");
+              " (it translates; --resume keeps train.lr and train.warmup, so lower the rate or "
+              "lengthen the warm-up in a new run, in another output_dir)");
   last_grad_norm_ = clip_grad_norm(model_->params(), t.clip_norm);
   require(std::isfinite(last_grad_norm_),
           "the gradient norm became non-finite at step " + std::to_string(state_.step + 1) +
@@ -514,7 +608,8 @@ bool Trainer::measure_validation() {
               "; training stopped without saving these weights. The "
               "last good checkpoint is " +
               (last_saved_step_ >= 0 ? (ckpt_dir_ / "last").string() : std::string("(none yet)")) +
-              " — lower train.lr or raise train.warmup and resume from it");
+              " (it translates; --resume keeps train.lr and train.warmup, so lower the rate or "
+              "lengthen the warm-up in a new run, in another output_dir)");
   const double nll = st.nll / static_cast<double>(st.tokens);
   const bool better = bleu.score > state_.best_bleu;
   if (better) {
@@ -620,18 +715,54 @@ void Trainer::log_progress(bool force) {
   last_log_ = now;
 }
 
+}  // namespace
+
+int terminal_columns() {
+  winsize ws{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) != 0) return 0;
+  return ws.ws_col;
+}
+
+std::string progress_bar_text(int width, double fraction, long step, long epoch,
+                              const std::string& elapsed, const std::string& eta) {
+  const size_t room = static_cast<size_t>(std::max(width, 1) - 1);  // the last column stays free
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  char pct[8];
+  std::snprintf(pct, sizeof pct, "%3.0f%%", 100 * fraction);
+  const std::string step_s = "step " + std::to_string(step),
+                    epoch_s = "epoch " + std::to_string(epoch);
+  // Fields from the most to the least complete line; the least useful go first.
+  const std::vector<std::string> lines = {
+      std::string(pct) + " " + step_s + " " + epoch_s + " | elapsed " + elapsed + " | ETA " + eta,
+      std::string(pct) + " " + step_s + " " + epoch_s + " | ETA " + eta,
+      std::string(pct) + " " + step_s + " | ETA " + eta, std::string(pct) + " | ETA " + eta,
+      std::string(pct)};
+  constexpr size_t kBarMax = 30, kBarMin = 10;
+  for (size_t k = 0; k + 1 < lines.size(); ++k) {  // with a bar of 10..30 columns
+    const std::string& text = lines[k];
+    if (text.size() + kBarMin + 3 > room) continue;
+    const size_t bar = std::min(kBarMax, room - text.size() - 3);
+    const auto filled = static_cast<size_t>(fraction * static_cast<double>(bar));
+    return "[" + std::string(filled, '=') + std::string(bar - filled, ' ') + "] " + text;
+  }
+  for (const std::string& text : lines)  // without a bar
+    if (text.size() <= room) return text;
+  return std::string(pct).substr(0, room);
+}
+
+namespace {
+
 void Trainer::draw_bar() {
   if (!tty_) return;
   const auto now = Clock::now();
   if (std::chrono::duration<double>(now - last_bar_).count() < 0.25) return;
   last_bar_ = now;
   const double f = progress(), el = elapsed();
-  const int width = 30, filled = static_cast<int>(f * width);
-  std::string bar(static_cast<size_t>(filled), '=');
-  bar.resize(static_cast<size_t>(width), ' ');
-  std::fprintf(stderr, "\r\033[K[%s] %3.0f%% step %ld epoch %ld | elapsed %s | ETA %s", bar.c_str(),
-               100 * f, state_.step, state_.epoch, duration(el).c_str(),
-               f > 0 ? duration(el * (1 - f) / f).c_str() : "?");
+  const int cols = terminal_columns();  // asked each time: the terminal may be resized
+  const std::string line =
+      progress_bar_text(cols > 0 ? cols : 80, f, state_.step, state_.epoch, duration(el),
+                        f > 0 ? duration(el * (1 - f) / f) : "?");
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
 }
 

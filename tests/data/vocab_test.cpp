@@ -43,10 +43,11 @@ TEST_CASE("a trained vocabulary has pad, unk, bos, eos at 0-3 and round-trips te
   const std::string model = dir.file("sub/vocab.model");  // parent created on demand
   Vocab::train({dir.file("train.en"), dir.file("train.fr")}, model, tiny_options());
   CHECK(fs::exists(model));
-  // Nothing but the model is left behind: no temporary, no .vocab side file.
+  // Nothing but the model and its record is left behind: no temporary, no .vocab side file.
   long files = 0;
   for (const auto& e : fs::directory_iterator(dir.path / "sub")) files += e.is_regular_file();
-  CHECK(files == 1);
+  CHECK(files == 2);
+  CHECK(fs::exists(model + ".json"));
 
   const Vocab v(model);
   CHECK(v.size() == 60);

@@ -1,7 +1,8 @@
 // fuzz_bleu.cpp — `spotlight bleu`'s scorers (BLEU with both tokenizers, cased and lowercased,
-// and chrF) on arbitrary text. Input: hypotheses, a NUL byte, references (one sentence per line).
-// Beyond not crashing, a score must lie in [0, 100] and a text scored against itself must get
-// 100 BLEU when it has 4-grams to match.
+// and chrF, with one and two references) on arbitrary text. Input: hypotheses, a NUL byte,
+// references (one sentence per line). Beyond not crashing, a score must lie in [0, 100] and a
+// text scored against itself (alone, or as one of two references) must get 100 BLEU when it has
+// 4-grams to match.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -54,5 +55,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (bool lc : {false, true})
     spotlight::fuzz::expect_clean(
         [&] { check_range(spotlight::corpus_chrf(hyps, refs, {lc}).score, "chrF"); });
+  // Two references per sentence: the references and the hypotheses themselves (when the counts
+  // agree). Each hypothesis matches itself wholly, at its own length: 100 BLEU.
+  if (hyps.size() == refs.size()) {
+    const spotlight::ReferenceSets both = {refs, hyps};
+    spotlight::fuzz::expect_clean([&] {
+      const auto r = spotlight::corpus_bleu(hyps, both, {"13a", false});
+      check_range(r.score, "multi-reference BLEU");
+      if (r.totals[3] > 0 && std::fabs(r.score - 100.0) > 1e-6) {
+        std::fprintf(stderr, "a text among its references scores %g BLEU, not 100\n", r.score);
+        std::abort();
+      }
+      check_range(spotlight::corpus_chrf(hyps, both, {false}).score, "multi-reference chrF");
+    });
+  }
   return 0;
 }

@@ -273,8 +273,15 @@ TEST_CASE("bad training input: clear errors naming the file, line or key and not
   c.train.clip_norm = 0.0;
   c.train.valid_interval = 1;
   c.train.max_steps = 50;
-  CHECK_THROWS_WITH_AS(train(c, quiet(true)), doctest::Contains("last good checkpoint"), Error);
   const fs::path last = fs::path(c.output_dir) / "checkpoints/last";
+  {  // --resume keeps the run's train.lr, warmup and clip_norm: give the run itself the bad ones
+    nlohmann::json stored = nlohmann::json::parse(slurp(last / "config.json"));
+    stored["train"]["lr"] = c.train.lr;
+    stored["train"]["warmup"] = c.train.warmup;
+    stored["train"]["clip_norm"] = c.train.clip_norm;
+    std::ofstream(last / "config.json", std::ios::trunc) << stored.dump(2);
+  }
+  CHECK_THROWS_WITH_AS(train(c, quiet(true)), doctest::Contains("last good checkpoint"), Error);
   REQUIRE(fs::exists(last / "model.safetensors"));
   const long kept = nlohmann::json::parse(slurp(last / "trainer_state.json"))["step"];
   MESSAGE("non-finite loss: the last checkpoint kept is step " << kept);

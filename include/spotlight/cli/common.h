@@ -15,14 +15,22 @@ namespace spotlight {
 
 // Lines of a UTF-8 text file, or of stdin for "-" (invalid UTF-8 names the line).
 std::vector<std::string> read_text_lines(const std::string& path);
+// A usage error (exit 2) naming the flag and the path unless `path` is a readable regular file,
+// e.g. "--ref refs.fr: no such file".
+void require_input_file(const std::string& path, std::string_view flag);
 // Writes text to path atomically (temporary file, then rename), or to stdout for "-" / "".
 void write_text_output(const std::string& path, const std::string& text);
 
-// "BLEU = 41.23 70.1/48.2/35.0/26.1 (BP = 0.981 ratio = 0.981 hyp_len = … ref_len = …)"
+// sacreBLEU 2's `-f text` line (scores to two decimals, as `-w 2`):
+// "BLEU|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:spotlight-0.1.0 = 41.23
+//  70.1/48.2/35.0/26.1 (BP = 0.981 ratio = 0.981 hyp_len = 123 ref_len = 125)" (one line)
 std::string bleu_line(const BleuResult& b);
-// {"bleu": {...}, "chrf": {...}} with scores, details and signatures.
+// {"bleu": {...}, "chrf": {...}}, each with sacreBLEU's JSON fields (name, score, signature,
+// verbose_score for BLEU) and the details (precisions, bp, ratio, hyp_len, ref_len).
 nlohmann::json scores_json(const BleuResult& b, const ChrfResult& c);
-// The two score lines with signatures, sacreBLEU style.
+// The BLEU line and the chrF line
+// "chrF2|nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:spotlight-0.1.0 = 55.34",
+// each ending in a newline.
 std::string scores_text(const BleuResult& b, const ChrfResult& c);
 
 // Text for XML/HTML/SVG content and attribute values: & < > " escaped.

@@ -2,6 +2,7 @@
 //   config.json            the resolved config
 //   model.safetensors      weights (PyTorch names and layouts)
 //   vocab.model            the SentencePiece model, so the directory alone can translate
+//   vocab.json             what the vocabulary was trained from (VocabRecord), when recorded
 //   optimizer.safetensors  Adam moments, for resuming (absent in averaged/exported checkpoints);
 //                          with train.ema_decay also the live weights ("weights.<name>"), as
 //                          model.safetensors then holds their moving average
@@ -47,8 +48,18 @@ void save_checkpoint(const std::string& dir, const Config& config, const Transfo
                      const std::string& vocab_path, Adam* optimizer, const TrainerState* state,
                      const std::vector<Tensor>* live = nullptr);
 
-// The resolved config stored in a checkpoint (throws naming the directory when unusable).
-Config checkpoint_config(const std::string& dir);
+// The checkpoint directory that `path` (a -c/--checkpoint value) names: `path` itself when it
+// holds a checkpoint (config.json, model.safetensors, vocab.model), or for a run directory
+// (output_dir) its checkpoints/best, which is said on stderr (once per path). Anything else is
+// an Error saying what was looked for and what `path` holds, e.g. "runs/x: not a checkpoint (no
+// config.json/model.safetensors/vocab.model); it holds checkpoints/{last,step_500}: try -c
+// runs/x/checkpoints/last". Every command that opens a checkpoint goes through here (by
+// checkpoint_config, open_checkpoint or average_checkpoints).
+std::string resolve_checkpoint(const std::string& path);
+
+// The resolved config stored in the checkpoint `path` names (resolve_checkpoint); throws naming
+// the directory when unusable.
+Config checkpoint_config(const std::string& path);
 // Loads weights into a model built from checkpoint_config(dir).
 void load_checkpoint_weights(const std::string& dir, Transformer& model);
 // Restores Adam's moments and the trainer state for --resume, and the live weights into
@@ -60,14 +71,17 @@ void load_training_state(const std::string& dir, const Transformer& model, Adam&
 // A checkpoint opened for inference: its config, vocabulary and weights. The model is built
 // from the stored config and the vocabulary's size.
 struct OpenCheckpoint {
+  std::string dir;  // the checkpoint directory opened (resolve_checkpoint of the path given)
   Config config;
   std::unique_ptr<Vocab> vocab;
   std::unique_ptr<Transformer> model;
 };
-OpenCheckpoint open_checkpoint(const std::string& dir);
+// Opens the checkpoint `path` names (resolve_checkpoint).
+OpenCheckpoint open_checkpoint(const std::string& path);
 
 // Averages the weights of checkpoints of one model (same config shape and vocabulary) into a
-// weights-only checkpoint at `out` (config and vocabulary of the first input).
+// weights-only checkpoint at `out` (config and vocabulary of the first input). Inputs are
+// resolved as resolve_checkpoint does.
 void average_checkpoints(const std::vector<std::string>& inputs, const std::string& out);
 
 // Copies (hard-links where possible) checkpoint `src` to `dst` atomically, replacing `dst`.
