@@ -78,12 +78,7 @@ struct Trained {
   testing::ToyRun toy{"hostile"};
   fs::path best;
   Trained() {
-    toy.config.train.max_steps = 40;
-    toy.config.train.valid_interval = 40;
-    TrainOptions o;
-    o.quiet = true;
-    train(toy.config, o);
-    best = fs::path(toy.config.output_dir) / "checkpoints/best";
+    best = toy.train_quietly(40);
   }
   // A copy of the checkpoint to damage.
   fs::path copy(const std::string& name) const {

@@ -75,12 +75,7 @@ struct Trained {
   testing::ToyRun toy{"xlate_stream"};
   fs::path best, tok, cased;
   Trained() {
-    toy.config.train.max_steps = 60;
-    toy.config.train.valid_interval = 60;
-    TrainOptions o;
-    o.quiet = true;
-    train(toy.config, o);
-    best = fs::path(toy.config.output_dir) / "checkpoints/best";
+    best = toy.train_quietly(60);
     // The same model as if trained on pre-tokenized text.
     tok = toy.dir / "tok_ckpt";
     fs::copy(best, tok);

@@ -10,6 +10,7 @@
 #include "spotlight/check.h"
 #include "spotlight/data/vocab.h"
 #include "spotlight/train/trainer.h"
+#include "support/error_of.h"
 #include "support/cli_run.h"
 #include "support/text_files.h"
 #include "support/toy_corpus.h"
@@ -29,15 +30,6 @@ VocabOptions options40() {
   VocabOptions o;
   o.size = 40;
   return o;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 struct Trained {

@@ -28,12 +28,7 @@ struct Model {
   testing::ToyRun toy{"xlate_translator"};
   OpenCheckpoint ck;
   Model() {
-    toy.config.train.max_steps = 60;
-    toy.config.train.valid_interval = 60;
-    TrainOptions o;
-    o.quiet = true;
-    train(toy.config, o);
-    ck = open_checkpoint((fs::path(toy.config.output_dir) / "checkpoints/best").string());
+    ck = open_checkpoint(toy.train_quietly(60).string());
   }
 };
 

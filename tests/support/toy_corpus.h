@@ -11,6 +11,7 @@
 
 #include "spotlight/config.h"
 #include "spotlight/rng.h"
+#include "spotlight/train/trainer.h"
 
 namespace spotlight::testing {
 
@@ -55,6 +56,17 @@ struct ToyRun {
   }
   ~ToyRun() { std::filesystem::remove_all(dir); }
   std::string path(const std::string& rel) const { return (dir / rel).string(); }
+
+  // Trains the toy model for `steps` updates (validated once, at the end), without output;
+  // returns its checkpoints/best.
+  std::filesystem::path train_quietly(long steps) {
+    config.train.max_steps = steps;
+    config.train.valid_interval = steps;
+    TrainOptions o;
+    o.quiet = true;
+    train(config, o);
+    return std::filesystem::path(config.output_dir) / "checkpoints/best";
+  }
 };
 
 }  // namespace spotlight::testing

@@ -9,6 +9,7 @@
 #include "spotlight/check.h"
 #include "spotlight/train/checkpoint.h"
 #include "spotlight/train/trainer.h"
+#include "support/error_of.h"
 #include "support/cli_run.h"
 #include "support/toy_corpus.h"
 
@@ -23,15 +24,6 @@ TrainOptions quiet(bool resume) {
   o.quiet = true;
   o.resume = resume;
   return o;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace
