@@ -16,7 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <source_location>
+#include "spotlight/check.h"
 #include <sstream>
 #include <string>
 #include <vector>
@@ -85,7 +85,7 @@ inline Divergence greedy_divergence(const Transformer& m, const std::vector<int>
 inline bool expect_same_greedy(const std::string& what, const Transformer& m,
                                const std::vector<int>& src, const std::vector<int>& a,
                                const std::vector<int>& b, long* ties = nullptr,
-                               std::source_location at = std::source_location::current()) {
+                               SourceLocation at = SourceLocation::current()) {
   const Divergence d = greedy_divergence(m, src, a, b);
   if (d.equal()) return true;
   std::ostringstream s;
@@ -105,7 +105,7 @@ inline bool expect_same_greedy(const std::string& what, const Transformer& m,
 // within the tolerance of each other may trade places (a near-tie between whole hypotheses).
 inline bool expect_same_nbest(const std::string& what, const std::vector<Hypothesis>& a,
                               const std::vector<Hypothesis>& b, Tol tol,
-                              std::source_location at = std::source_location::current()) {
+                              SourceLocation at = SourceLocation::current()) {
   auto fail = [&](const std::string& why) {
     ADD_FAIL_CHECK_AT(at.file_name(), static_cast<int>(at.line()), what << ": " << why);
     return false;

@@ -37,7 +37,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <source_location>
+#include "spotlight/check.h"
 #include <sstream>
 #include <string>
 #include <vector>
@@ -120,7 +120,7 @@ Comparison compare(const A* a, const B* b, long n, Tol t) {
 // One doctest check per call, reported at the caller's line with the worst entry. They return
 // whether the check passed.
 inline bool expect_near(const std::string& what, const Tensor& a, const Tensor& b, Tol t,
-                        std::source_location at = std::source_location::current()) {
+                        SourceLocation at = SourceLocation::current()) {
   if (a.size() != b.size()) {
     ADD_FAIL_CHECK_AT(at.file_name(), static_cast<int>(at.line()),
                       what << ": " << a.size() << " entries against " << b.size());
@@ -133,7 +133,7 @@ inline bool expect_near(const std::string& what, const Tensor& a, const Tensor& 
 }
 
 inline bool expect_near(const std::string& what, double a, double b, Tol t,
-                        std::source_location at = std::source_location::current()) {
+                        SourceLocation at = SourceLocation::current()) {
   const bool ok = near(a, b, t);
   if (!ok)
     ADD_FAIL_CHECK_AT(at.file_name(), static_cast<int>(at.line()),
@@ -145,7 +145,7 @@ inline bool expect_near(const std::string& what, double a, double b, Tol t,
 // Zero in exact arithmetic: every |a_i| ≤ atol (see the file comment for atol's scale).
 template <class T>
 bool expect_zero(const std::string& what, const T* a, long n, double atol,
-                 std::source_location at = std::source_location::current()) {
+                 SourceLocation at = SourceLocation::current()) {
   const std::vector<double> zeros(static_cast<size_t>(n), 0.0);
   const Comparison c = compare(a, zeros.data(), n, Tol{0.0, atol});
   if (!c.ok())
@@ -156,11 +156,11 @@ bool expect_zero(const std::string& what, const T* a, long n, double atol,
   return c.ok();
 }
 inline bool expect_zero(const std::string& what, const Tensor& a, double atol,
-                        std::source_location at = std::source_location::current()) {
+                        SourceLocation at = SourceLocation::current()) {
   return expect_zero(what, a.data(), a.size(), atol, at);
 }
 inline bool expect_zero(const std::string& what, double a, double atol,
-                        std::source_location at = std::source_location::current()) {
+                        SourceLocation at = SourceLocation::current()) {
   return expect_zero(what, &a, 1, atol, at);
 }
 
