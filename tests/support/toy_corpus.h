@@ -15,6 +15,14 @@
 
 namespace spotlight::testing {
 
+// Training options for tests: no output; resume as asked.
+inline TrainOptions quiet(bool resume = false) {
+  TrainOptions o;
+  o.quiet = true;
+  o.resume = resume;
+  return o;
+}
+
 struct ToyRun {
   std::filesystem::path dir;
   Config config;
@@ -62,9 +70,7 @@ struct ToyRun {
   std::filesystem::path train_quietly(long steps) {
     config.train.max_steps = steps;
     config.train.valid_interval = steps;
-    TrainOptions o;
-    o.quiet = true;
-    train(config, o);
+    train(config, quiet());
     return std::filesystem::path(config.output_dir) / "checkpoints/best";
   }
 };

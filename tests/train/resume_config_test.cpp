@@ -19,13 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-TrainOptions quiet(bool resume) {
-  TrainOptions o;
-  o.quiet = true;
-  o.resume = resume;
-  return o;
-}
-
 }  // namespace
 
 TEST_CASE("resume_config: the run's config, with only the keys that may change mid-run taken") {

@@ -37,12 +37,6 @@ std::vector<nlohmann::json> metrics(const fs::path& run) {
   for (std::string line; std::getline(f, line);) out.push_back(nlohmann::json::parse(line));
   return out;
 }
-TrainOptions quiet(bool resume = false) {
-  TrainOptions o;
-  o.quiet = true;
-  o.resume = resume;
-  return o;
-}
 }  // namespace
 
 TEST_CASE("the tiny preset trains on generated data: loss falls, BLEU rises, files written") {
