@@ -21,19 +21,20 @@ namespace {
 
 constexpr double kNoHypothesis = -std::numeric_limits<double>::infinity();
 
-// One extension of a live hypothesis: its raw score, the beam it extends, the token it adds.
+// One extension of a live hypothesis: its raw score, the beam it extends, the output column of
+// the piece it adds.
 struct Candidate {
   double score = 0.0;
   int beam = 0;
-  int token = 0;
+  int column = 0;
 };
 
-// The search order: higher score first; ties go to the lower beam index, then the lower token
-// id, so a sentence's result never depends on the other sentences in the batch.
+// The search order: higher score first; ties go to the lower beam index, then the lower column
+// (the lower piece id), so a sentence's result never depends on the other sentences in the batch.
 bool better(const Candidate& a, const Candidate& b) {
   if (a.score != b.score) return a.score > b.score;
   if (a.beam != b.beam) return a.beam < b.beam;
-  return a.token < b.token;
+  return a.column < b.column;
 }
 
 // Keeps `top` the best `cap` candidates offered so far, best first (insertion into a short list).
@@ -58,10 +59,11 @@ long stop_after(long beam, double patience) {
 }
 
 std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentences,
-                                                 const std::vector<long>& max_len, int bos_id,
-                                                 int eos_id, int pad_id, const BeamOptions& o) {
+                                                 const std::vector<long>& max_len,
+                                                 const BeamOptions& o) {
   const long k = o.beam;
-  const long vocab = model.vocab_size();
+  const SearchColumns cols(model);
+  const long vocab = static_cast<long>(cols.piece.size());  // V′
   require(k >= 1, "beam_search: the beam size must be at least 1");
   require(o.nbest >= 1 && o.nbest <= k, "beam_search: nbest must lie between 1 and the beam size");
   require(o.patience > 0.0 && o.patience <= 1000.0, "beam_search: patience must lie in (0, 1000]");
@@ -74,7 +76,8 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   const bool compact = k > 1 && model.rows() == sentences;
   require(model.rows() == sentences * k || compact,
           "beam_search: the model must hold each sentence once or `beam` times");
-  require(eos_id >= 0 && eos_id < vocab, "beam_search: EOS id outside the vocabulary");
+  require(cols.eos >= 0, "beam_search: EOS is not among the model's output columns");
+  const long eos = cols.eos;
   long width = 0;  // the longest hypothesis any sentence may hold
   for (long m : max_len) {
     require(m >= 0, "beam_search: negative length limit");
@@ -92,10 +95,10 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   std::vector<double> score(rows, kNoHypothesis), next_score;
   for (size_t r = 0; r < rows; r += static_cast<size_t>(k)) score[r] = 0.0;
   std::vector<int> hist(rows * static_cast<size_t>(width)), next_hist;
-  std::vector<int> tokens(static_cast<size_t>(model.rows()), bos_id), next_tokens;
+  std::vector<int> tokens(static_cast<size_t>(model.rows()), model.specials().bos), next_tokens;
   std::vector<int> parent, still;  // old row each new row continues; sentences going on
   std::vector<std::vector<Candidate>> tops;  // per sentence: best 2·beam candidates, best first
-  Tensor logprobs;  // [rows, V]
+  Tensor logprobs;  // [rows, V′]
 
   for (long t = 0; !active.empty(); ++t) {  // every live hypothesis holds t tokens
     model.step(tokens, logprobs);
@@ -108,7 +111,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
     next_score.clear();
     still.clear();
     const double length_norm = std::pow(static_cast<double>(t + 1), o.alpha);  // EOS counts
-    // The best 2·beam extensions of each sentence over beam × V (never pad or BOS; only EOS at
+    // The best 2·beam extensions of each sentence over beam × V′ (never pad or BOS; only EOS at
     // the limit), sentences split over the threads. A float pre-filter skips the tokens that
     // cannot beat the current 2·beam-th candidate (with a margin, so the exact comparison in
     // offer() still decides every close call).
@@ -131,7 +134,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
           float cut = cutoff();
           for (int v = 0; v < vocab; ++v) {
             if (lp[v] < cut) continue;
-            if (v == pad_id || v == bos_id || (forced && v != eos_id)) continue;
+            if (cols.banned[static_cast<size_t>(v)] != 0 || (forced && v != eos)) continue;
             const double c = base + lp[v];
             if (c > kNoHypothesis) {
               offer(top, cap, {c, static_cast<int>(b), v});
@@ -152,7 +155,7 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
       std::vector<Hypothesis>& done = finished[static_cast<size_t>(s)];
       long& count = finished_count[static_cast<size_t>(s)];
       for (size_t j = 0; j < std::min(top.size(), static_cast<size_t>(k)); ++j) {
-        if (top[j].token != eos_id || count >= finish) continue;
+        if (top[j].column != eos || count >= finish) continue;
         ++count;
         const double final_score = top[j].score / length_norm;
         const auto at = std::upper_bound(
@@ -169,9 +172,9 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
       const size_t first = parent.size();
       for (const Candidate& c : top) {
         if (parent.size() - first == static_cast<size_t>(k)) break;
-        if (c.token == eos_id) continue;
+        if (c.column == eos) continue;
         parent.push_back(static_cast<int>(row0 + c.beam));
-        next_tokens.push_back(c.token);
+        next_tokens.push_back(cols.piece[static_cast<size_t>(c.column)]);
         next_score.push_back(c.score);
       }
       if (parent.size() == first) continue;  // nothing left alive
@@ -214,8 +217,7 @@ std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
   const long cap = model.cfg.max_positions - 1;
   return decode_in_batches<std::vector<Hypothesis>>(sources, d, cap, [&](const DecodeBatch& b) {
     stepper.start(b.sources, b.max_limit + 1);  // the forced EOS step feeds token max_len
-    return beam_search(stepper, static_cast<long>(b.sources.size()), b.limits, model.cfg.bos_id,
-                       model.cfg.eos_id, model.cfg.pad_id, o);
+    return beam_search(stepper, static_cast<long>(b.sources.size()), b.limits, o);
   });
 }
 

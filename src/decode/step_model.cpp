@@ -6,6 +6,19 @@
 
 namespace spotlight {
 
+SearchColumns::SearchColumns(const StepModel& model) {
+  const SpecialPieces sp = model.specials();
+  const long n = model.output_size();
+  piece.resize(static_cast<size_t>(n));
+  banned.resize(static_cast<size_t>(n));
+  for (long c = 0; c < n; ++c) {
+    const int p = model.piece(c);
+    piece[static_cast<size_t>(c)] = p;
+    banned[static_cast<size_t>(c)] = p == sp.pad || p == sp.bos;
+    if (p == sp.eos) eos = c;
+  }
+}
+
 void TransformerStepModel::start(const std::vector<std::vector<int>>& sources, long capacity) {
   require(!sources.empty(), "decoding: no sentences");
   long s_max = 0;
@@ -23,8 +36,8 @@ void TransformerStepModel::start(const std::vector<std::vector<int>>& sources, l
   model_.start(cache_, src_len_, capacity, state_);
 }
 
-void TransformerStepModel::step(std::span<const int> tokens, Tensor& logprobs) {
-  model_.step(tokens, state_, logprobs);
+void TransformerStepModel::step(std::span<const int> pieces, Tensor& logprobs) {
+  model_.step(pieces, state_, logprobs);
 }
 
 }  // namespace spotlight

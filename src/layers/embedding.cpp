@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "spotlight/blas.h"
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
 
@@ -52,28 +51,6 @@ void Embedding::backward(std::span<const int> ids, const Tensor& dy) {
       for (long j = j0; j < j1; ++j) g[j] += s * r[j];
     }
   });
-}
-
-void Embedding::project(const Tensor& h, Tensor& logits) const {
-  require(h.cols() == dim(), [&] { return weight.name + ": projection input has wrong width"; });
-  logits.resize({h.rows(), vocab()});
-  project(h.view(), logits.view());
-}
-
-void Embedding::project_backward(const Tensor& h, const Tensor& dlogits, Tensor& dh) {
-  require(dlogits.rows() == h.rows() && dlogits.cols() == vocab(),
-          [&] { return weight.name + ": logits gradient shape mismatch"; });
-  dh.resize({h.rows(), dim()});
-  project_backward(h.view(), dlogits.view(), dh.view());
-}
-
-void Embedding::project(const MatView& h, const MatView& logits) const {
-  gemm(h, Op::N, weight.value.view(), Op::T, logits);  // logits = h · Eᵀ
-}
-
-void Embedding::project_backward(const MatView& h, const MatView& dlogits, const MatView& dh) {
-  gemm(dlogits, Op::T, h, Op::N, weight.grad.view(), 1.0f, 1.0f);  // dE += dlᵀ·h
-  gemm(dlogits, Op::N, weight.value.view(), Op::N, dh);            // dh = dlogits · E
 }
 
 }  // namespace spotlight

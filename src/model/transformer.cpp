@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "spotlight/blas.h"
 #include "spotlight/check.h"
@@ -16,7 +15,8 @@ Transformer::Transformer(const ModelConfig& c)
       embed("embed_tokens.weight", c.vocab_size, c.d_model, c.pad_id),
       positions(c.max_positions, c.d_model),
       encoder("encoder.", c.encoder_layers, c.layer_shape()),
-      decoder("decoder.", c.decoder_layers, c.layer_shape()) {
+      decoder("decoder.", c.decoder_layers, c.layer_shape()),
+      output(embed.weight, {c.pad_id, c.unk_id, c.bos_id, c.eos_id}) {
   require(c.vocab_size > 4 && c.d_model > 0 && c.ffn > 0 && c.encoder_layers >= 0 &&
               c.decoder_layers >= 0,
           "model: vocab_size, d_model and ffn must be positive");
@@ -51,61 +51,7 @@ void Transformer::zero_grad() {
 void Transformer::set_output_ids(std::vector<int> ids) {
   require(cfg.output_vocab == OutputVocab::target,
           "output ids given to a model whose model.output_vocab is \"all\"");
-  require(!ids.empty() && std::is_sorted(ids.begin(), ids.end()) &&
-              std::adjacent_find(ids.begin(), ids.end()) == ids.end() && ids.front() >= 0 &&
-              ids.back() < cfg.vocab_size,
-          "output vocabulary: expected sorted, unique piece ids within the vocabulary");
-  require(std::binary_search(ids.begin(), ids.end(), cfg.eos_id) &&
-              std::binary_search(ids.begin(), ids.end(), cfg.unk_id) &&
-              !std::binary_search(ids.begin(), ids.end(), cfg.pad_id) &&
-              !std::binary_search(ids.begin(), ids.end(), cfg.bos_id),
-          "output vocabulary: must hold EOS and UNK and neither PAD nor BOS");
-  output_index_.assign(static_cast<size_t>(cfg.vocab_size), -1);
-  for (size_t i = 0; i < ids.size(); ++i)
-    output_index_[static_cast<size_t>(ids[i])] = static_cast<int>(i);
-  output_ids_ = std::move(ids);
-}
-
-long Transformer::output_size() const {
-  return output_ids_.empty() ? cfg.vocab_size : static_cast<long>(output_ids_.size());
-}
-
-int Transformer::output_index(int id) const {
-  if (id == cfg.pad_id) return -1;
-  if (output_ids_.empty()) return id;
-  const int i = output_index_[static_cast<size_t>(id)];
-  return i >= 0 ? i : output_index_[static_cast<size_t>(cfg.unk_id)];
-}
-
-MatView Transformer::output_weight(Tensor& w) const {
-  if (output_ids_.empty()) return embed.weight.value.view();
-  const long d = cfg.d_model;
-  w.resize({output_size(), d});
-  for (size_t i = 0; i < output_ids_.size(); ++i)
-    std::copy_n(embed.weight.value.data() + output_ids_[i] * d, d, w.data() + static_cast<long>(i) * d);
-  return w.view();
-}
-
-void Transformer::output_weight_backward(const Tensor& dw) {
-  if (output_ids_.empty()) return;
-  require(dw.rows() == output_size() && dw.cols() == cfg.d_model,
-          "output_weight_backward: gradient shape mismatch");
-  const long d = cfg.d_model;
-  for (size_t i = 0; i < output_ids_.size(); ++i) {
-    float* g = embed.weight.grad.data() + output_ids_[i] * d;
-    const float* s = dw.data() + static_cast<long>(i) * d;
-    for (long j = 0; j < d; ++j) g[j] += s[j];
-  }
-}
-
-void Transformer::expand_logits(const MatView& sub, Tensor& full) const {
-  full.resize({sub.rows, cfg.vocab_size});
-  for (long r = 0; r < sub.rows; ++r) {
-    float* f = full.view().row(r);
-    std::fill_n(f, cfg.vocab_size, -std::numeric_limits<float>::infinity());
-    const float* s = sub.row(r);
-    for (size_t i = 0; i < output_ids_.size(); ++i) f[output_ids_[i]] = s[i];
-  }
+  output.set_pieces(std::move(ids));
 }
 
 void Transformer::save_weights(const std::string& path,
@@ -114,10 +60,10 @@ void Transformer::save_weights(const std::string& path,
   for (const Param* p : params_) refs.emplace_back(p->name, &p->value);
   Tensor mask;
   if (cfg.output_vocab == OutputVocab::target) {
-    require(!output_ids_.empty(), "save_weights: the output vocabulary was never set");
+    require(output.shortlist(), "save_weights: the output vocabulary was never set");
     mask.resize({cfg.vocab_size});
     mask.zero();
-    for (int id : output_ids_) mask.data()[id] = 1.0f;
+    for (int id : output.pieces()) mask.data()[id] = 1.0f;
     refs.emplace_back("output_mask", &mask);
   }
   write_safetensors(path, refs, metadata);
@@ -220,14 +166,8 @@ void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, l
 
 void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
   forward_hidden(b, c, rng);
-  if (output_ids_.empty()) {
-    embed.project(c.h, c.logits);
-    return;
-  }
-  const MatView w = output_weight(c.out_w);
-  c.sub.resize({c.h.rows(), output_size()});
-  gemm(c.h.view(), Op::N, w, Op::T, c.sub.view());
-  expand_logits(c.sub.view(), c.logits);
+  c.logits.resize({c.h.rows(), output.size()});
+  output.forward(c.h.view(), output.weight(c.out_w), c.logits.view());
 }
 
 void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
@@ -259,7 +199,7 @@ void Transformer::encode(std::span<const int> src, long batch, std::span<const i
 void Transformer::start(const Cache& c, std::span<const int> src_len, long capacity,
                         DecoderState& st) const {
   decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st);
-  if (!output_ids_.empty()) output_weight(st.out_w);  // fixed while decoding
+  output.weight(st.out_w);  // a shortlist's rows, gathered once: fixed while decoding
 }
 
 void Transformer::step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const {
@@ -267,35 +207,21 @@ void Transformer::step(std::span<const int> tokens, DecoderState& st, Tensor& lo
   // The step's scratch lives in the state so that a const model can decode.
   embed_tokens(tokens, st.batch, 1, st.length, st.x);
   decoder.step(st.x, st, st.h);
-  if (output_ids_.empty()) {
-    embed.project(st.h, logprobs);
-    log_softmax(logprobs.view());
-    return;
-  }
-  require(st.out_w.rows() == output_size(), "step: the decoder state was not started");
-  st.sub.resize({st.batch, output_size()});
-  gemm(st.h.view(), Op::N, st.out_w.view(), Op::T, st.sub.view());
-  log_softmax(st.sub.view());
-  expand_logits(st.sub.view(), logprobs);
+  require(!output.shortlist() || st.out_w.rows() == output.size(),
+          "step: the decoder state was not started");
+  logprobs.resize({st.batch, output.size()});
+  output.forward(st.h.view(), output.weight_as_gathered(st.out_w), logprobs.view());
+  log_softmax(logprobs.view());
 }
 
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
-  if (output_ids_.empty()) {
-    embed.project_backward(c.h, dlogits, dh_);  // undo the output projection
-  } else {
-    require(dlogits.rows() == c.h.rows() && dlogits.cols() == cfg.vocab_size,
-            "backward: logits gradient shape mismatch");
-    dsub_.resize({c.h.rows(), output_size()});
-    for (long r = 0; r < c.h.rows(); ++r)
-      for (size_t i = 0; i < output_ids_.size(); ++i)
-        dsub_.view().row(r)[i] = dlogits.view().row(r)[output_ids_[i]];
-    const MatView w = output_weight(c.out_w);
-    c.out_dw.resize({output_size(), cfg.d_model});
-    gemm(dsub_.view(), Op::T, c.h.view(), Op::N, c.out_dw.view());  // dW′ = dsubᵀ·h
-    dh_.resize({c.h.rows(), cfg.d_model});
-    gemm(dsub_.view(), Op::N, w, Op::N, dh_.view());  // dh = dsub · W′
-    output_weight_backward(c.out_dw);
-  }
+  require(dlogits.rows() == c.h.rows() && dlogits.cols() == output.size(),
+          "backward: logits gradient shape mismatch");
+  const MatView w = output.weight(c.out_w);
+  const MatView dw = output.gradient(c.out_dw);
+  dh_.resize({c.h.rows(), cfg.d_model});
+  output.backward(c.h.view(), dlogits.view(), w, dw, dh_.view());  // undo the output projection
+  output.add_gradient(c.out_dw);
   backward_hidden(b, c, dh_);
 }
 

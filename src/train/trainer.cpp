@@ -164,41 +164,31 @@ std::vector<int> target_pieces(const ParallelCorpus& corpus, const ModelConfig& 
 LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Batch& b,
                          float label_smoothing, float grad_scale, Tensor* dh) {
   const Tensor& h = cache.h;  // [B·T, D]
-  const long n = h.rows(), d = h.cols(), v = model.output_size();
-  const bool shortlist = !model.output_ids().empty();
-  // Targets as output indices (PAD → −1, ignored); the weight [V′, D] gathered once.
-  std::span<const int> targets(b.tgt_out);
-  int pad = model.cfg.pad_id;
-  if (shortlist) {
-    cache.targets.resize(b.tgt_out.size());
-    for (size_t i = 0; i < b.tgt_out.size(); ++i) cache.targets[i] = model.output_index(b.tgt_out[i]);
-    targets = cache.targets;
-    pad = -1;
-  }
-  const MatView w = model.output_weight(cache.out_w);
+  OutputProjection& out = model.output;
+  const long n = h.rows(), d = h.cols(), v = out.size();
+  // Targets as output columns (PAD → −1, ignored); the weight [V′, D] gathered once.
+  cache.targets.resize(b.tgt_out.size());
+  for (size_t i = 0; i < b.tgt_out.size(); ++i) cache.targets[i] = out.target(b.tgt_out[i]);
+  const std::span<const int> targets(cache.targets);
+  const MatView w = out.weight(cache.out_w);
+  MatView dw;
   if (dh != nullptr) {
     dh->resize({n, d});
-    if (shortlist) {
-      cache.out_dw.resize({v, d});
-      cache.out_dw.zero();
-    }
+    dw = out.gradient(cache.out_dw);
   }
-  const MatView dw = shortlist ? cache.out_dw.view() : model.embed.weight.grad.view();
   LossStats st;
   for (long r0 = 0; r0 < n; r0 += kLossChunkRows) {
     const long rows = std::min(kLossChunkRows, n - r0);
     const MatView hc = h.view().block(r0, 0, rows, d);
     cache.logits.resize({rows, v});  // [rows, V′], reused chunk to chunk
-    gemm(hc, Op::N, w, Op::T, cache.logits.view());  // logits = h · Wᵀ
+    out.forward(hc, w, cache.logits.view());
     st += cross_entropy(cache.logits,
-                        targets.subspan(static_cast<size_t>(r0), static_cast<size_t>(rows)), pad,
+                        targets.subspan(static_cast<size_t>(r0), static_cast<size_t>(rows)), -1,
                         label_smoothing, grad_scale, dh != nullptr ? &cache.logits : nullptr);
-    if (dh != nullptr) {  // undo the projection of this chunk
-      gemm(cache.logits.view(), Op::T, hc, Op::N, dw, 1.0f, 1.0f);  // dW += dlᵀ·h
-      gemm(cache.logits.view(), Op::N, w, Op::N, dh->view().block(r0, 0, rows, d));  // dh = dl·W
-    }
+    if (dh != nullptr)  // undo the projection of this chunk
+      out.backward(hc, cache.logits.view(), w, dw, dh->view().block(r0, 0, rows, d));
   }
-  if (dh != nullptr && shortlist) model.output_weight_backward(cache.out_dw);
+  if (dh != nullptr) out.add_gradient(cache.out_dw);
   return st;
 }
 

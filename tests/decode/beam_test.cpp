@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <set>
 #include <tuple>
@@ -25,6 +26,7 @@ namespace {
 
 // The toy vocabulary: pad, unk, BOS, EOS and two word tokens; search may emit unk, 4, 5, EOS.
 constexpr int kPad = 0, kBos = 2, kEos = 3;
+constexpr SpecialPieces kSpecials{kPad, kBos, kEos};
 constexpr long kVocab = 6;
 const std::vector<int> kWords = {1, 4, 5};
 
@@ -106,8 +108,8 @@ std::vector<Hypothesis> reference_beam(const NextTokenTable& table, long s, long
 std::vector<std::vector<Hypothesis>> run_beam(const NextTokenTable& table,
                                               const std::vector<long>& max_len,
                                               const BeamOptions& o) {
-  FakeStepModel model(table, kVocab, static_cast<long>(max_len.size()), o.beam, kPad, kBos);
-  return beam_search(model, static_cast<long>(max_len.size()), max_len, kBos, kEos, kPad, o);
+  FakeStepModel model(table, kVocab, static_cast<long>(max_len.size()), o.beam, kSpecials);
+  return beam_search(model, static_cast<long>(max_len.size()), max_len, o);
 }
 
 // log p(EOS | source, tokens) under the real model, by a full forward pass.
@@ -177,8 +179,8 @@ TEST_CASE("narrow beams match a plain reference beam search and, unnormalised, b
         const NextTokenTable table = random_table(seed, kVocab, kEos);
         const std::vector<long> limits = {4, 2, 3, 4};
         const auto got = run_beam(table, limits, {beam, alpha, beam});
-        FakeStepModel greedy_model(table, kVocab, 4, 1, kPad, kBos);
-        const auto greedy = greedy_search(greedy_model, limits, kBos, kEos, kPad);
+        FakeStepModel greedy_model(table, kVocab, 4, 1, kSpecials);
+        const auto greedy = greedy_search(greedy_model, limits);
         for (long s = 0; s < 4; ++s) {
           CAPTURE(s);
           const auto want = reference_beam(table, s, limits[static_cast<size_t>(s)], beam, alpha);
@@ -229,10 +231,10 @@ TEST_CASE("patience ends a sentence after patience times beam finished hypothese
         REQUIRE(stop_after(beam, patience) == finish);
         const long nbest = std::min(beam, finish);
         const BeamOptions o{beam, 1.0, nbest, patience};
-        FakeStepModel model(table, kVocab, 4, beam, kPad, kBos);
-        const auto got = beam_search(model, 4, limits, kBos, kEos, kPad, o);
-        FakeStepModel base_model(table, kVocab, 4, beam, kPad, kBos);
-        const auto base = beam_search(base_model, 4, limits, kBos, kEos, kPad, {beam, 1.0, nbest});
+        FakeStepModel model(table, kVocab, 4, beam, kSpecials);
+        const auto got = beam_search(model, 4, limits, o);
+        FakeStepModel base_model(table, kVocab, 4, beam, kSpecials);
+        const auto base = beam_search(base_model, 4, limits, {beam, 1.0, nbest});
         long steps = 0;  // the batch runs until its slowest sentence stops
         for (long s = 0; s < 4; ++s) {
           CAPTURE(s);
@@ -286,8 +288,8 @@ TEST_CASE("a model holding each sentence once runs the first step compact and th
         const long nbest = std::min(beam, stop_after(beam, patience));
         const BeamOptions o{beam, 1.0, nbest, patience};
         const auto want = run_beam(table, limits, o);
-        FakeStepModel compact(table, kVocab, 3, 1, kPad, kBos);
-        const auto got = beam_search(compact, 3, limits, kBos, kEos, kPad, o);
+        FakeStepModel compact(table, kVocab, 3, 1, kSpecials);
+        const auto got = beam_search(compact, 3, limits, o);
         REQUIRE(!compact.rows_per_step.empty());
         CHECK(compact.rows_per_step[0] == 3);  // the first step: one row per sentence
         if (compact.rows_per_step.size() >= 2) {
@@ -315,8 +317,8 @@ TEST_CASE("beam 1 gives greedy's tokens and log-probability on the fake model") 
     const NextTokenTable table = random_table(seed, kVocab, kEos, -1.0f);
     const std::vector<long> limits = {1, 3, 4, 6, 2};
     const auto beam = run_beam(table, limits, {1, 0.0, 1});
-    FakeStepModel greedy_model(table, kVocab, 5, 1, kPad, kBos);
-    const auto greedy = greedy_search(greedy_model, limits, kBos, kEos, kPad);
+    FakeStepModel greedy_model(table, kVocab, 5, 1, kSpecials);
+    const auto greedy = greedy_search(greedy_model, limits);
     for (size_t s = 0; s < limits.size(); ++s) {
       CAPTURE(s);
       REQUIRE(beam[s].size() == 1);
@@ -467,8 +469,8 @@ TEST_CASE("finished sentences leave the batch") {
     return s == 0 ? eager(s, prefix) : reluctant(s, prefix);
   };
   const long beam = 2;
-  FakeStepModel model(table, kVocab, 3, beam, kPad, kBos);
-  const auto got = beam_search(model, 3, {5, 3, 5}, kBos, kEos, kPad, {beam, 1.0, beam});
+  FakeStepModel model(table, kVocab, 3, beam, kSpecials);
+  const auto got = beam_search(model, 3, {5, 3, 5}, {beam, 1.0, beam});
   // Sentence 0 finishes EOS from beam 0 at step 0 and from both beams at step 1.
   CHECK(got[0].size() == 2);
   CHECK(got[0][0].tokens.empty());
@@ -518,14 +520,53 @@ TEST_CASE("alpha decides between a short and a long hypothesis as computed by ha
   CHECK(normalised[1].score == doctest::Approx(short_sum / 2.0).epsilon(1e-6));
 
   // Greedy takes A, then EOS: the short one whatever alpha.
-  FakeStepModel greedy_model(table, kVocab, 1, 1, kPad, kBos);
-  CHECK(greedy_search(greedy_model, {6}, kBos, kEos, kPad)[0].tokens == short_tokens);
+  FakeStepModel greedy_model(table, kVocab, 1, 1, kSpecials);
+  CHECK(greedy_search(greedy_model, {6})[0].tokens == short_tokens);
 }
 
 TEST_CASE("beam search rejects a model not started with one row per beam, and bad n-best") {
   const NextTokenTable table = random_table(1, kVocab, kEos);
-  FakeStepModel model(table, kVocab, 2, 3, kPad, kBos);
-  CHECK_THROWS_AS(beam_search(model, 2, {3, 3}, kBos, kEos, kPad, {2, 1.0, 1}), Error);
-  CHECK_THROWS_AS(beam_search(model, 2, {3, 3}, kBos, kEos, kPad, {3, 1.0, 4}), Error);
-  CHECK_THROWS_AS(beam_search(model, 2, {3}, kBos, kEos, kPad, {3, 1.0, 1}), Error);
+  FakeStepModel model(table, kVocab, 2, 3, kSpecials);
+  CHECK_THROWS_AS(beam_search(model, 2, {3, 3}, {2, 1.0, 1}), Error);
+  CHECK_THROWS_AS(beam_search(model, 2, {3, 3}, {3, 1.0, 4}), Error);
+  CHECK_THROWS_AS(beam_search(model, 2, {3}, {3, 1.0, 1}), Error);
+}
+
+TEST_CASE("search over a shortlist's columns equals search over the whole vocabulary with −inf") {
+  // A model whose output columns score pieces {1, 3, 5, 6, 8} of a vocabulary of 10, against the
+  // same table spread over all 10 pieces with −inf for the others (how decoding worked before
+  // the output projection searched in its own columns): identical pieces and scores, greedy and
+  // beam, n-best lists included. A search that forgot to map columns to pieces, or mapped them
+  // with an offset, returns other pieces.
+  const std::vector<int> pieces = {1, 3, 5, 6, 8};
+  const long vocab = 10;
+  const NextTokenTable compact = random_table(41, static_cast<long>(pieces.size()), 1, 0.3f);
+  const NextTokenTable spread = [&](long s, const std::vector<int>& prefix) {
+    std::vector<float> lp(static_cast<size_t>(vocab), -std::numeric_limits<float>::infinity());
+    const std::vector<float> row = compact(s, prefix);
+    for (size_t c = 0; c < pieces.size(); ++c) lp[static_cast<size_t>(pieces[c])] = row[c];
+    return lp;
+  };
+  const std::vector<long> limits = {4, 6, 2};
+  FakeStepModel narrow(compact, vocab, 3, 1, kSpecials, pieces), wide(spread, vocab, 3, 1, kSpecials);
+  const auto g_narrow = greedy_search(narrow, limits), g_wide = greedy_search(wide, limits);
+  bool mapped = false;  // some output holds a piece whose id differs from its column
+  for (size_t s = 0; s < limits.size(); ++s) {
+    CHECK(g_narrow[s].tokens == g_wide[s].tokens);
+    CHECK(g_narrow[s].score == g_wide[s].score);
+    for (int t : g_narrow[s].tokens) mapped |= t != 1 && t != 3;
+  }
+  CHECK(mapped);
+  for (long beam : {2L, 4L}) {
+    const BeamOptions o{beam, 1.0, beam};
+    FakeStepModel bn(compact, vocab, 3, beam, kSpecials, pieces), bw(spread, vocab, 3, beam, kSpecials);
+    const auto narrow_hyps = beam_search(bn, 3, limits, o), wide_hyps = beam_search(bw, 3, limits, o);
+    for (size_t s = 0; s < limits.size(); ++s) {
+      REQUIRE(narrow_hyps[s].size() == wide_hyps[s].size());
+      for (size_t j = 0; j < narrow_hyps[s].size(); ++j) {
+        CHECK(narrow_hyps[s][j].tokens == wide_hyps[s][j].tokens);
+        CHECK(narrow_hyps[s][j].score == wide_hyps[s][j].score);
+      }
+    }
+  }
 }

@@ -1,9 +1,12 @@
 // Forced decoding scores equal the training loss's log-probabilities (no smoothing) and do not
-// depend on which other sentences share the batch.
+// depend on which other sentences share the batch; with a shortlist, unlisted targets score −inf.
 #include "spotlight/decode/scorer.h"
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
+#include "spotlight/kernels.h"
 #include "spotlight/train/loss.h"
 #include "support/decode_ties.h"
 #include "support/fixtures.h"
@@ -42,4 +45,32 @@ TEST_CASE("forced-decoding scores equal the loss's unsmoothed log-probabilities"
   for (size_t i = 0; i < scores.size(); ++i)
     expect_near("score alone", alone[i].logprob, scores[i].logprob,
                 score_tol(scores[i].tokens - 1, cfg.vocab_size));
+}
+
+TEST_CASE("forced decoding with a shortlist: listed targets as the full model scores them, others −inf") {
+  // The shortlist's columns of the full projection, renormalised: every listed target scores
+  // log p over the listed pieces only; a target outside the list has probability 0 (−inf),
+  // never UNK's probability (which is what the training loss uses for it).
+  Rng rng(122);
+  ModelConfig cfg = tiny_config();
+  cfg.output_vocab = OutputVocab::target;
+  Transformer m(cfg);
+  m.init(rng);
+  std::vector<int> ids{cfg.unk_id, cfg.eos_id};
+  for (int i = 4; i < cfg.vocab_size; i += 2) ids.push_back(i);  // the even pieces from 4
+  m.set_output_ids(ids);
+  const std::vector<std::vector<int>> src = {{5, 7, 9}, {6, 4}};
+  const std::vector<std::vector<int>> tgt = {{4, 6, 8}, {6, 5, 4}};  // 5 is not listed
+  const auto scores = score_pairs(m, src, tgt, 4096);
+  CHECK(scores[1].logprob == -std::numeric_limits<double>::infinity());
+  // Sentence 0 by hand: log-softmax over the V′ columns of the teacher-forced logits.
+  const Batch b = make_batch({src[0]}, {tgt[0]}, cfg.pad_id, cfg.bos_id, cfg.eos_id);
+  Transformer::Cache c;
+  m.forward(b, c, nullptr);
+  REQUIRE(c.logits.cols() == static_cast<long>(ids.size()));
+  log_softmax(c.logits.view());
+  double want = 0.0;
+  for (long t = 0; t < b.tgt_len[0]; ++t)
+    want += c.logits.view().at(t, m.output.column(b.tgt_out[static_cast<size_t>(t)]));
+  expect_near("shortlist score", scores[0].logprob, want, score_tol(3, cfg.vocab_size));
 }

@@ -6,6 +6,7 @@
 #include "spotlight/layers/embedding.h"
 #include "spotlight/layers/feed_forward.h"
 #include "spotlight/layers/layer_norm.h"
+#include "spotlight/layers/output_projection.h"
 #include "spotlight/layers/positional.h"
 #include "support/grad_check.h"
 #include "support/near.h"
@@ -58,36 +59,53 @@ TEST_CASE("Linear: forward is x·Wᵀ + b, backward matches finite differences")
   CHECK_THROWS_AS(lin.forward(bad, y), Error);
 }
 
-TEST_CASE("Embedding: scaled lookup and tied projection, gradients from both uses accumulate") {
-  Rng rng(12);
+TEST_CASE("Embedding and its tied OutputProjection: gradients from both uses accumulate") {
+  // Every piece scored, and a shortlist: the projection's gradient reaches E's listed rows only.
+  for (const std::vector<int>& pieces : {std::vector<int>{}, std::vector<int>{1, 3, 5, 6}}) {
+    CAPTURE(pieces.size());
+    Rng rng(12);
+    Embedding emb("embed_tokens.weight", 7, 4, 0);
+    emb.init(rng);
+    for (long j = 0; j < 4; ++j) CHECK(emb.weight.value.view().at(0, j) == 0.0f);  // pad row
+    OutputProjection out(emb.weight, {0, 1, 2, 3});
+    if (!pieces.empty()) out.set_pieces(pieces);
+    const long v = out.size();
+    CHECK(v == (pieces.empty() ? 7 : 4));
+    const std::vector<int> ids = {3, 6, 5, 3};
+    Tensor y, wy({4, 4}), h({2, 4}), logits({2, v}), wl({2, v}), dh({2, 4}), gathered, dgathered;
+    fill_uniform(wy, rng);
+    fill_uniform(h, rng);
+    fill_uniform(wl, rng);
+    emb.forward(ids, y);
+    CHECK(y.view().at(0, 1) == doctest::Approx(2.0f * emb.weight.value.view().at(3, 1)));  // √4
+    auto f = [&] {
+      emb.forward(ids, y);
+      out.forward(h.view(), out.weight(gathered), logits.view());
+      return dot(y, wy) + dot(logits, wl);
+    };
+    f();
+    emb.backward(ids, wy);
+    const MatView w = out.weight(gathered);
+    out.backward(h.view(), wl.view(), w, out.gradient(dgathered), dh.view());
+    out.add_gradient(dgathered);
+    expect_gradients({{"weight", &emb.weight.value, &emb.weight.grad}, {"h", &h, &dh}}, f);
+  }
+  // Pad ids get no lookup gradient (PyTorch's padding_idx): their outputs are always masked.
+  Rng rng(13);
   Embedding emb("embed_tokens.weight", 7, 4, 0);
   emb.init(rng);
-  for (long j = 0; j < 4; ++j) CHECK(emb.weight.value.view().at(0, j) == 0.0f);  // pad row
-  const std::vector<int> ids = {3, 6, 5, 3};
-  Tensor y, wy({4, 4}), h({2, 4}), logits, wl({2, 7}), dh;
-  fill_uniform(wy, rng);
-  fill_uniform(h, rng);
-  fill_uniform(wl, rng);
-  emb.forward(ids, y);
-  CHECK(y.view().at(0, 1) == doctest::Approx(2.0f * emb.weight.value.view().at(3, 1)));  // √4
-  auto f = [&] {
-    emb.forward(ids, y);
-    emb.project(h, logits);
-    return dot(y, wy) + dot(logits, wl);
-  };
-  f();
-  emb.backward(ids, wy);
-  emb.project_backward(h, wl, dh);
-  expect_gradients({{"weight", &emb.weight.value, &emb.weight.grad}, {"h", &h, &dh}}, f);
-  // Pad ids get no lookup gradient (PyTorch's padding_idx): their outputs are always masked.
-  const Tensor before = emb.weight.grad;
+  Tensor y;
   const std::vector<int> pads = {0, 0};
   Tensor ones({2, 4});
   ones.fill(1.0f);
   emb.backward(pads, ones);
-  for (long i = 0; i < before.size(); ++i) CHECK(emb.weight.grad[i] == before[i]);
+  for (long i = 0; i < emb.weight.grad.size(); ++i) CHECK(emb.weight.grad[i] == 0.0f);
   const std::vector<int> bad = {7};
   CHECK_THROWS_WITH_AS(emb.forward(bad, y), doctest::Contains("out of range"), Error);
+  OutputProjection out(emb.weight, {0, 1, 2, 3});
+  CHECK_THROWS_WITH_AS(out.set_pieces({1, 3, 9}), doctest::Contains("within the vocabulary"), Error);
+  CHECK_THROWS_WITH_AS(out.set_pieces({3, 1}), doctest::Contains("sorted"), Error);
+  CHECK_THROWS_WITH_AS(out.set_pieces({1, 2, 3}), doctest::Contains("neither PAD nor BOS"), Error);
 }
 
 TEST_CASE("sinusoidal positions follow the interleaved sin/cos formula") {

@@ -19,7 +19,8 @@
 
 namespace spotlight::testing {
 
-// Next-token log-probabilities [V] of sentence `s` after `prefix` (BOS first).
+// Next-token log-probabilities over the output columns [V′] of sentence `s` after `prefix`
+// (BOS first).
 using NextTokenTable = std::function<std::vector<float>(long s, const std::vector<int>& prefix)>;
 
 // A random but fixed table: the logits of (seed, sentence, prefix) are V uniforms in
@@ -50,27 +51,36 @@ inline NextTokenTable random_table(uint64_t seed, long vocab, int eos_id, float 
 class FakeStepModel : public StepModel {
  public:
   // `sentences` sentences, each repeated `copies` times (row r belongs to sentence r / copies).
-  FakeStepModel(NextTokenTable table, long vocab, long sentences, long copies, int pad_id,
-                int bos_id)
-      : table_(std::move(table)), vocab_(vocab), pad_id_(pad_id), bos_id_(bos_id) {
+  // Output column c scores piece pieces[c] (empty: piece c), as a model with a shortlist does.
+  FakeStepModel(NextTokenTable table, long vocab, long sentences, long copies,
+                SpecialPieces specials, std::vector<int> pieces = {})
+      : table_(std::move(table)), vocab_(vocab), sp_(specials), pieces_(std::move(pieces)) {
     for (long r = 0; r < sentences * copies; ++r) sentence_.push_back(r / copies);
     prefix_.resize(sentence_.size());
   }
 
   long rows() const override { return static_cast<long>(sentence_.size()); }
-  long vocab_size() const override { return vocab_; }
+  SpecialPieces specials() const override { return sp_; }
+  long output_size() const override {
+    return pieces_.empty() ? vocab_ : static_cast<long>(pieces_.size());
+  }
+  int piece(long column) const override {
+    return pieces_.empty() ? static_cast<int>(column) : pieces_[static_cast<size_t>(column)];
+  }
 
+  // The table's row for the prefix, over the output columns.
   void step(std::span<const int> tokens, Tensor& logprobs) override {
     require(static_cast<long>(tokens.size()) == rows(), "FakeStepModel: one token per row");
     rows_per_step.push_back(rows());
-    logprobs.resize({rows(), vocab_});
+    logprobs.resize({rows(), output_size()});
     for (size_t r = 0; r < sentence_.size(); ++r) {
       const int tok = tokens[r];
-      require(tok >= 0 && tok < vocab_ && tok != pad_id_, "FakeStepModel: fed a bad token");
-      require((tok == bos_id_) == prefix_[r].empty(), "FakeStepModel: BOS must come first, once");
+      require(tok >= 0 && tok < vocab_ && tok != sp_.pad, "FakeStepModel: fed a bad token");
+      require((tok == sp_.bos) == prefix_[r].empty(), "FakeStepModel: BOS must come first, once");
       prefix_[r].push_back(tok);
       const std::vector<float> lp = table_(sentence_[r], prefix_[r]);
-      require(static_cast<long>(lp.size()) == vocab_, "FakeStepModel: table row of wrong size");
+      require(static_cast<long>(lp.size()) == output_size(),
+              "FakeStepModel: table row of wrong size");
       std::copy(lp.begin(), lp.end(), logprobs.view().row(static_cast<long>(r)));
     }
   }
@@ -98,7 +108,8 @@ class FakeStepModel : public StepModel {
  private:
   NextTokenTable table_;
   long vocab_;
-  int pad_id_, bos_id_;
+  SpecialPieces sp_;
+  std::vector<int> pieces_;
   std::vector<long> sentence_;            // per row
   std::vector<std::vector<int>> prefix_;  // per row
 };

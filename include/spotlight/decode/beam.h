@@ -32,9 +32,9 @@ long stop_after(long beam, double patience);
 // (rows = sentences·beam, row r belongs to sentence r / beam), or once: then the first step,
 // where only beam 0 is live, runs on one row per sentence and model.expand(beam) follows it.
 // Each step:
-//  - every live hypothesis is extended by every token but pad and BOS (only beam 0 is live at
-//    the first step), and the best 2·beam candidates of each sentence are kept, ties going to
-//    the lower beam index, then the lower token id;
+//  - every live hypothesis is extended by every piece of the model's output columns but PAD and
+//    BOS (only beam 0 is live at the first step), and the best 2·beam candidates of each
+//    sentence are kept, ties going to the lower beam index, then the lower piece id;
 //  - candidates among the best `beam` that end in EOS are finished (normalised score above),
 //    until the sentence has stop_after(beam, patience) finished hypotheses;
 //  - the best `beam` candidates that do not end in EOS become the next hypotheses.
@@ -47,8 +47,8 @@ long stop_after(long beam, double patience);
 // probability 0 at the limit. Only the best o.nbest are kept while searching, so memory does
 // not grow with the patience.
 std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentences,
-                                                 const std::vector<long>& max_len, int bos_id,
-                                                 int eos_id, int pad_id, const BeamOptions& o);
+                                                 const std::vector<long>& max_len,
+                                                 const BeamOptions& o);
 
 // Beam translation of token sequences in batches of d.batch_size sentences with d.beam and
 // d.alpha and d.patience; per sentence the `nbest` best hypotheses, in input order. d.beam = 1

@@ -11,14 +11,14 @@
 namespace spotlight {
 
 struct Hypothesis {
-  std::vector<int> tokens;  // without BOS and EOS
+  std::vector<int> tokens;  // piece ids, without BOS and EOS
   double score = 0.0;       // Σ log p of the tokens and the final EOS
 };
 
-// Decodes model.rows() rows from BOS: each step takes every row's most probable token (never
-// pad or BOS); a row ends at EOS or after max_len[r] tokens, and finished rows leave the batch.
-std::vector<Hypothesis> greedy_search(StepModel& model, const std::vector<long>& max_len,
-                                      int bos_id, int eos_id, int pad_id);
+// Decodes model.rows() rows from BOS: each step takes every row's most probable piece (never
+// PAD or BOS; ties to the lower id); a row ends at EOS or after max_len[r] pieces, and finished
+// rows leave the batch.
+std::vector<Hypothesis> greedy_search(StepModel& model, const std::vector<long>& max_len);
 
 // Greedy translation of token sequences in batches of d.batch_size sentences.
 std::vector<Hypothesis> greedy_translate(const Transformer& model,

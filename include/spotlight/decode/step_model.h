@@ -1,7 +1,9 @@
-// step_model.h — the one interface between search (greedy, beam) and a model: feed one token
-// per row, get log-probabilities of the next; drop or reorder rows. Tests drive search with a
-// hand-written table through it; TransformerStepModel puts the real model (encoder run once,
-// decoder with its KV cache) behind it.
+// step_model.h — the one interface between search (greedy, beam) and a model: feed one piece
+// per row, get log-probabilities of the next over the model's output columns; drop or reorder
+// rows. Search ranks columns and maps the ones it keeps to pieces (SearchColumns), as
+// CTranslate2 maps a reduced vocabulary's ids. Tests drive search with a hand-written table
+// through it; TransformerStepModel puts the real model (encoder run once, decoder with its KV
+// cache) behind it.
 #pragma once
 
 #include <span>
@@ -11,13 +13,22 @@
 
 namespace spotlight {
 
+// The pieces search treats apart: every row starts with BOS and ends at EOS; PAD and BOS are
+// never produced.
+struct SpecialPieces {
+  int pad = 0, bos = 2, eos = 3;
+};
+
 class StepModel {
  public:
   virtual ~StepModel() = default;
   virtual long rows() const = 0;
-  virtual long vocab_size() const = 0;
-  // tokens [rows] (BOS at the first step) → logprobs [rows, V] for the next token.
-  virtual void step(std::span<const int> tokens, Tensor& logprobs) = 0;
+  virtual SpecialPieces specials() const = 0;
+  // V′: the columns of step()'s log-probabilities, and the piece each one scores.
+  virtual long output_size() const = 0;
+  virtual int piece(long column) const { return static_cast<int>(column); }
+  // pieces [rows] (BOS at the first step) → logprobs [rows, V′] for the next piece.
+  virtual void step(std::span<const int> pieces, Tensor& logprobs) = 0;
   // Keeps only these rows, in this order.
   virtual void select(std::span<const int> rows) = 0;
   // Repeats every row `copies` times in place: row r becomes rows r·copies … r·copies+copies−1
@@ -30,6 +41,15 @@ class StepModel {
   }
 };
 
+// What search needs to know of a model's output columns, read once per search.
+struct SearchColumns {
+  std::vector<int> piece;    // [V′] the piece of each column
+  std::vector<char> banned;  // [V′] 1 for PAD and BOS, which are never produced
+  long eos = -1;             // EOS's column (−1: the model cannot end a sentence)
+
+  explicit SearchColumns(const StepModel& model);
+};
+
 class TransformerStepModel : public StepModel {
  public:
   explicit TransformerStepModel(const Transformer& model) : model_(model) {}
@@ -39,8 +59,12 @@ class TransformerStepModel : public StepModel {
   void start(const std::vector<std::vector<int>>& sources, long capacity);
 
   long rows() const override { return state_.batch; }
-  long vocab_size() const override { return model_.cfg.vocab_size; }
-  void step(std::span<const int> tokens, Tensor& logprobs) override;
+  SpecialPieces specials() const override {
+    return {model_.cfg.pad_id, model_.cfg.bos_id, model_.cfg.eos_id};
+  }
+  long output_size() const override { return model_.output.size(); }
+  int piece(long column) const override { return model_.output.piece(column); }
+  void step(std::span<const int> pieces, Tensor& logprobs) override;
   void select(std::span<const int> rows) override { state_.select(rows); }
   void expand(long copies) override { state_.expand(copies); }
 

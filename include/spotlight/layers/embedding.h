@@ -1,7 +1,6 @@
 // embedding.h — the one token embedding E [V, D], shared by the encoder input, the decoder
-// input and the output projection (tied weights):
+// input and the output projection (tied weights; output_projection.h):
 //   lookup:  y[n] = E[id_n] · scale            (scale = sqrt(D))
-//   project: logits = h · Eᵀ                   (no bias)
 // Gradients from the three uses all accumulate into E.grad, so the fan-out sum is explicit in
 // the order the model calls backward.
 #pragma once
@@ -30,15 +29,6 @@ struct Embedding {
   // E.grad[id_n] += scale · dy[n] for every non-pad id (pad rows get no lookup gradient, as
   // PyTorch's padding_idx).
   void backward(std::span<const int> ids, const Tensor& dy);
-
-  // h [N, D] → logits [N, V].
-  void project(const Tensor& h, Tensor& logits) const;
-  // dh = dlogits · E (overwritten), E.grad += dlogitsᵀ · h.
-  void project_backward(const Tensor& h, const Tensor& dlogits, Tensor& dh);
-  // The same on views (row chunks of h, logits and dh): logits overwritten; dh overwritten, the
-  // weight gradient accumulated.
-  void project(const MatView& h, const MatView& logits) const;
-  void project_backward(const MatView& h, const MatView& dlogits, const MatView& dh);
 };
 
 }  // namespace spotlight

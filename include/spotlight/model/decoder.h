@@ -74,7 +74,7 @@ struct DecoderState {
   LayerNorm::Cache ln;
   Tensor new_k, new_v;         // [B, D] this step's keys/values before they enter the cache
   Tensor x, h;                 // [B, D] the step's embedded input and decoder output
-  Tensor out_w, sub;           // output vocabulary: gathered weights [V′, D], logits [B, V′]
+  Tensor out_w;                // output projection's weight [V′, D] of a shortlist, gathered once
   Tensor spare;                // select()'s gather buffer, swapped with the tensor it rebuilds
   std::vector<int> spare_block, spare_len;  // select()'s buffers for mem_block and mem_len
 

@@ -1,24 +1,25 @@
 // transformer.h — the encoder–decoder Transformer: one shared Embedding (source, target and
-// output projection), sinusoidal positions, Encoder, Decoder. forward/backward for training
-// (logits for a whole Batch); the parameter registry every optimizer and checkpoint walks.
+// output projection), sinusoidal positions, Encoder, Decoder, OutputProjection. forward/backward
+// for training (logits for a whole Batch); the parameter registry every optimizer and checkpoint
+// walks.
 //
 //   src_x  = dropout(E[src]·√D + pe)      memory = Encoder(src_x)
 //   tgt_x  = dropout(E[tgt_in]·√D + pe)   h      = Decoder(tgt_x, memory)
-//   logits = h · Eᵀ                        [B·T, V]
+//   logits = h · W′ᵀ                       [B·T, V′]  (output_projection.h: W′ = E or E[pieces])
 //
-// Output vocabulary (model.output_vocab): "all" scores every piece of the joint vocabulary;
-// "target" scores only the pieces that occur on the target side of the training data (plus
-// EOS and UNK), `output_ids`, a sorted list the trainer sets: logits = h · E[output_ids]ᵀ
-// [B·T, V′], and every other piece has logit −∞ (probability 0). A joint English–French
-// vocabulary spends about a quarter of its pieces on English only; the projection, the largest
-// GEMM of a small model, then shrinks by that much. The list is saved with the weights as
-// "output_mask" [V] (1 = scored), a float32 buffer like PyTorch's.
+// Output vocabulary (model.output_vocab): "all" scores every piece of the joint vocabulary
+// (V′ = V); "target" scores only the pieces that occur on the target side of the training data
+// (plus EOS and UNK), a sorted list the trainer sets, and every other piece has probability 0.
+// A joint English–French vocabulary spends about a quarter of its pieces on English only; the
+// projection, the largest GEMM of a small model, then shrinks by that much. The list is saved
+// with the weights as "output_mask" [V] (1 = scored), a float32 buffer like PyTorch's.
 #pragma once
 
 #include <map>
 #include <string>
 
 #include "spotlight/layers/embedding.h"
+#include "spotlight/layers/output_projection.h"
 #include "spotlight/layers/positional.h"
 #include "spotlight/model/batch.h"
 #include "spotlight/model/decoder.h"
@@ -55,6 +56,7 @@ class Transformer {
   SinusoidalPositions positions;
   Encoder encoder;  // "encoder.*"
   Decoder decoder;  // "decoder.*"
+  OutputProjection output;  // scores h against E (or its shortlist's rows); no parameter of its own
 
   struct Cache {
     Tensor src_x, tgt_x;  // [B·S, D], [B·T, D] embedded source and target input, dropped out
@@ -63,11 +65,10 @@ class Transformer {
     Tensor memory;  // [B·S, D]
     Decoder::Cache dec;
     Tensor h;       // [B·T, D] decoder output
-    Tensor logits;  // [B·T, V] (forward), or one row chunk of them (chunked training loss)
+    Tensor logits;  // [B·T, V′] (forward), or one row chunk of them (chunked training loss)
     Tensor dh;      // [B·T, D] gradient at the decoder output (chunked training loss)
-    Tensor out_w, out_dw;  // [V′, D] gathered output weights and their gradient (output_ids)
-    Tensor sub;            // [B·T, V′] logits over output_ids (forward with output_ids)
-    std::vector<int> targets;  // tgt_out as output indices (chunked training loss)
+    Tensor out_w, out_dw;  // [V′, D] gathered output weights and their gradient (a shortlist)
+    std::vector<int> targets;  // tgt_out as output columns (chunked training loss)
   };
 
   explicit Transformer(const ModelConfig& cfg);
@@ -91,25 +92,16 @@ class Transformer {
   // vocabulary, EOS included, PAD and BOS excluded; throws otherwise, or if the config's
   // output_vocab is "all". Empty until set: every piece is scored.
   void set_output_ids(std::vector<int> ids);
-  const std::vector<int>& output_ids() const { return output_ids_; }
-  long output_size() const;  // V′ (V when every piece is scored)
-  // Output index of piece `id` for the loss: −1 for PAD (ignored), UNK's index for a piece
-  // outside output_ids (a target the model cannot produce is scored as UNK).
-  int output_index(int id) const;
-  // The output projection's weight [V′, D]: E itself, or its output_ids rows copied into w.
-  MatView output_weight(Tensor& w) const;
-  // The gradient of those gathered rows [V′, D] added into E's gradient.
-  void output_weight_backward(const Tensor& dw);
-  // logits over output_ids [N, V′] → over the vocabulary [N, V], −∞ for the other pieces.
-  void expand_logits(const MatView& sub, Tensor& full) const;
+  const std::vector<int>& output_ids() const { return output.pieces(); }
+  long output_size() const { return output.size(); }  // V′ (V when every piece is scored)
 
-  // Logits for every target position into c.logits. Dropout is active iff rng is given.
+  // Logits over the output columns for every target position into c.logits [B·T, V′]
+  // (output.piece(c) is column c's piece). Dropout is active iff rng is given.
   void forward(const Batch& batch, Cache& c, Rng* rng) const;
-  // dlogits [B·T, V] → every parameter's gradient (accumulated); with output_ids only their
-  // columns are read (the others are constant −∞).
+  // dlogits [B·T, V′] → every parameter's gradient (accumulated).
   void backward(const Batch& batch, Cache& c, const Tensor& dlogits);
   // forward and backward without the output projection, for training that projects and
-  // scores the decoder output in row chunks (embed.project on views): forward_hidden leaves
+  // scores the decoder output in row chunks (projected_loss): forward_hidden leaves
   // the decoder output in c.h [B·T, D]; backward_hidden takes its gradient dh.
   void forward_hidden(const Batch& batch, Cache& c, Rng* rng) const;
   void backward_hidden(const Batch& batch, Cache& c, const Tensor& dh);
@@ -119,7 +111,8 @@ class Transformer {
   // Prepares st to decode from c.memory for at most `capacity` tokens per row, one row per
   // sentence (DecoderState::expand makes room for beams, which share their sentence's memory).
   void start(const Cache& c, std::span<const int> src_len, long capacity, DecoderState& st) const;
-  // Feeds one token per row (BOS first) → log-probabilities of the next token [B, V].
+  // Feeds one token per row (piece ids, BOS first) → log-probabilities of the next token over
+  // the output columns [B, V′].
   void step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const;
 
   // Pieces of forward, public for decoding and tests.
@@ -129,9 +122,7 @@ class Transformer {
 
  private:
   ParamList params_;
-  std::vector<int> output_ids_;    // sorted; empty: every piece
-  std::vector<int> output_index_;  // [V] position in output_ids_, −1 if absent (empty likewise)
-  Tensor dh_, dx_, dmemory_, demb_, dsub_;  // backward scratch
+  Tensor dh_, dx_, dmemory_, demb_;  // backward scratch
 };
 
 // Throws with a message naming the problem unless the batch is well formed for this model:
