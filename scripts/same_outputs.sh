@@ -18,6 +18,7 @@
 #
 # Usage: scripts/same_outputs.sh [options]
 #   --base REV         the revision to compare against (default: HEAD, i.e. uncommitted changes)
+#   --base-bin FILE    a spotlight binary already built from --base (skips building it)
 #   --steps N          updates per preset run (default 300)
 #   --base-steps N     updates of the transformer_base run (default 4)
 #   --presets "..."    presets to run (default: every configs/*.json)
@@ -31,6 +32,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 base=HEAD
+base_bin=""
 steps=300
 base_steps=4
 presets=""
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
   need() { [ $# -ge 2 ] || { echo "same_outputs.sh: $1 needs a value" >&2; exit 2; }; }
   case "$1" in
     --base) need "$@"; base="$2"; shift 2 ;;
+    --base-bin) need "$@"; base_bin="$2"; shift 2 ;;
     --steps) need "$@"; steps="$2"; shift 2 ;;
     --base-steps) need "$@"; base_steps="$2"; shift 2 ;;
     --presets) need "$@"; presets="$2"; shift 2 ;;
@@ -49,7 +52,7 @@ while [ $# -gt 0 ]; do
     --threads) need "$@"; threads="$2"; shift 2 ;;
     --out) need "$@"; out="$2"; shift 2 ;;
     --from) need "$@"; from=(--from "$2"); shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "same_outputs.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,19 +72,25 @@ say() { printf 'same_outputs.sh: %s\n' "$*" >&2; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# The two binaries: the base revision built in a worktree, the working tree in build/.
-wt="$out/base-src"
-if [ "$(git -C "$wt" rev-parse HEAD 2> /dev/null)" != "$rev" ]; then
-  git worktree remove --force "$wt" 2> /dev/null || rm -rf "$wt"
-  git worktree add --detach "$wt" "$rev" > /dev/null
+# The two binaries: the base revision built in a worktree (or --base-bin), the working tree in
+# build/.
+if [ -z "$base_bin" ]; then
+  wt="$out/base-src"
+  if [ "$(git -C "$wt" rev-parse HEAD 2> /dev/null)" != "$rev" ]; then
+    git worktree remove --force "$wt" 2> /dev/null || rm -rf "$wt"
+    git worktree add --detach "$wt" "$rev" > /dev/null
+  fi
+  say "building the base ${rev:0:12} in $wt/build"
+  cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release -DSPOTLIGHT_TESTS=OFF > /dev/null
+  cmake --build "$wt/build" -j "$(nproc)" --target spotlight > /dev/null
+  base_bin="$wt/build/spotlight"
 fi
-say "building the base ${rev:0:12} in $wt/build"
-cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release -DSPOTLIGHT_TESTS=OFF > /dev/null
-cmake --build "$wt/build" -j "$(nproc)" --target spotlight > /dev/null
+[ -x "$base_bin" ] || { echo "same_outputs.sh: --base-bin $base_bin is not an executable" >&2; exit 2; }
+base_bin=$(cd "$(dirname "$base_bin")" && pwd)/$(basename "$base_bin")
 say "building the working tree in build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build -j "$(nproc)" --target spotlight > /dev/null
-declare -A bin=([base]="$wt/build/spotlight" [new]="$PWD/build/spotlight")
+declare -A bin=([base]="$base_bin" [new]="$PWD/build/spotlight")
 
 # Data for the presets.
 need_data() { [ -d "data/$1" ] || scripts/get_data.sh "$1" "${from[@]}"; }

@@ -11,8 +11,12 @@
 # threads, OPENBLAS_CORETYPE), as the test binary reports it (spotlight_tests --blas-info):
 # results equal only up to rounding differ between cores. To try another core, set it for one
 # command, e.g. `OPENBLAS_CORETYPE=Haswell scripts/test.sh --quick`.
-# Usage: scripts/test.sh [--quick] [extra ctest arguments, e.g. -R parity]
-#   --quick   step 2 only (the Release suite), for a fast local loop
+# Warnings are errors in the Release build (SPOTLIGHT_WERROR).
+# Usage: scripts/test.sh [--quick] [extra ctest arguments, e.g. -R parity, -L unit]
+#   --quick   step 2 only (the Release suite), for a fast local loop: installs nothing beyond the
+#             build dependencies (without PyTorch the parity cases are reported as skipped).
+#             Tests carry ctest labels: unit (seconds in all), e2e (the CLI and training runs),
+#             slow (the longest checks), e.g. `scripts/test.sh --quick -L unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +25,9 @@ if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
 jobs=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
 echo "== installing dependencies"
-scripts/install_deps.sh
+if [ "$quick" = 1 ]; then scripts/install_deps.sh --no-fuzz --no-torch; else scripts/install_deps.sh; fi
 echo "== building (Release) in build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPOTLIGHT_TESTS=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPOTLIGHT_TESTS=ON -DSPOTLIGHT_WERROR=ON
 cmake --build build -j "$jobs"
 build/spotlight_tests --blas-info
 echo "== running the tests"

@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "spotlight/check.h"
-#include "spotlight/data/corpus.h"
 #include "spotlight/json.h"
+#include "spotlight/utf8.h"
 
 namespace spotlight {
 
@@ -248,6 +248,21 @@ void validate_config(const Config& c) {
 }  // namespace
 
 void Config::validate() const { validate_config(*this); }
+
+void Config::validate_for_training() const {
+  validate();
+  const TrainConfig& t = train;
+  require(t.max_steps > 0 || t.max_epochs > 0 || t.max_minutes > 0,
+          "no stopping condition: set train.max_steps, train.max_epochs or train.max_minutes");
+  require(t.lr_schedule != "cosine" || t.max_steps > t.warmup,
+          "train.lr_schedule: cosine decays to zero at train.max_steps, which must exceed "
+          "train.warmup");
+  require(!vocab.path.empty(), "vocab.path: empty; name the SentencePiece model file");
+  require(data.max_len + 1 <= model.max_positions,
+          "data.max_len (" + std::to_string(data.max_len) + ") + 1 exceeds model.max_positions (" +
+              std::to_string(model.max_positions) +
+              "): raise model.max_positions or lower data.max_len");
+}
 
 nlohmann::ordered_json Config::to_json() const {
   nlohmann::ordered_json j;

@@ -5,7 +5,7 @@
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
-#include "spotlight/vec.h"
+#include "vec.h"  // private: src/vec.h
 
 namespace spotlight {
 
@@ -30,16 +30,11 @@ void for_columns(long rows, long cols, F&& fn) {
 }
 }  // namespace
 
-long Mask::visible(long b, long i, long tk) const {
-  long n = key_len.empty() ? tk : std::min<long>(key_len[static_cast<size_t>(b)], tk);
-  if (causal) n = std::min(n, i + query_offset + 1);
-  return std::max(n, 0L);
-}
-
-void masked_softmax(const MatView& s, float scale, const Mask& mask, long b) {
+void masked_softmax(const MatView& s, float scale, long keys, bool causal) {
   for (long i = 0; i < s.rows; ++i) {
     float* r = s.row(i);
-    const long n = mask.visible(b, i, s.cols);
+    long n = std::max(std::min(keys, s.cols), 0L);
+    if (causal) n = std::min(n, i + 1);
     float mx = -INFINITY;
     for (long j = 0; j < n; ++j) mx = std::max(mx, r[j]);
     float sum = 0.0f;

@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "spotlight/check.h"
-#include "spotlight/cli/commands.h"
-#include "spotlight/cli/usage.h"
+#include "cli/commands.h"
+#include "cli/usage.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"spotlight — an encoder–decoder Transformer for machine translation"};
-  app.set_version_flag("--version", "spotlight 0.1.0");
+  app.set_version_flag("--version", "spotlight " SPOTLIGHT_VERSION);  // project()'s, CMakeLists.txt
   app.require_subcommand(1);
   app.footer("Run `spotlight COMMAND --help` for a command's options and examples.");
   // Messages go to stderr (results to stdout); training adds its own logger with a log file.

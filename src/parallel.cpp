@@ -16,6 +16,17 @@
 namespace spotlight {
 
 namespace {
+// The spin-wait hint: x86's PAUSE, ARM's YIELD, nothing elsewhere.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+}  // namespace
+
+namespace {
 
 thread_local bool in_parallel = false;
 
@@ -89,7 +100,7 @@ class Pool {
       uint64_t g = generation_.load(std::memory_order_acquire);
       for (long spins = 0; g == seen; ++spins) {
         if (spins < 4000) {
-          __builtin_ia32_pause();
+          cpu_relax();
         } else if (spins < 40000) {
           sched_yield();
         } else {

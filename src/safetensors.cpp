@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "spotlight/atomic_file.h"
 #include "spotlight/check.h"
 #include "spotlight/json.h"
 
@@ -34,29 +35,11 @@ void write_safetensors(const std::string& path, const TensorRefs& tensors,
   h.append((8 - h.size() % 8) % 8, ' ');
   const uint64_t n = h.size();
 
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  require(f != nullptr, "cannot write " + tmp + ": " + std::strerror(errno));
-  int err = 0;  // the first failure's errno
-  auto check = [&](bool ok) {
-    if (!ok && err == 0) err = errno != 0 ? errno : EIO;
-    return ok;
-  };
-  bool ok = check(std::fwrite(&n, 8, 1, f) == 1) &&
-            check(std::fwrite(h.data(), 1, h.size(), f) == h.size());
-  for (const auto& [name, t] : tensors)
-    ok = ok && check(std::fwrite(t->data(), sizeof(float), static_cast<size_t>(t->size()), f) ==
-                     static_cast<size_t>(t->size()));
-  ok = ok && check(std::fflush(f) == 0) && check(::fsync(fileno(f)) == 0);
-  ok = check(std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    require(false, "failed writing " + path + ": " + std::strerror(err) +
-                       " (is the disk full? the previous file, if any, is unchanged)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  require(!ec, "cannot rename " + tmp + " to " + path + ": " + ec.message());
+  AtomicFile f(path);
+  f.write(&n, 8);
+  f.write(h);
+  for (const auto& [name, t] : tensors) f.write(t->data(), sizeof(float) * static_cast<size_t>(t->size()));
+  f.commit();
 }
 
 std::map<std::string, Tensor> read_safetensors(const std::string& path,

@@ -61,6 +61,8 @@ void check_strided_gemm(long m, long k, long n, uint64_t seed) {
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("gemm equals the naive product for all transposes, on strided views, with beta") {
   check_strided_gemm(3, 4, 5, 81);
   Tensor a({6, 10}), c({7, 9});
@@ -88,3 +90,5 @@ TEST_CASE("blas_description names the OpenBLAS version, core, threads and OPENBL
   else
     CHECK(d.find("OPENBLAS_CORETYPE unset") != std::string::npos);
 }
+
+TEST_SUITE_END();

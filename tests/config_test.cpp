@@ -22,6 +22,8 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("every preset in configs/ loads and round-trips through the resolved JSON") {
   for (const char* name :
        {"tiny", "quickstart", "multi30k_en_fr", "tatoeba_en_fr", "transformer_base"}) {
@@ -99,3 +101,5 @@ TEST_CASE("a config that does not parse is reported with file, line and column")
                        doctest::Contains("cannot open config /nonexistent/x.json"), Error);
   fs::remove(path);
 }
+
+TEST_SUITE_END();

@@ -24,7 +24,7 @@ struct AttentionSetup {
   Rng rng{61};
   MultiHeadAttention mha{"attn", d, heads, 0.0f};
   std::vector<int> len{6, 3};
-  Mask mask{len, true, 0};
+  Keys mask = Keys::causal_padded(len);
   MultiHeadAttention::Cache c;
   Tensor x{batch * t, d}, y, w{batch * t, d};
 
@@ -51,7 +51,7 @@ struct AttentionSetup {
           const MatView s = probs.view().block(((b * heads + h) * t), 0, t, t);
           gemm(c.q.view().block(b * t, h * 8, t, 8), Op::N, c.k.view().block(b * t, h * 8, t, 8),
                Op::T, s);
-          masked_softmax(s, 1.0f / std::sqrt(8.0f), Mask{}, b);
+          masked_softmax(s, 1.0f / std::sqrt(8.0f), t, false);
         }
     }
     const Tensor none;
@@ -108,6 +108,8 @@ Tensor transposed(const Tensor& g) {
   return t;
 }
 }  // namespace
+
+TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("the correct attention backward passes the check") {
   AttentionSetup s;
@@ -182,3 +184,5 @@ TEST_CASE("a gradient below the differences' noise is judged by the noise floor"
   g[0] = 1.0f;
   CHECK(!check_gradient(x, g, f).passes());
 }
+
+TEST_SUITE_END();

@@ -34,6 +34,8 @@ struct ThreadsGuard {
 Tol split_tol(const Tensor& one) { return testing::scaled_tol(one, 1e-5, 64); }
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("parallel_for covers 0..n-1 exactly once in contiguous chunks, for 1 to 3 threads") {
   ThreadsGuard guard;
   for (int t : {1, 2, 3}) {
@@ -147,3 +149,5 @@ TEST_CASE("split GEMMs equal the single-threaded product and kernels do not depe
     CHECK(many.loss == one.loss);
   }
 }
+
+TEST_SUITE_END();

@@ -30,6 +30,8 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("safetensors: byte layout of the public format and a round trip") {
   const fs::path d = temp_dir("st");
   Tensor a({2, 3}), b({4});
@@ -103,3 +105,5 @@ TEST_CASE("safetensors: truncated, corrupted and mismatched files are refused by
                       sizeof(float) * m.params()[k]->value.size()) == 0);
   fs::remove_all(d);
 }
+
+TEST_SUITE_END();

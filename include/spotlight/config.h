@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "spotlight/model/transformer.h"
+#include "spotlight/model_config.h"
 
 namespace spotlight {
 
@@ -80,6 +80,9 @@ struct Config {
   // Throws Error naming the key when a value is out of its range (from_json calls it; so does
   // training, for configs built in code). The ranges bound every size a config can ask for.
   void validate() const;
+  // validate(), then what training needs beyond the ranges: a stopping condition, a cosine
+  // schedule longer than its warm-up, a vocabulary path, positions for the longest pair.
+  void validate_for_training() const;
 };
 
 // Parses a JSON file; a syntax error names file:line:column.

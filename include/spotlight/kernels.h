@@ -14,20 +14,11 @@
 
 namespace spotlight {
 
-// Which keys each query may see. Key j is visible to query i of sentence b iff
-// j < key_len[b] and (not causal or j <= i + query_offset). Never a −inf tensor.
-struct Mask {
-  std::span<const int> key_len;  // [B] real (unpadded) key count per sentence
-  bool causal = false;
-  int query_offset = 0;  // position of query 0 among the keys (decoding with a KV cache)
-
-  // Number of leading keys visible to query i of sentence b, out of tk.
-  long visible(long b, long i, long tk) const;
-};
-
-// scores [Tq, Tk] of sentence b → probs in place: softmax(scale · scores) over the visible keys,
-// exactly 0 elsewhere (a row with no visible key becomes all zeros).
-void masked_softmax(const MatView& scores, float scale, const Mask& mask, long b);
+// scores [Tq, Tk] → probs in place, row by row: row i becomes softmax(scale · scores) over its
+// first n_i = min(keys, Tk) entries — with `causal` at most i + 1 of them (query i sees no
+// later key) — and exactly 0 beyond (a row with no visible key becomes all zeros). Never a −inf
+// tensor: layers/attention.h's Keys says which keys a query block sees.
+void masked_softmax(const MatView& scores, float scale, long keys, bool causal);
 // dprobs → dscores in place: dscores = scale · p ⊙ (dp − Σ_j p·dp). Masked keys have p = 0, so
 // their gradient is 0.
 void masked_softmax_backward(const MatView& probs, const MatView& dprobs, float scale);

@@ -8,13 +8,15 @@
 #include <memory>
 
 #include "spotlight/check.h"
-#include "spotlight/cli/commands.h"
-#include "spotlight/cli/common.h"
+#include "cli/commands.h"
+#include "cli/common.h"
 #include "spotlight/data/corpus.h"
 #include "spotlight/decode/attention_maps.h"
+#include "spotlight/decode/search.h"
 #include "spotlight/decode/translator.h"
 #include "spotlight/parallel.h"
 #include "spotlight/train/checkpoint.h"
+#include "attend_page.h"  // generated from src/cli/attend.html (CMakeLists.txt)
 
 namespace spotlight {
 
@@ -77,148 +79,9 @@ nlohmann::json maps_json(const AttentionMaps& m, const Vocab& v, const std::stri
             {"moses", alignment_string(aligned)}}}};
 }
 
-// The page: data as JSON in a script element (every "<" escaped, so no string can close it), drawn
-// by inline script into tables. No network, no external file.
-const char* kPage = R"HTML(<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Spotlight attention: @TITLE@</title>
-<style>
-body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
-.sent { background: #f4f6f8; padding: .6em .8em; border-radius: 4px; }
-.controls label { margin-right: 1.2em; }
-.maps { display: flex; flex-wrap: wrap; gap: 1.2em; margin-top: 1em; }
-.map caption { font-weight: 600; padding-bottom: .3em; }
-table.hm { border-collapse: collapse; }
-table.hm td.c { width: 18px; height: 18px; padding: 0; border: 1px solid #fff; }
-table.hm.big td.c { width: 26px; height: 26px; }
-table.hm td.c.al { outline: 2px solid #d33; outline-offset: -2px; }
-table.hm th { font-weight: normal; font-size: 12px; white-space: nowrap; padding: 0 4px; }
-table.hm th.col { writing-mode: vertical-rl; transform: rotate(180deg); text-align: left;
-                  padding: 4px 0; height: auto; }
-table.hm th.row { text-align: right; }
-#tip { position: fixed; pointer-events: none; background: #222; color: #fff; padding: 3px 6px;
-       border-radius: 3px; font-size: 12px; display: none; }
-.note { color: #555; max-width: 60em; }
-</style>
-</head>
-<body>
-<h1>Where the model looks</h1>
-<p class="sent"><b>source</b> <span id="src"></span><br><b>target</b> <span id="tgt"></span></p>
-<div class="controls">
-<label>attention <select id="kind">
-<option value="cross">decoder cross-attention (target rows, source columns)</option>
-<option value="encoder">encoder self-attention</option>
-<option value="decoder">decoder masked self-attention</option>
-</select></label>
-<label>layer <select id="layer"></select></label>
-<label>head <select id="head"></select></label>
-</div>
-<p class="note">Each row is one query position and sums to 1 over its columns: how much that
-position reads each key. Darker is more. Cross-attention rows are the target pieces the decoder
-produces (each row is the step that predicts it); decoder self-attention rows and columns are the
-pieces it reads (&lt;s&gt; first), and a row sees only its own and earlier columns. Pieces are
-SentencePiece pieces; &#9601; starts a word. Hover a cell for its weight.</p>
-<div id="maps" class="maps"></div>
-<h2>Word alignment</h2>
-<p class="note">The cross-attention of <span id="alayer"></span>, averaged over heads, summed
-over each source word's pieces and averaged over each target word's pieces. Each target word is
-aligned to the source word it weighs most (outlined): <code id="moses"></code></p>
-<div id="align" class="maps"></div>
-<div id="tip"></div>
-<script>
-const D = @DATA@;
-const kinds = {
-  cross: {rows: D.target_pieces, cols: D.source_pieces, w: D.cross, name: "cross-attention"},
-  encoder: {rows: D.source_pieces, cols: D.source_pieces, w: D.encoder, name: "encoder self-attention"},
-  decoder: {rows: D.decoder_input_pieces, cols: D.decoder_input_pieces, w: D.decoder,
-            name: "decoder self-attention"}
-};
-const $ = (id) => document.getElementById(id);
-const tip = $("tip");
-function color(w) { return "hsl(215, 75%, " + (100 - 62 * Math.min(1, Math.max(0, w))) + "%)"; }
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-function heatmap(caption, rows, cols, w, big, marks) {
-  const t = el("table", "hm map" + (big ? " big" : ""));
-  t.createCaption().textContent = caption;
-  const head = el("tr");
-  head.appendChild(el("th"));
-  for (const c of cols) head.appendChild(el("th", "col", c));
-  t.appendChild(head);
-  rows.forEach((r, i) => {
-    const tr = el("tr");
-    tr.appendChild(el("th", "row", r));
-    cols.forEach((c, j) => {
-      const td = el("td", "c");
-      td.style.background = color(w[i][j]);
-      if (marks && marks.has(i + "," + j)) td.classList.add("al");
-      const label = r + " \u2192 " + c + ": " + w[i][j].toFixed(4);
-      td.title = label;
-      td.addEventListener("mousemove", (ev) => {
-        tip.textContent = label; tip.style.display = "block";
-        tip.style.left = (ev.clientX + 12) + "px"; tip.style.top = (ev.clientY + 12) + "px";
-      });
-      td.addEventListener("mouseleave", () => { tip.style.display = "none"; });
-      tr.appendChild(td);
-    });
-    t.appendChild(tr);
-  });
-  return t;
-}
-function mean(layer) {
-  return layer[0].map((row, i) => row.map((_, j) =>
-    layer.reduce((s, h) => s + h[i][j], 0) / layer.length));
-}
-function fillSelectors() {
-  const k = kinds[$("kind").value];
-  const layer = $("layer"), head = $("head");
-  const keepL = layer.value, keepH = head.value;
-  layer.replaceChildren(); head.replaceChildren();
-  k.w.forEach((_, l) => layer.appendChild(new Option("layer " + (l + 1), l)));
-  head.appendChild(new Option("all heads", "all"));
-  head.appendChild(new Option("mean of heads", "mean"));
-  for (let h = 0; h < D.heads; ++h) head.appendChild(new Option("head " + (h + 1), h));
-  if (keepL !== "" && keepL < k.w.length) layer.value = keepL;
-  if (keepH !== "") head.value = keepH;
-}
-function draw() {
-  const k = kinds[$("kind").value], l = +$("layer").value, h = $("head").value;
-  const maps = $("maps");
-  maps.replaceChildren();
-  const title = k.name + ", layer " + (l + 1);
-  if (h === "all") {
-    k.w[l].forEach((w, i) => maps.appendChild(
-      heatmap(title + ", head " + (i + 1), k.rows, k.cols, w, false)));
-  } else if (h === "mean") {
-    maps.appendChild(heatmap(title + ", mean of " + D.heads + " heads", k.rows, k.cols,
-                             mean(k.w[l]), true));
-  } else {
-    maps.appendChild(heatmap(title + ", head " + (+h + 1), k.rows, k.cols, k.w[l][+h], true));
-  }
-}
-$("src").textContent = D.source;
-$("tgt").textContent = D.target;
-const A = D.alignment;
-$("alayer").textContent = A.layer === 0 ? "all decoder layers" : "decoder layer " + A.layer;
-$("moses").textContent = A.moses;
-$("align").appendChild(heatmap("word alignment (target rows, source columns)", A.target_words,
-    A.source_words, A.weights, true, new Set(A.pairs.map((p) => p[1] + "," + p[0]))));
-$("kind").addEventListener("change", () => { fillSelectors(); draw(); });
-$("layer").addEventListener("change", draw);
-$("head").addEventListener("change", draw);
-fillSelectors();
-draw();
-</script>
-</body>
-</html>
-)HTML";
+// The page (src/cli/attend.html, built in as kAttendPage): data as JSON in a script element
+// (every "<" escaped, so no string can close it), drawn by inline script into tables. No
+// network, no external file.
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
@@ -230,7 +93,7 @@ std::string page(const nlohmann::json& data) {
   // "<" only occurs inside JSON strings, where \u003c means the same: no "</script>" or "<!--"
   // in a sentence can end or change the script element.
   std::string json = replace_all(data.dump(), "<", "\\u003c");
-  std::string html = replace_all(kPage, "@TITLE@", xml_escape(data["source"].get<std::string>()));
+  std::string html = replace_all(kAttendPage, "@TITLE@", xml_escape(data["source"].get<std::string>()));
   return replace_all(html, "@DATA@", json);
 }
 
@@ -338,13 +201,13 @@ encoder / decoder / cross weights indexed [layer][head][query][key], plus the al
       require(!src.empty(), "--src: the sentence is empty");
       if (truncated)
         spdlog::warn("--src is longer than the model's {} positions; it was truncated",
-                     model.cfg.max_positions - 1);
+                     max_source_pieces(model.cfg));
       std::vector<int> tgt;
       std::string target = a->tgt;
       if (!a->tgt.empty()) {
         tgt = encode_source(model, vocab, a->tgt, &truncated);
         require(!truncated, "--tgt is longer than the model's " +
-                                std::to_string(model.cfg.max_positions - 1) + " positions");
+                                std::to_string(max_source_pieces(model.cfg)) + " positions");
       } else {
         const auto t = translate_lines(model, vocab, {a->src}, decode_config(ck.config, *a), 1);
         tgt = t.front().front().ids;

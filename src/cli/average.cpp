@@ -1,7 +1,7 @@
 // spotlight average — averages checkpoints' weights (e.g. the last few of a run).
 #include <memory>
 
-#include "spotlight/cli/commands.h"
+#include "cli/commands.h"
 #include "spotlight/train/checkpoint.h"
 
 namespace spotlight {

@@ -16,16 +16,18 @@
 #include "spotlight/blas.h"
 #include "spotlight/parallel.h"
 #include "spotlight/check.h"
-#include "spotlight/cli/commands.h"
-#include "spotlight/cli/common.h"
+#include "cli/commands.h"
+#include "cli/common.h"
 #include "spotlight/data/batcher.h"
 #include "spotlight/data/corpus.h"
 #include "spotlight/data/vocab.h"
 #include "spotlight/decode/translator.h"
 #include "spotlight/train/checkpoint.h"
+#include "spotlight/train/loss_step.h"
 #include "spotlight/train/optimizer.h"
+#include "spotlight/train/progress.h"
 #include "spotlight/train/schedule.h"
-#include "spotlight/train/trainer.h"
+#include "spotlight/train/setup.h"
 
 namespace spotlight {
 
@@ -94,21 +96,12 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
                   " is missing; get the corpus first (scripts/get_data.sh multi30k) or pass "
                   "--config with other data.train files");
     vocab = prepare_vocabulary(cfg);
-    model = std::make_unique<Transformer>(cfg.model);
-    Rng init(static_cast<uint64_t>(cfg.train.seed));
-    model->init(init);
   }
-  const ModelConfig& m = model->cfg;
   const ParallelCorpus corpus = load_parallel(cfg.data.train[0], cfg.data.train[1], *vocab,
                                               cfg.data.max_len, "", a.threads);
-  if (checkpoint.empty() && m.output_vocab == OutputVocab::target)
-    model->set_output_ids(target_pieces(corpus, m));  // as `spotlight train` sets it
-  BatcherOptions bo;
-  bo.max_tokens = cfg.train.max_tokens;
-  bo.pad_id = m.pad_id;
-  bo.bos_id = m.bos_id;
-  bo.eos_id = m.eos_id;
-  const Batcher batcher(corpus, bo);
+  if (checkpoint.empty()) model = new_model(cfg, corpus);  // as `spotlight train` builds it
+  const ModelConfig& m = model->cfg;
+  const Batcher batcher(corpus, batcher_options(cfg));
   Rng data_rng(123);
   BatchPlan plan = batcher.plan(data_rng);
   const size_t needed = static_cast<size_t>(a.warmup + a.runs * a.steps);
@@ -118,8 +111,7 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
     plan.insert(plan.end(), more.begin(), more.end());
   }
 
-  Adam adam(model->params(), AdamConfig{cfg.train.adam_beta1, cfg.train.adam_beta2,
-                                        cfg.train.adam_eps, cfg.train.weight_decay});
+  Adam adam(model->params(), adam_config(cfg.train));
   const LrSchedule schedule = LrSchedule::from_config(cfg.train);
   Transformer::Cache cache;
   Rng drop_rng(7);

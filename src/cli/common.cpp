@@ -1,4 +1,4 @@
-#include "spotlight/cli/common.h"
+#include "cli/common.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "spotlight/atomic_file.h"
 #include "spotlight/check.h"
 #include "spotlight/data/corpus.h"
 
@@ -42,21 +43,7 @@ void write_text_output(const std::string& path, const std::string& text) {
     require(ok, "cannot write to standard output (disk full or closed pipe?)");
     return;
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    require(out.good(), "cannot write " + tmp);
-    out << text;
-    out.flush();
-    if (!out.good()) {
-      const int err = errno;
-      out.close();
-      std::filesystem::remove(tmp);
-      require(false, "failed writing " + tmp + ": " + std::strerror(err) +
-                         " (is the disk full? " + path + " was not touched)");
-    }
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, text);
 }
 
 namespace {

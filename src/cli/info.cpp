@@ -3,8 +3,8 @@
 #include <fstream>
 #include <memory>
 
-#include "spotlight/cli/commands.h"
-#include "spotlight/cli/common.h"
+#include "cli/commands.h"
+#include "cli/common.h"
 #include "spotlight/train/checkpoint.h"
 
 namespace spotlight {

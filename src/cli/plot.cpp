@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "spotlight/check.h"
-#include "spotlight/cli/commands.h"
-#include "spotlight/cli/common.h"
+#include "cli/commands.h"
+#include "cli/common.h"
 
 namespace spotlight {
 

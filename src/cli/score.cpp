@@ -3,9 +3,10 @@
 
 #include "spotlight/parallel.h"
 #include "spotlight/check.h"
-#include "spotlight/cli/commands.h"
-#include "spotlight/cli/common.h"
+#include "cli/commands.h"
+#include "cli/common.h"
 #include "spotlight/decode/scorer.h"
+#include "spotlight/decode/search.h"
 #include "spotlight/train/checkpoint.h"
 
 namespace spotlight {
@@ -42,7 +43,7 @@ Output: one line per pair, in input order:
       require(src_lines.size() == tgt_lines.size(),
               a->src + " has " + std::to_string(src_lines.size()) + " lines but " + a->tgt +
                   " has " + std::to_string(tgt_lines.size()));
-      const long limit = ck.model->cfg.max_positions - 1;
+      const long limit = max_source_pieces(ck.model->cfg);
       std::vector<std::vector<int>> src, tgt;
       for (size_t i = 0; i < src_lines.size(); ++i) {
         src.push_back(ck.vocab->encode(src_lines[i]));

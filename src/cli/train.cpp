@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "spotlight/check.h"
-#include "spotlight/cli/commands.h"
+#include "cli/commands.h"
 #include "spotlight/train/trainer.h"
 
 namespace spotlight {

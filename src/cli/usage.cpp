@@ -1,4 +1,4 @@
-#include "spotlight/cli/usage.h"
+#include "cli/usage.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -9,9 +9,10 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <thread>
 
+#include "spotlight/atomic_file.h"
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -47,38 +48,6 @@ std::vector<std::string> read_lines(const std::string& path) {
   std::string line;
   while (reader.next(line)) lines.push_back(line);
   return lines;
-}
-
-bool valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    const unsigned c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    // Lead byte: sequence length and the smallest code point it may encode (no overlongs).
-    long n = 0;
-    uint32_t cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      n = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;  // a continuation byte without a lead, or 0xF8..0xFF
-    }
-    if (end - p < n) return false;
-    for (long i = 1; i < n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    p += n;
-  }
-  return true;
 }
 
 namespace {
@@ -172,18 +141,12 @@ bool read_cache(const std::string& cache_path, const CacheKey& key, long vocab_s
   return true;
 }
 
-// Writes the cache under a temporary name and renames it into place.
+// Writes the cache atomically (atomic_file.h): a later run never reads a half-written one.
 void write_cache(const std::string& cache_path, const CacheKey& key, const ParallelCorpus& c) {
-  const fs::path parent = fs::path(cache_path).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  const std::string tmp = cache_path + ".tmp." + std::to_string(::getpid());
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  require(out.is_open(),
-          [&] { return "cannot write corpus cache " + tmp + ": " + std::strerror(errno); });
+  AtomicFile out(cache_path);
   uint64_t hash = fnv1a({});
   auto put = [&](const void* src, size_t bytes) {
-    out.write(static_cast<const char*>(src), static_cast<std::streamsize>(bytes));
+    out.write(src, bytes);
     hash = fnv1a({static_cast<const char*>(src), bytes}, hash);
   };
   const uint64_t counts[5] = {
@@ -197,47 +160,19 @@ void write_cache(const std::string& cache_path, const CacheKey& key, const Paral
   put(c.lines.data(), c.lines.size() * sizeof(long));
   put(c.tokens.data(), c.tokens.size() * sizeof(int));
   const uint64_t checksum = hash;
-  out.write(reinterpret_cast<const char*>(&checksum), sizeof checksum);
-  out.close();
-  if (!out) {
-    fs::remove(tmp, ec);
-    require(false,
-            [&] { return "cannot write corpus cache " + tmp + ": " + std::strerror(errno); });
-  }
-  fs::rename(tmp, cache_path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    require(false,
-            [&] { return "cannot rename " + tmp + " to " + cache_path + ": " + ec.message(); });
-  }
+  out.write(&checksum, sizeof checksum);
+  out.commit();
 }
 
-// Encodes texts[i] into ids[i] for all i on `threads` threads (Vocab::encode is thread-safe).
+// Encodes texts[i] into ids[i] for all i on the compute pool, in at most `threads` chunks
+// (Vocab::encode is thread-safe; an exception in any chunk is rethrown here).
 void encode_all(const Vocab& vocab, const std::vector<std::string>& texts,
                 std::vector<std::vector<int>>& ids, int threads) {
   ids.resize(texts.size());
-  const size_t n = texts.size();
-  const size_t workers =
-      std::clamp<size_t>(static_cast<size_t>(std::max(threads, 1)), 1, std::max<size_t>(n, 1));
-  if (workers == 1) {
-    for (size_t i = 0; i < n; ++i) ids[i] = vocab.encode(texts[i]);
-    return;
-  }
-  std::vector<std::exception_ptr> errors(workers);
-  std::vector<std::thread> pool;
-  for (size_t w = 0; w < workers; ++w)
-    pool.emplace_back([&, w] {
-      try {
-        for (size_t i = w * n / workers; i < (w + 1) * n / workers; ++i)
-          ids[i] = vocab.encode(texts[i]);
-      } catch (...) {
-        errors[w] = std::current_exception();
-      }
-    });
-  for (auto& t : pool) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  const long n = static_cast<long>(texts.size());
+  parallel_for(n, std::max(1L, n / std::max(threads, 1)), [&](long i0, long i1) {
+    for (long i = i0; i < i1; ++i) ids[static_cast<size_t>(i)] = vocab.encode(texts[static_cast<size_t>(i)]);
+  });
 }
 
 }  // namespace

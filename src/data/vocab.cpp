@@ -13,6 +13,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "spotlight/atomic_file.h"
 #include "spotlight/check.h"
 #include "spotlight/data/corpus.h"
 
@@ -134,30 +135,6 @@ std::string read_file_bytes(const std::string& path) {
   return std::move(ss).str();
 }
 
-// Writes bytes to path through a temporary file in the same directory and a rename.
-void write_atomically(const std::string& path, const std::string& bytes) {
-  namespace fs = std::filesystem;
-  const fs::path parent = fs::path(path).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    require(out.good(), [&] { return "cannot write " + tmp + ": " + std::strerror(errno); });
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out.good()) {
-      fs::remove(tmp, ec);
-      require(false, [&] { return "cannot write " + tmp + ": " + std::strerror(errno); });
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    require(false, [&] { return "cannot rename " + tmp + " to " + path + ": " + ec.message(); });
-  }
-}
 
 }  // namespace
 
@@ -225,8 +202,8 @@ void Vocab::train(const std::vector<std::string>& input_files, const std::string
   // The record first: a model file never exists without the record of its training (a record
   // left without its model, by a kill in between, is rewritten when the model is trained again).
   record.model_sha256 = sha256_hex(model);
-  write_atomically(vocab_record_path(model_path), record.to_json().dump(2) + "\n");
-  write_atomically(model_path, model);
+  write_file_atomically(vocab_record_path(model_path), record.to_json().dump(2) + "\n");
+  write_file_atomically(model_path, model);
 }
 
 Vocab::Vocab(const std::string& model_path)
@@ -456,6 +433,14 @@ bool check_vocab_record(const std::string& model_path, long pieces, const VocabO
            record_file + " says " + std::to_string(rec->size) + fix("");
   });
   return true;
+}
+
+void set_vocabulary(ModelConfig& m, const Vocab& v) {
+  m.vocab_size = v.size();
+  m.pad_id = v.pad_id();
+  m.unk_id = v.unk_id();
+  m.bos_id = v.bos_id();
+  m.eos_id = v.eos_id();
 }
 
 }  // namespace spotlight

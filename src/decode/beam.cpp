@@ -12,7 +12,6 @@
 #include <numeric>
 
 #include "spotlight/check.h"
-#include "spotlight/decode/batching.h"
 #include "spotlight/parallel.h"
 
 namespace spotlight {
@@ -206,19 +205,6 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   }
 
   return finished;  // each list already the best nbest, best first
-}
-
-std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
-                                                    const std::vector<std::vector<int>>& sources,
-                                                    const DecodeConfig& d, long nbest) {
-  const BeamOptions o{d.beam, d.alpha, nbest, d.patience};
-  TransformerStepModel stepper(model);
-  // Beam also feeds position `limit` (the forced EOS step).
-  const long cap = model.cfg.max_positions - 1;
-  return decode_in_batches<std::vector<Hypothesis>>(sources, d, cap, [&](const DecodeBatch& b) {
-    stepper.start(b.sources, b.max_limit + 1);  // the forced EOS step feeds token max_len
-    return beam_search(stepper, static_cast<long>(b.sources.size()), b.limits, o);
-  });
 }
 
 }  // namespace spotlight

@@ -4,7 +4,6 @@
 #include <numeric>
 
 #include "spotlight/check.h"
-#include "spotlight/decode/batching.h"
 
 namespace spotlight {
 
@@ -45,18 +44,6 @@ std::vector<Hypothesis> greedy_search(StepModel& model, const std::vector<long>&
     pieces.swap(next);
   }
   return out;
-}
-
-std::vector<Hypothesis> greedy_translate(const Transformer& model,
-                                         const std::vector<std::vector<int>>& sources,
-                                         const DecodeConfig& d) {
-  TransformerStepModel stepper(model);
-  // Greedy feeds positions 0 … limit−1.
-  const long cap = model.cfg.max_positions;
-  return decode_in_batches<Hypothesis>(sources, d, cap, [&](const DecodeBatch& b) {
-    stepper.start(b.sources, b.max_limit);
-    return greedy_search(stepper, b.limits);
-  });
 }
 
 }  // namespace spotlight

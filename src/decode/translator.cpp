@@ -10,15 +10,14 @@
 #include "spotlight/check.h"
 #include "spotlight/data/sentence_split.h"
 #include "spotlight/decode/attention_maps.h"
-#include "spotlight/decode/beam.h"
-#include "spotlight/decode/greedy.h"
+#include "spotlight/decode/search.h"
 
 namespace spotlight {
 
 std::vector<int> encode_source(const Transformer& model, const Vocab& vocab, std::string_view line,
                                bool* truncated) {
   std::vector<int> ids = vocab.encode(line);
-  const long limit = model.cfg.max_positions - 1;
+  const long limit = max_source_pieces(model.cfg);
   const bool cut = static_cast<long>(ids.size()) > limit;
   if (cut) ids.resize(static_cast<size_t>(limit));
   if (truncated != nullptr) *truncated = cut;

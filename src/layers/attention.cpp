@@ -5,7 +5,7 @@
 #include "spotlight/blas.h"
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
-#include "spotlight/vec.h"
+#include "vec.h"  // private: src/vec.h
 
 namespace spotlight {
 
@@ -48,7 +48,7 @@ void add_scaled(float* y, float w, const float* x, long n) {  // y += w·x
 }
 template <class KeyBlock>
 void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long heads,
-                      const Mask& mask, float scale, long stride, long tk, KeyBlock&& key_block,
+                      const Keys& keys, float scale, long stride, long tk, KeyBlock&& key_block,
                       Tensor& probs, Tensor& ctx) {
   const long batch = q.rows(), d = q.cols(), dh = d / heads;
   parallel_for(batch, 8, [&](long b0, long b1) {
@@ -61,7 +61,7 @@ void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long he
         for (long h = 0; h < heads; ++h) p[h * tk + j] = dot(qb + h * dh, kj + h * dh, dh);
       }
       for (long h = 0; h < heads; ++h)  // each head's row is query 0 of block b
-        masked_softmax(MatView{p + h * tk, 1, tk, tk}, scale, mask, b);
+        masked_softmax(MatView{p + h * tk, 1, tk, tk}, scale, keys.visible(b, tk), keys.causal);
       float* c = ctx.view().row(b);
       std::fill_n(c, d, 0.0f);
       for (long j = 0; j < tk; ++j) {  // ctx_h = Σ_j P_hj · v_j (columns of head h)
@@ -74,15 +74,15 @@ void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long he
 }  // namespace
 
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
-            Tensor& attn, Tensor& ctx, const KeyBlocks& kb) {
+            const Keys& kb, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
+            Tensor& attn, Tensor& ctx) {
   const long d = q.cols(), dh = d / heads;
   require(batch > 0 && q.rows() % batch == 0 && k.same_shape(v) && k.cols() == d &&
               d % heads == 0 && (!kb.block.empty() || kb.stride >= 0 || k.rows() % batch == 0),
           "attend: inconsistent q/k/v shapes");
-  require(mask.key_len.empty() || static_cast<long>(mask.key_len.size()) == batch, [&] {
-    return "attend: mask has " + std::to_string(mask.key_len.size()) +
-           " key lengths for a batch of " + std::to_string(batch);
+  require(kb.lengths.empty() || static_cast<long>(kb.lengths.size()) == batch, [&] {
+    return "attend: " + std::to_string(kb.lengths.size()) + " key lengths for a batch of " +
+           std::to_string(batch);
   });
   const long tq = q.rows() / batch, stride = kb.stride < 0 ? k.rows() / batch : kb.stride;
   const long tk = kb.len < 0 ? stride : kb.len;
@@ -98,7 +98,7 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   ctx.resize({q.rows(), d});
   const bool drop = rng != nullptr && dropout_p > 0.0f;
   if (tq == 1 && !drop) {  // a decoding step (greedy's cross-attention too)
-    attend_one_query(q, k, v, heads, mask, scale, stride, tk, key_block, probs, ctx);
+    attend_one_query(q, k, v, heads, kb, scale, stride, tk, key_block, probs, ctx);
     drop_mask.clear();
     attn.resize({0});
     return;
@@ -107,7 +107,7 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
     const MatView s = scores_block(probs, b, h, heads, tq, tk);
     gemm(head(q, b, tq, h, dh), Op::N, head(k, key_block(b), stride, tk, h, dh), Op::T,
          s);                            // S = q·kᵀ
-    masked_softmax(s, scale, mask, b);  // P = softmax(S/√Dh)
+    masked_softmax(s, scale, kb.visible(b, tk), kb.causal);  // P = softmax(S/√Dh)
   });
   if (drop) {
     dropout(dropout_p, *rng, probs, drop_mask, attn);
@@ -173,22 +173,74 @@ void MultiHeadAttention::collect(ParamList& ps) {
   out_proj.collect(ps);
 }
 
-void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch, const Mask& mask,
+void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch, const Keys& keys,
                                  Cache& c, Tensor& y, Rng* rng) const {
   q_proj.forward(xq, c.q);
   k_proj.forward(xkv, c.k);
   v_proj.forward(xkv, c.v);
   c.batch = batch;
-  attend(c.q, c.k, c.v, batch, heads, mask, dropout, rng, c.probs, c.drop_mask, c.attn, c.ctx);
+  attend(c.q, c.k, c.v, batch, heads, keys, dropout, rng, c.probs, c.drop_mask, c.attn, c.ctx);
   out_proj.forward(c.ctx, y);
 }
 
-void MultiHeadAttention::forward_cached(const Tensor& xq, const Tensor& k, const Tensor& v,
-                                        long batch, const KeyBlocks& kb, const Mask& mask, Cache& c,
-                                        Tensor& y) const {
+void KVCache::reorder(std::span<const int> rows, Tensor& spare) {
+  const long n = static_cast<long>(rows.size()), nb = blocks();
+  for (int r : rows) require(r >= 0 && r < nb, "KVCache::reorder: block out of range");
+  auto gather = [&](Tensor& t) {  // the filled rows of each kept block, then swap
+    spare.resize({n * capacity, t.cols()});
+    const long width = length * t.cols();
+    parallel_for(n, 16, [&](long r0, long r1) {
+      for (long r = r0; r < r1; ++r)
+        std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * capacity), width,
+                    spare.view().row(r * capacity));
+    });
+    std::swap(t, spare);
+  };
+  gather(k);
+  gather(v);
+}
+
+void MultiHeadAttention::start_cache(long rows, long capacity, KVCache& kv) const {
+  kv.k.resize({rows * capacity, dim()});
+  kv.v.resize({rows * capacity, dim()});
+  kv.capacity = capacity;
+  kv.length = 0;
+}
+
+void MultiHeadAttention::cache_memory(const Tensor& memory, long batch, KVCache& kv) const {
+  require(batch > 0 && memory.rows() % batch == 0, "cache_memory: memory rows do not match the batch");
+  k_proj.forward(memory, kv.k);
+  v_proj.forward(memory, kv.v);
+  kv.capacity = kv.length = memory.rows() / batch;
+}
+
+void MultiHeadAttention::step(const Tensor& x, KVCache& kv, Cache& c, Tensor& y) const {
+  const long rows = x.rows(), d = x.cols(), t = kv.length;
+  require(rows == kv.blocks(), "attention step: one token per cache block expected");
+  require(t < kv.capacity, "attention step: the cache is full");
+  k_proj.forward(x, c.k);  // this token's key and value enter the cache
+  v_proj.forward(x, c.v);
+  for (long b = 0; b < rows; ++b) {
+    std::copy_n(c.k.view().row(b), d, kv.k.view().row(b * kv.capacity + t));
+    std::copy_n(c.v.view().row(b), d, kv.v.view().row(b * kv.capacity + t));
+  }
+  kv.length = t + 1;
+  q_proj.forward(x, c.q);
+  c.batch = rows;
+  Keys keys;  // every token so far
+  keys.stride = kv.capacity;
+  keys.len = kv.length;
+  attend(c.q, kv.k, kv.v, rows, heads, keys, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx);
+  out_proj.forward(c.ctx, y);
+}
+
+void MultiHeadAttention::attend_cached(const Tensor& xq, const KVCache& kv, long groups, Keys keys,
+                                       Cache& c, Tensor& y) const {
+  keys.stride = kv.capacity;
+  keys.len = kv.length;
   q_proj.forward(xq, c.q);
-  c.batch = batch;
-  attend(c.q, k, v, batch, heads, mask, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx, kb);
+  c.batch = groups;
+  attend(c.q, kv.k, kv.v, groups, heads, keys, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx);
   out_proj.forward(c.ctx, y);
 }
 

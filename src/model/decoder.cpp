@@ -4,7 +4,6 @@
 #include <numeric>
 
 #include "spotlight/check.h"
-#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -31,13 +30,13 @@ void DecoderLayer::collect(ParamList& ps) {
   ff_block.collect(ps);
 }
 
-void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
-                           const Mask& memory_mask, Cache& c, Tensor& y, Rng* rng) const {
+void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
+                           const Keys& memory_keys, Cache& c, Tensor& y, Rng* rng) const {
   self_block.forward(x, c.r_self, c.mid1, rng, [&](const Tensor& in, Tensor& out) {
-    self_attn.forward(in, in, batch, self_mask, c.self, out, rng);
+    self_attn.forward(in, in, batch, self_keys, c.self, out, rng);
   });
   cross_block.forward(c.mid1, c.r_cross, c.mid2, rng, [&](const Tensor& in, Tensor& out) {
-    encoder_attn.forward(in, memory, batch, memory_mask, c.cross, out, rng);
+    encoder_attn.forward(in, memory, batch, memory_keys, c.cross, out, rng);
   });
   ff_block.forward(c.mid2, c.r_ff, y, rng,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
@@ -45,22 +44,14 @@ void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch, co
 
 void DecoderLayer::step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) const {
   Cache& c = st.layers[i];
-  const long d = x.cols(), t = st.length;
   self_block.forward(x, c.r_self, c.mid1, nullptr, [&](const Tensor& in, Tensor& out) {
-    self_attn.k_proj.forward(in, st.new_k);  // this token's key and value enter the cache
-    self_attn.v_proj.forward(in, st.new_v);
-    for (long b = 0; b < st.batch; ++b) {
-      std::copy_n(st.new_k.view().row(b), d, st.self_k[i].view().row(b * st.capacity + t));
-      std::copy_n(st.new_v.view().row(b), d, st.self_v[i].view().row(b * st.capacity + t));
-    }
-    self_attn.forward_cached(in, st.self_k[i], st.self_v[i], st.batch,
-                             KeyBlocks{{}, st.capacity, t + 1}, Mask{}, c.self, out);
+    self_attn.step(in, st.self[i], c.self, out);
   });
   cross_block.forward(c.mid1, c.r_cross, c.mid2, nullptr, [&](const Tensor& in, Tensor& out) {
     // One query block per sentence: its beams read the sentence's memory block together.
-    encoder_attn.forward_cached(in, st.mem_k[i], st.mem_v[i], st.batch / st.group,
-                                KeyBlocks{st.mem_block, st.src_max, -1},
-                                Mask{st.mem_len, false, 0}, c.cross, out);
+    Keys keys = Keys::padded(st.mem_len);
+    keys.block = st.mem_block;
+    encoder_attn.attend_cached(in, st.memory[i], st.batch / st.group, keys, c.cross, out);
   });
   ff_block.forward(c.mid2, c.r_ff, y, nullptr,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, nullptr); });
@@ -100,13 +91,13 @@ void Decoder::collect(ParamList& ps) {
   if (final_norm) layer_norm.collect(ps);
 }
 
-void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
-                      const Mask& memory_mask, Cache& c, Tensor& h, Rng* rng) const {
+void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
+                      const Keys& memory_keys, Cache& c, Tensor& h, Rng* rng) const {
   const size_t n = layers.size();
   c.layers.resize(n);
   c.outs.resize(n);
   for (size_t i = 0; i < n; ++i)
-    layers[i].forward(i == 0 ? x : c.outs[i - 1], memory, batch, self_mask, memory_mask,
+    layers[i].forward(i == 0 ? x : c.outs[i - 1], memory, batch, self_keys, memory_keys,
                       c.layers[i], c.outs[i], rng);
   const Tensor& top = n == 0 ? x : c.outs.back();
   final_norm_forward(layer_norm, final_norm, top, c.ln, h);
@@ -130,22 +121,7 @@ void DecoderState::select(std::span<const int> rows, long new_group) {
   }
   mem_block.swap(spare_block);
   mem_len.swap(spare_len);
-  // Gathers the filled rows of each selected row's cache block into the spare tensor, then
-  // swaps the two: once the spare has grown nothing is allocated.
-  auto gather = [&](Tensor& t) {
-    spare.resize({n * capacity, t.cols()});
-    const long width = length * t.cols();
-    parallel_for(n, 16, [&](long r0, long r1) {
-      for (long r = r0; r < r1; ++r)
-        std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * capacity), width,
-                    spare.view().row(r * capacity));
-    });
-    std::swap(t, spare);
-  };
-  for (size_t i = 0; i < self_k.size(); ++i) {
-    gather(self_k[i]);
-    gather(self_v[i]);
-  }
+  for (KVCache& kv : self) kv.reorder(rows, spare);  // the memory stays where it is
   batch = n;
   group = g_new;
 }
@@ -165,28 +141,23 @@ void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_l
   const size_t n = layers.size();
   st.batch = batch;
   st.group = 1;
-  st.capacity = capacity;
   st.length = 0;
-  st.src_max = memory.rows() / batch;
   st.mem_block.resize(static_cast<size_t>(batch));
   std::iota(st.mem_block.begin(), st.mem_block.end(), 0);
   st.mem_len.assign(src_len.begin(), src_len.end());
-  st.self_k.resize(n);
-  st.self_v.resize(n);
-  st.mem_k.resize(n);
-  st.mem_v.resize(n);
+  st.self.resize(n);
+  st.memory.resize(n);
   st.layers.resize(n);
   st.outs.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    st.self_k[i].resize({st.batch * capacity, memory.cols()});
-    st.self_v[i].resize({st.batch * capacity, memory.cols()});
-    layers[i].encoder_attn.k_proj.forward(memory, st.mem_k[i]);  // once per sentence
-    layers[i].encoder_attn.v_proj.forward(memory, st.mem_v[i]);
+    layers[i].self_attn.start_cache(batch, capacity, st.self[i]);
+    layers[i].encoder_attn.cache_memory(memory, batch, st.memory[i]);  // once per sentence
   }
 }
 
 void Decoder::step(const Tensor& x, DecoderState& st, Tensor& h) const {
-  require(st.length < st.capacity, "Decoder::step: output longer than the cache capacity");
+  require(st.self.empty() || st.length < st.self[0].capacity,
+          "Decoder::step: output longer than the cache capacity");
   const size_t n = layers.size();
   for (size_t i = 0; i < n; ++i) layers[i].step(i == 0 ? x : st.outs[i - 1], st, i, st.outs[i]);
   final_norm_forward(layer_norm, final_norm, n == 0 ? x : st.outs.back(), st.ln, h);

@@ -17,10 +17,10 @@ void EncoderLayer::collect(ParamList& ps) {
   ff_block.collect(ps);
 }
 
-void EncoderLayer::forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& y,
+void EncoderLayer::forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& y,
                            Rng* rng) const {
   self_block.forward(x, c.r_attn, c.mid, rng, [&](const Tensor& in, Tensor& out) {
-    self_attn.forward(in, in, batch, mask, c.attn, out, rng);
+    self_attn.forward(in, in, batch, keys, c.attn, out, rng);
   });
   ff_block.forward(c.mid, c.r_ff, y, rng,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
@@ -54,13 +54,13 @@ void Encoder::collect(ParamList& ps) {
   if (final_norm) layer_norm.collect(ps);
 }
 
-void Encoder::forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& memory,
+void Encoder::forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& memory,
                       Rng* rng) const {
   const size_t n = layers.size();
   c.layers.resize(n);
   c.outs.resize(n);
   for (size_t i = 0; i < n; ++i)
-    layers[i].forward(i == 0 ? x : c.outs[i - 1], batch, mask, c.layers[i], c.outs[i], rng);
+    layers[i].forward(i == 0 ? x : c.outs[i - 1], batch, keys, c.layers[i], c.outs[i], rng);
   const Tensor& top = n == 0 ? x : c.outs.back();
   final_norm_forward(layer_norm, final_norm, top, c.ln, memory);
 }

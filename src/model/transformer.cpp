@@ -181,8 +181,8 @@ void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
     c.src_mask.clear();
     c.tgt_mask.clear();
   }
-  encoder.forward(c.src_x, b.batch, source_mask(b), c.enc, c.memory, rng);
-  decoder.forward(c.tgt_x, c.memory, b.batch, target_mask(b), source_mask(b), c.dec, c.h, rng);
+  encoder.forward(c.src_x, b.batch, source_keys(b), c.enc, c.memory, rng);
+  decoder.forward(c.tgt_x, c.memory, b.batch, target_keys(b), source_keys(b), c.dec, c.h, rng);
 }
 
 void Transformer::encode(std::span<const int> src, long batch, std::span<const int> src_len,
@@ -193,23 +193,23 @@ void Transformer::encode(std::span<const int> src, long batch, std::span<const i
   const long len = static_cast<long>(src.size()) / batch;
   for (int l : src_len) require(l >= 1 && l <= len, "encode: source length outside [1, S]");
   embed_tokens(src, batch, len, 0, c.src_x);
-  encoder.forward(c.src_x, batch, Mask{src_len, false, 0}, c.enc, c.memory, nullptr);
+  encoder.forward(c.src_x, batch, Keys::padded(src_len), c.enc, c.memory, nullptr);
 }
 
 void Transformer::start(const Cache& c, std::span<const int> src_len, long capacity,
-                        DecoderState& st) const {
-  decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st);
+                        DecodeState& st) const {
+  decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st.decoder);
   output.weight(st.out_w);  // a shortlist's rows, gathered once: fixed while decoding
 }
 
-void Transformer::step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const {
-  require(static_cast<long>(tokens.size()) == st.batch, "step: one token per row expected");
-  // The step's scratch lives in the state so that a const model can decode.
-  embed_tokens(tokens, st.batch, 1, st.length, st.x);
-  decoder.step(st.x, st, st.h);
+void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const {
+  const long rows = st.rows();
+  require(static_cast<long>(tokens.size()) == rows, "step: one token per row expected");
+  embed_tokens(tokens, rows, 1, st.decoder.length, st.x);
+  decoder.step(st.x, st.decoder, st.h);
   require(!output.shortlist() || st.out_w.rows() == output.size(),
           "step: the decoder state was not started");
-  logprobs.resize({st.batch, output.size()});
+  logprobs.resize({rows, output.size()});
   output.forward(st.h.view(), output.weight_as_gathered(st.out_w), logprobs.view());
   log_softmax(logprobs.view());
 }

@@ -1,3 +1,8 @@
+// checkpoint.cpp — checkpoints on disk: save (weights, optimizer moments, trainer state, config,
+// vocabulary and its record, written into a temporary directory and published by rename),
+// open and load with the checks that name what is wrong, publish `last`/`best`, prune, average,
+// resolve a run directory. Over 450 lines because writer and reader of one format belong
+// together: every check the reader makes is against what the writer wrote, next to it.
 #include "spotlight/train/checkpoint.h"
 
 #include <fcntl.h>
@@ -363,13 +368,8 @@ OpenCheckpoint open_checkpoint(const std::string& path) {
   const std::string& dir = c.dir;
   c.config = read_checkpoint_config(dir);
   c.vocab = std::make_unique<Vocab>((fs::path(dir) / "vocab.model").string());
-  ModelConfig m = c.config.model;
-  m.vocab_size = c.vocab->size();
-  m.pad_id = c.vocab->pad_id();
-  m.unk_id = c.vocab->unk_id();
-  m.bos_id = c.vocab->bos_id();
-  m.eos_id = c.vocab->eos_id();
-  c.config.model = m;
+  set_vocabulary(c.config.model, *c.vocab);
+  const ModelConfig& m = c.config.model;
   // Everything the model allocates is sized by the config, so a config that describes more
   // parameters than model.safetensors could hold is refused before anything is allocated.
   const fs::path weights = fs::path(dir) / "model.safetensors";

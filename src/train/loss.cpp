@@ -6,7 +6,7 @@
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
-#include "spotlight/vec.h"
+#include "vec.h"  // private: src/vec.h
 
 namespace spotlight {
 

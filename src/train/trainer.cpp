@@ -1,12 +1,12 @@
+// trainer.cpp — the Trainer behind train(): set-up (checks before work, the run directory,
+// vocabulary, corpora, model, resume), the update loop, validation, checkpoints, progress and
+// stopping. Over 450 lines because these are one object's methods around one shared state (the
+// step, the Rngs, the interval figures, the best score); the jobs that stand alone are in their
+// own files: the loss step (loss_step.h), set-up shared with bench (setup.h), the run directory
+// (run_dir.h), the progress line (progress.h) and the checks of the config (config.h).
 #include "spotlight/train/trainer.h"
 
-#include <fcntl.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,25 +23,23 @@
 #include "spotlight/data/batcher.h"
 #include "spotlight/data/corpus.h"
 #include "spotlight/data/vocab.h"
-#include "spotlight/decode/greedy.h"
+#include "spotlight/decode/search.h"
 #include "spotlight/eval/bleu.h"
 #include "spotlight/parallel.h"
 #include "spotlight/train/checkpoint.h"
 #include "spotlight/train/loss.h"
+#include "spotlight/train/loss_step.h"
 #include "spotlight/train/optimizer.h"
+#include "spotlight/train/progress.h"
+#include "spotlight/train/run_dir.h"
 #include "spotlight/train/schedule.h"
+#include "spotlight/train/setup.h"
 
 namespace spotlight {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
 
 const char* to_string(StopReason r) {
   switch (r) {
@@ -61,162 +59,11 @@ const char* to_string(StopReason r) {
 
 namespace {
 
-std::string duration(double s) {
-  char buf[32];
-  const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, t / 60 % 60);
-  else if (t >= 60)
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%lds", t);
-  return buf;
-}
-
-std::shared_ptr<spdlog::logger> make_logger(const fs::path& log_file, bool quiet) {
-  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  console->set_level(quiet ? spdlog::level::warn : spdlog::level::info);
-  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file.string());
-  auto log = std::make_shared<spdlog::logger>("train", spdlog::sinks_init_list{console, file});
-  log->set_pattern("[%Y-%m-%d %H:%M:%S] %v");
-  log->set_level(spdlog::level::info);
-  log->flush_on(spdlog::level::info);
-  return log;
-}
-
-// Keeps metrics.jsonl consistent with a resumed run: lines past the resumed step are dropped.
 std::string read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   require(in.good(), "cannot read " + path);
   return {std::istreambuf_iterator<char>(in), {}};
 }
-
-void truncate_metrics(const fs::path& path, long step) {
-  if (!fs::exists(path)) return;
-  std::ifstream in(path);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    const json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
-        j["step"].get<long>() <= step)
-      kept += line + "\n";
-  }
-  in.close();
-  fs::path tmp = path;
-  tmp += ".tmp";
-  std::ofstream out(tmp, std::ios::trunc);
-  out << kept;
-  out.flush();
-  require(out.good(), [&] {
-    return "failed writing " + tmp.string() + ": " + std::strerror(errno) + " (is the disk full?)";
-  });
-  out.close();
-  fs::rename(tmp, path);
-}
-
-}  // namespace
-
-namespace {
-VocabOptions vocab_options(const Config& c) {
-  VocabOptions vo;
-  vo.size = c.vocab.size;
-  vo.model_type = c.vocab.model_type;
-  vo.character_coverage = c.vocab.character_coverage;
-  vo.input_sentence_size = c.vocab.input_sentence_size;
-  vo.seed = static_cast<uint32_t>(c.train.seed);
-  vo.threads = static_cast<int>(c.train.threads);
-  return vo;
-}
-}  // namespace
-
-void ensure_vocabulary(const Config& c) {
-  if (fs::exists(c.vocab.path)) return;
-  Vocab::train({c.data.train[0], c.data.train[1]}, c.vocab.path, vocab_options(c));
-}
-
-std::unique_ptr<Vocab> prepare_vocabulary(Config& c, bool* recorded) {
-  ensure_vocabulary(c);
-  auto vocab = std::make_unique<Vocab>(c.vocab.path);
-  const bool has_record = check_vocab_record(c.vocab.path, vocab->size(), vocab_options(c),
-                                             {c.data.train[0], c.data.train[1]});
-  if (recorded != nullptr) *recorded = has_record;
-  ModelConfig& m = c.model;
-  m.vocab_size = vocab->size();
-  m.pad_id = vocab->pad_id();
-  m.unk_id = vocab->unk_id();
-  m.bos_id = vocab->bos_id();
-  m.eos_id = vocab->eos_id();
-  return vocab;
-}
-
-std::vector<int> target_pieces(const ParallelCorpus& corpus, const ModelConfig& m) {
-  std::vector<char> seen(static_cast<size_t>(m.vocab_size), 0);
-  for (long p = 0; p < corpus.size(); ++p)
-    for (int id : corpus.tgt(p)) seen[static_cast<size_t>(id)] = 1;
-  seen[static_cast<size_t>(m.eos_id)] = seen[static_cast<size_t>(m.unk_id)] = 1;
-  seen[static_cast<size_t>(m.pad_id)] = seen[static_cast<size_t>(m.bos_id)] = 0;
-  std::vector<int> ids;
-  for (size_t i = 0; i < seen.size(); ++i)
-    if (seen[i] != 0) ids.push_back(static_cast<int>(i));
-  return ids;
-}
-
-LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Batch& b,
-                         float label_smoothing, float grad_scale, Tensor* dh) {
-  const Tensor& h = cache.h;  // [B·T, D]
-  OutputProjection& out = model.output;
-  const long n = h.rows(), d = h.cols(), v = out.size();
-  // Targets as output columns (PAD → −1, ignored); the weight [V′, D] gathered once.
-  cache.targets.resize(b.tgt_out.size());
-  for (size_t i = 0; i < b.tgt_out.size(); ++i) cache.targets[i] = out.target(b.tgt_out[i]);
-  const std::span<const int> targets(cache.targets);
-  const MatView w = out.weight(cache.out_w);
-  MatView dw;
-  if (dh != nullptr) {
-    dh->resize({n, d});
-    dw = out.gradient(cache.out_dw);
-  }
-  LossStats st;
-  for (long r0 = 0; r0 < n; r0 += kLossChunkRows) {
-    const long rows = std::min(kLossChunkRows, n - r0);
-    const MatView hc = h.view().block(r0, 0, rows, d);
-    cache.logits.resize({rows, v});  // [rows, V′], reused chunk to chunk
-    out.forward(hc, w, cache.logits.view());
-    st += cross_entropy(cache.logits,
-                        targets.subspan(static_cast<size_t>(r0), static_cast<size_t>(rows)), -1,
-                        label_smoothing, grad_scale, dh != nullptr ? &cache.logits : nullptr);
-    if (dh != nullptr)  // undo the projection of this chunk
-      out.backward(hc, cache.logits.view(), w, dw, dh->view().block(r0, 0, rows, d));
-  }
-  if (dh != nullptr) out.add_gradient(cache.out_dw);
-  return st;
-}
-
-LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
-                           std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
-                           StepTimes* times) {
-  long tokens = 0;
-  for (const Batch& b : group) tokens += b.target_tokens();
-  model.zero_grad();
-  LossStats st;
-  for (const Batch& b : group) {
-    const auto t0 = Clock::now();
-    model.forward_hidden(b, cache, &dropout_rng);
-    const auto t1 = Clock::now();
-    st += projected_loss(model, cache, b, label_smoothing, 1.0f / static_cast<float>(tokens),
-                         &cache.dh);
-    const auto t2 = Clock::now();
-    model.backward_hidden(b, cache, cache.dh);
-    if (times != nullptr) {
-      times->forward += std::chrono::duration<double>(t1 - t0).count();
-      times->loss += std::chrono::duration<double>(t2 - t1).count();
-      times->backward += std::chrono::duration<double>(Clock::now() - t2).count();
-    }
-  }
-  return st;
-}
-
-namespace {
 
 // Puts the averaged weights into the model for its lifetime (nothing without train.ema_decay).
 class UseAverage {
@@ -237,16 +84,12 @@ class UseAverage {
 class Trainer {
  public:
   Trainer(const Config& c, const TrainOptions& o) : cfg_(c), opt_(o) {}
-  ~Trainer() {
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-  }
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
   TrainSummary run();
 
  private:
   void setup();
-  void check_settings() const;
   void train_step(const BatchPlan& plan, long first, long count);
   void validate();
   bool measure_validation();  // loss and BLEU of the model's current weights; true if the best
@@ -259,22 +102,13 @@ class Trainer {
     return state_.train_seconds +
            std::chrono::duration<double>(Clock::now() - session_start_).count();
   }
-  void write_metrics(const json& j) {
-    metrics_ << j.dump() << "\n";
-    metrics_.flush();
-    require(metrics_.good(), [&] {
-      return "failed writing " + (out_ / "metrics.jsonl").string() + ": " + std::strerror(errno) +
-             " (is the disk full? checkpoints already saved are intact; --resume continues)";
-    });
-  }
-  void lock_run_directory();
+  void write_metrics(const json& j) { run_->write_metrics(j); }
 
   Config cfg_;
   TrainOptions opt_;
   fs::path out_, ckpt_dir_;
   std::shared_ptr<spdlog::logger> log_;
-  std::ofstream metrics_;
-  int lock_fd_ = -1;  // flock on <output_dir>/.lock, held for the whole run
+  std::unique_ptr<RunDirectory> run_;  // locked for the whole run
   std::unique_ptr<Vocab> vocab_;
   ParallelCorpus train_data_, valid_data_;
   std::unique_ptr<Batcher> train_batches_, valid_batches_;
@@ -297,51 +131,7 @@ class Trainer {
   long last_saved_step_ = -1;
 };
 
-// Names of Spotlight's own temporary files: "<name>.tmp", "<name>.tmp<pid>", "<name>.tmp.<pid>".
-bool is_temporary_name(const std::string& name) {
-  const auto at = name.rfind(".tmp");
-  if (at == std::string::npos || at == 0) return false;
-  std::string rest = name.substr(at + 4);
-  if (!rest.empty() && rest[0] == '.') rest.erase(0, 1);
-  return std::all_of(rest.begin(), rest.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-}
-
-// One run per directory: a second `spotlight train` on it is refused while the first lives (the
-// kernel drops the lock when a process dies, even by SIGKILL). Holding it, whatever temporary
-// files are in the run are leftovers of killed writers, and are removed.
-void Trainer::lock_run_directory() {
-  const fs::path lock = out_ / ".lock";
-  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  require(lock_fd_ >= 0, "cannot create " + lock.string() + ": " + std::strerror(errno));
-  require(::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0,
-          "output_dir " + out_.string() + " is in use by another `spotlight train`; wait for it " +
-              "to finish, or choose another output_dir (--set output_dir=...)");
-  for (const fs::path& dir : {out_, ckpt_dir_})
-    for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (is_temporary_name(name)) fs::remove_all(e.path());
-    }
-}
-
 namespace {
-
-// Empty when `dir` is a writable directory or could be created (its nearest existing ancestor is
-// a writable directory); else why not.
-std::string why_not_writable(const fs::path& dir) {
-  std::error_code ec;
-  const fs::path target = fs::absolute(dir.empty() ? fs::path(".") : dir, ec).lexically_normal();
-  fs::path probe = target;
-  while (!fs::exists(probe, ec) && probe.has_relative_path()) probe = probe.parent_path();
-  if (!fs::is_directory(probe, ec))
-    return (probe == target ? std::string("it is")
-                            : "cannot create it: " + probe.string() + " is") +
-           " not a directory";
-  if (::access(probe.c_str(), W_OK | X_OK) != 0)
-    return (probe == target ? std::string("it is not writable")
-                            : "cannot create it: " + probe.string() + " is not writable") +
-           " (" + std::strerror(errno) + ")";
-  return {};
-}
 
 // An Error naming the config key unless `path` is a readable regular file.
 void require_readable(const char* key, const std::string& path) {
@@ -373,34 +163,8 @@ void require_parallel(const std::array<std::string, 2>& pair) {
 
 }  // namespace
 
-// Settings training needs beyond Config::validate's ranges.
-void Trainer::check_settings() const {
-  cfg_.validate();
-  const TrainConfig& t = cfg_.train;
-  require(t.max_tokens > 0 && t.update_freq > 0 && t.log_interval > 0 && t.valid_interval > 0,
-          "train.max_tokens, train.update_freq, train.log_interval and train.valid_interval "
-          "must be positive");
-  require(t.max_steps > 0 || t.max_epochs > 0 || t.max_minutes > 0,
-          "no stopping condition: set train.max_steps, train.max_epochs or train.max_minutes");
-  require(t.ema_decay >= 0.0 && t.ema_decay < 1.0,
-          "train.ema_decay: expected a value in [0, 1) (0: off; e.g. 0.999)");
-  require(t.lr_schedule == "inverse_sqrt" || t.lr_schedule == "cosine",
-          "train.lr_schedule: expected \"inverse_sqrt\" or \"cosine\", got \"" + t.lr_schedule +
-              "\"");
-  require(t.lr_schedule != "cosine" || t.max_steps > t.warmup,
-          "train.lr_schedule: cosine decays to zero at train.max_steps, which must exceed "
-          "train.warmup");
-  require(t.bleu_tokenize == "13a" || t.bleu_tokenize == "none",
-          "train.bleu_tokenize: expected \"13a\" or \"none\"");
-  require(!cfg_.vocab.path.empty(), "vocab.path: empty; name the SentencePiece model file");
-  require(cfg_.data.max_len + 1 <= cfg_.model.max_positions,
-          "data.max_len (" + std::to_string(cfg_.data.max_len) +
-              ") + 1 exceeds model.max_positions (" + std::to_string(cfg_.model.max_positions) +
-              "): raise model.max_positions or lower data.max_len");
-}
-
 void Trainer::setup() {
-  check_settings();
+  cfg_.validate_for_training();
   out_ = cfg_.output_dir;
   ckpt_dir_ = out_ / "checkpoints";
   // Checked before anything is created, read at length or trained.
@@ -419,7 +183,7 @@ void Trainer::setup() {
     const std::string last = (ckpt_dir_ / "last").string();
     cfg_ = resume_config(checkpoint_config(last), cfg_, last + "/config.json", resume_changes);
   }
-  check_settings();  // again: the run's config with the changes taken
+  cfg_.validate_for_training();  // again: the run's config with the changes taken
   const TrainConfig& t = cfg_.train;
   for (const std::string& f : cfg_.data.train) require_readable("data.train", f);
   for (const std::string& f : cfg_.data.valid) require_readable("data.valid", f);
@@ -434,9 +198,8 @@ void Trainer::setup() {
                                  (dir.empty() ? std::string(".") : dir.string()) + ": " + problem);
   }
 
-  fs::create_directories(ckpt_dir_);
-  lock_run_directory();
-  log_ = make_logger(out_ / "train.log", opt_.quiet);
+  run_ = std::make_unique<RunDirectory>(out_);
+  log_ = run_->logger(opt_.quiet);
   tty_ = !opt_.quiet && ::isatty(STDERR_FILENO);
   set_threads(static_cast<int>(t.threads));
   for (const std::string& change : resume_changes) log_->info("--resume: {}", change);
@@ -484,7 +247,7 @@ void Trainer::setup() {
       std::chrono::duration<double>(Clock::now() - t0).count());
   require(train_data_.size() > 0, "no training pairs left in " + cfg_.data.train[0] + " / " +
                                       cfg_.data.train[1] + " after filtering");
-  const long valid_max = m.max_positions - 1;
+  const long valid_max = max_source_pieces(m);
   valid_data_ = load_parallel(cfg_.data.valid[0], cfg_.data.valid[1], *vocab_, valid_max,
                               (out_ / "valid.ids.cache").string(), static_cast<int>(t.threads));
   require(valid_data_.size() > 0, "no validation pairs in " + cfg_.data.valid[0]);
@@ -496,22 +259,14 @@ void Trainer::setup() {
   valid_refs_ = read_lines(cfg_.data.valid[1]);
   log_->info("valid: {} pairs for the loss, {} sentences for BLEU", valid_data_.size(),
              valid_src_.size());
-  BatcherOptions bo;
-  bo.max_tokens = t.max_tokens;
-  bo.pad_id = m.pad_id;
-  bo.bos_id = m.bos_id;
-  bo.eos_id = m.eos_id;
+  BatcherOptions bo = batcher_options(cfg_);
   train_batches_ = std::make_unique<Batcher>(train_data_, bo);
   bo.shuffle = false;
   valid_batches_ = std::make_unique<Batcher>(valid_data_, bo);
 
   // Model, optimizer, randomness.
-  model_ = std::make_unique<Transformer>(m);
-  Rng init(static_cast<uint64_t>(t.seed));
-  model_->init(init);
-  if (m.output_vocab == OutputVocab::target) model_->set_output_ids(target_pieces(train_data_, m));
-  adam_ = std::make_unique<Adam>(
-      model_->params(), AdamConfig{t.adam_beta1, t.adam_beta2, t.adam_eps, t.weight_decay});
+  model_ = new_model(cfg_, train_data_);
+  adam_ = std::make_unique<Adam>(model_->params(), adam_config(t));
   if (t.ema_decay > 0.0) ema_ = std::make_unique<WeightAverage>(model_->params(), t.ema_decay);
   schedule_ = LrSchedule::from_config(t);
   data_rng_.reseed(static_cast<uint64_t>(t.seed) * 2 + 1);
@@ -536,9 +291,7 @@ void Trainer::setup() {
   } else if (opt_.resume) {
     log_->info("--resume: no checkpoint in {} yet, starting a new run", ckpt_dir_.string());
   }
-  truncate_metrics(out_ / "metrics.jsonl", state_.step);
-  metrics_.open(out_ / "metrics.jsonl", std::ios::app);
-  require(metrics_.good(), "cannot write " + (out_ / "metrics.jsonl").string());
+  run_->open_metrics(state_.step);
   log_->info(
       "model: {} parameters ({}-{} layers, d_model {}, {} heads, ffn {}, {}-norm), "
       "vocabulary {}{}, {} compute threads",
@@ -706,39 +459,6 @@ void Trainer::log_progress(bool force) {
 }
 
 }  // namespace
-
-int terminal_columns() {
-  winsize ws{};
-  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) != 0) return 0;
-  return ws.ws_col;
-}
-
-std::string progress_bar_text(int width, double fraction, long step, long epoch,
-                              const std::string& elapsed, const std::string& eta) {
-  const size_t room = static_cast<size_t>(std::max(width, 1) - 1);  // the last column stays free
-  fraction = std::clamp(fraction, 0.0, 1.0);
-  char pct[8];
-  std::snprintf(pct, sizeof pct, "%3.0f%%", 100 * fraction);
-  const std::string step_s = "step " + std::to_string(step),
-                    epoch_s = "epoch " + std::to_string(epoch);
-  // Fields from the most to the least complete line; the least useful go first.
-  const std::vector<std::string> lines = {
-      std::string(pct) + " " + step_s + " " + epoch_s + " | elapsed " + elapsed + " | ETA " + eta,
-      std::string(pct) + " " + step_s + " " + epoch_s + " | ETA " + eta,
-      std::string(pct) + " " + step_s + " | ETA " + eta, std::string(pct) + " | ETA " + eta,
-      std::string(pct)};
-  constexpr size_t kBarMax = 30, kBarMin = 10;
-  for (size_t k = 0; k + 1 < lines.size(); ++k) {  // with a bar of 10..30 columns
-    const std::string& text = lines[k];
-    if (text.size() + kBarMin + 3 > room) continue;
-    const size_t bar = std::min(kBarMax, room - text.size() - 3);
-    const auto filled = static_cast<size_t>(fraction * static_cast<double>(bar));
-    return "[" + std::string(filled, '=') + std::string(bar - filled, ' ') + "] " + text;
-  }
-  for (const std::string& text : lines)  // without a bar
-    if (text.size() <= room) return text;
-  return std::string(pct).substr(0, room);
-}
 
 namespace {
 

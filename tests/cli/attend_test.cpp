@@ -102,7 +102,9 @@ void check_weights(const nlohmann::json& w, size_t layers, size_t heads, size_t 
 }
 }  // namespace
 
-TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
+TEST_SUITE_BEGIN("e2e");
+
+TEST_CASE("spotlight attend, translate --alignment and plot on a toy model" * doctest::test_suite("slow")) {
   testing::ToyRun toy("attend");
   Config c = toy.config;
   c.train.max_steps = 200;
@@ -260,3 +262,5 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model") {
     CHECK(r.err.find("metrics.jsonl:2") != std::string::npos);
   }
 }
+
+TEST_SUITE_END();

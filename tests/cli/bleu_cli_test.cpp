@@ -36,6 +36,8 @@ struct BleuFiles {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("e2e");
+
 TEST_CASE("spotlight bleu: stdin, several references, sacreBLEU's text layout") {
   BleuFiles t;
   const std::string v = signature_version();
@@ -111,3 +113,5 @@ TEST_CASE("spotlight bleu: missing and mismatched files are named, with their li
   CHECK(r.err.find("no reference file") != std::string::npos);
   CHECK(r.out.empty());
 }
+
+TEST_SUITE_END();

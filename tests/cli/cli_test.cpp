@@ -21,7 +21,9 @@ long count_lines(const std::string& s) {
 }
 }  // namespace
 
-TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info") {
+TEST_SUITE_BEGIN("e2e");
+
+TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info" * doctest::test_suite("slow")) {
   testing::ToyRun toy("cli");
   Config c = toy.config;
   c.train.max_steps = 120;
@@ -131,3 +133,5 @@ TEST_CASE("spotlight CLI: every command has --help with examples and bad input e
   CHECK(r.code == 1);
   CHECK(r.err.find("has 10") != std::string::npos);
 }
+
+TEST_SUITE_END();

@@ -102,7 +102,9 @@ constexpr long kRssLimitMb = 400;
 
 }  // namespace
 
-TEST_CASE("hostile translate input: garbage, invalid UTF-8, a 1 MB line, 100k empty lines, CRLF") {
+TEST_SUITE_BEGIN("e2e");
+
+TEST_CASE("hostile translate input: garbage, invalid UTF-8, a 1 MB line, 100k empty lines, CRLF" * doctest::test_suite("slow")) {
   Trained& t = trained();
   const fs::path& d = t.toy.dir;
   const std::string ck = t.best.string();
@@ -327,3 +329,5 @@ TEST_CASE("disk full while writing a checkpoint: a clear error, the previous che
           toy.dir);
   CHECK(r.code == 0);
 }
+
+TEST_SUITE_END();

@@ -120,6 +120,8 @@ std::vector<std::string> translate_file(const std::vector<std::string>& lines,
 
 }  // namespace
 
+TEST_SUITE_BEGIN("e2e");
+
 TEST_CASE("translate answers each line on a pipe before the next line is sent") {
   Trained& t = trained();
   const std::vector<std::string> lines = {"the dog runs", "", "a red ball with the cat",
@@ -517,3 +519,5 @@ TEST_CASE("translate shows progress on a terminal only, never in the output") {
   CHECK(r.err.find("lines/s") == std::string::npos);
   CHECK(r.err.find('\r') == std::string::npos);
 }
+
+TEST_SUITE_END();

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "spotlight/cli/usage.h"
+#include "cli/usage.h"
 #include "support/cli_run.h"
 
 using namespace spotlight;
@@ -28,6 +28,8 @@ bool shows_source_path(const std::string& s) {
          s.find(SPOTLIGHT_SOURCE_DIR) != std::string::npos;
 }
 }  // namespace
+
+TEST_SUITE_BEGIN("e2e");
 
 TEST_CASE("closest_match suggests only near words") {
   const std::vector<std::string> commands = {"train", "translate", "eval", "score", "bleu"};
@@ -81,3 +83,5 @@ TEST_CASE("errors from user input show no source paths of the build") {
   CHECK(r.err.find("no_such_checkpoint") != std::string::npos);
   CHECK_FALSE(shows_source_path(r.err));
 }
+
+TEST_SUITE_END();

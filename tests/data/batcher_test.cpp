@@ -58,6 +58,8 @@ void check_plan(const Batcher& batcher, const BatchPlan& plan, long P, long max_
 
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("an epoch covers every pair once in batches within max_tokens") {
   const ParallelCorpus c = random_corpus(500, 30, 1);
   BatcherOptions o;
@@ -219,3 +221,5 @@ TEST_CASE("the batcher refuses nonsensical options and pairs") {
   CHECK(none.plan(rng).empty());
   CHECK(none.plan().empty());
 }
+
+TEST_SUITE_END();

@@ -50,6 +50,8 @@ struct Fixture {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("read_lines strips \\r and a BOM, keeps empty lines and a last line without newline") {
   TempDir dir("read");
   write_raw(dir.file("a.txt"), "\xEF\xBB\xBFone\r\n\ntwo \r\nthree");
@@ -207,3 +209,5 @@ TEST_CASE("the corpus cache is reused, and rebuilt when a file, max_len or the c
   for (const auto& e : fs::directory_iterator(fx.dir.path / "cache")) files += e.is_regular_file();
   CHECK(files == 1);
 }
+
+TEST_SUITE_END();

@@ -7,6 +7,8 @@
 using spotlight::SentenceSplitter;
 using Pieces = std::vector<std::string>;
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("SentenceSplitter: a paragraph of three sentences gives three pieces") {
   SentenceSplitter s;
   CHECK(s.split("The dog runs. A cat sits on the mat! Is it raining?") ==
@@ -62,3 +64,5 @@ TEST_CASE("SentenceSplitter: one splitter serves many lines") {
   SentenceSplitter moved = std::move(s);
   CHECK(moved.split("It rains. We stay.").size() == 2);
 }
+
+TEST_SUITE_END();

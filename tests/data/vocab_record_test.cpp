@@ -48,6 +48,8 @@ struct Trained {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("e2e");
+
 TEST_CASE("sha256: the standard test vectors, and a file read in blocks equals its bytes") {
   CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -191,3 +193,5 @@ TEST_CASE("training refuses a vocabulary whose record disagrees, keeps it, and c
             .find("has no record of what it was trained from") != std::string::npos);
   CHECK(!fs::exists(fs::path(other.output_dir) / "checkpoints/last/vocab.json"));
 }
+
+TEST_SUITE_END();

@@ -36,6 +36,8 @@ VocabOptions tiny_options() {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("a trained vocabulary has pad, unk, bos, eos at 0-3 and round-trips text") {
   TempDir dir("roundtrip");
   write_file(dir.file("train.en"), generated_lines(kEnglish, 300, 1));
@@ -143,3 +145,5 @@ TEST_CASE("loading a missing, corrupt or foreign vocabulary is an error naming t
   CHECK_THROWS_WITH_AS(Vocab(dir.file("foreign.model")),
                        doctest::Contains("not trained by spotlight"), Error);
 }
+
+TEST_SUITE_END();

@@ -43,6 +43,8 @@ float at(const Tensor& t, long h, long i, long j) {  // [H, Q, K]
 constexpr Tol kWeightTol{1e-5, 64 * kFloatEps};
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("attention maps: rows sum to 1, causal rows are zero above the diagonal") {
   Rng rng(32);
   const auto src = random_sequences(rng, {6}, model().cfg.vocab_size)[0];
@@ -136,7 +138,7 @@ TEST_CASE("attention maps equal the weights step-by-step decoding used") {
   const std::vector<int> src_len = {static_cast<int>(src_eos.size())};
   Transformer::Cache c;
   m.encode(src_eos, 1, src_len, c);
-  DecoderState st;
+  Transformer::DecodeState st;
   m.start(c, src_len, 12, st);
   std::vector<int> out;
   std::vector<std::vector<Tensor>> self_steps, cross_steps;  // [step][layer] [1, H, 1, keys]
@@ -146,7 +148,7 @@ TEST_CASE("attention maps equal the weights step-by-step decoding used") {
     m.step(std::span<const int>(&token, 1), st, logprobs);
     self_steps.emplace_back();
     cross_steps.emplace_back();
-    for (const auto& l : st.layers) {
+    for (const auto& l : st.decoder.layers) {
       self_steps.back().push_back(l.self.probs);
       cross_steps.back().push_back(l.cross.probs);
     }
@@ -202,3 +204,5 @@ TEST_CASE("word weights and hard alignment on hand-made weights") {
   CHECK(alignment_string({}) == "");
   CHECK_THROWS_AS(word_weights(w, tgt_word, std::vector<int>{0, 1}), Error);
 }
+
+TEST_SUITE_END();

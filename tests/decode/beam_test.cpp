@@ -13,6 +13,7 @@
 #include <set>
 #include <tuple>
 
+#include "spotlight/decode/search.h"
 #include "spotlight/kernels.h"
 #include "support/decode_ties.h"
 #include "support/fake_step_model.h"
@@ -140,6 +141,8 @@ std::unique_ptr<Transformer> small_model(bool eos_prone = false) {
 }
 
 }  // namespace
+
+TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("a beam wider than every prefix set finds the enumerated optimum and every output") {
   const long max_len = 4;
@@ -570,3 +573,5 @@ TEST_CASE("search over a shortlist's columns equals search over the whole vocabu
     }
   }
 }
+
+TEST_SUITE_END();

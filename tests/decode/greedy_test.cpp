@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "spotlight/decode/beam.h"
+#include "spotlight/decode/search.h"
 #include "support/decode_ties.h"
 #include "support/fixtures.h"
 #include "support/near.h"
@@ -40,6 +41,8 @@ std::vector<int> reference_greedy(const Transformer& m, const std::vector<int>& 
   return out;
 }
 }  // namespace
+
+TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("each cached decoding step equals the full forward pass at that position") {
   for (Norm norm : {Norm::pre, Norm::post}) {
@@ -181,3 +184,5 @@ TEST_CASE("inputs as long as the model allows decode without running out of posi
   const auto b = beam_translate(m, src, d, 2);
   CHECK(static_cast<long>(b[0][0].tokens.size()) <= cfg.max_positions - 1);
 }
+
+TEST_SUITE_END();

@@ -15,6 +15,8 @@
 using namespace spotlight;
 using namespace spotlight::testing;
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("forced-decoding scores equal the loss's unsmoothed log-probabilities") {
   Rng rng(121);
   ModelConfig cfg = tiny_config();
@@ -74,3 +76,5 @@ TEST_CASE("forced decoding with a shortlist: listed targets as the full model sc
     want += c.logits.view().at(t, m.output.column(b.tgt_out[static_cast<size_t>(t)]));
   expect_near("shortlist score", scores[0].logprob, want, score_tol(3, cfg.vocab_size));
 }
+
+TEST_SUITE_END();

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "spotlight/check.h"
-#include "spotlight/decode/batching.h"
+#include "spotlight/decode/search.h"
 #include "spotlight/decode/scorer.h"
 #include "spotlight/train/checkpoint.h"
 #include "spotlight/train/trainer.h"
@@ -46,6 +46,8 @@ const std::vector<std::string> kLines = {"the dog runs",       "",        "a red
                                          "the small dog runs on the street"};
 
 }  // namespace
+
+TEST_SUITE_BEGIN("e2e");
 
 TEST_CASE("Translator: F0 is the model's log-probability of the translation, the score F0 / (tokens + 1)^alpha") {
   Model& m = model();
@@ -241,3 +243,5 @@ TEST_CASE("training_text_kind: lowercased from the vocabulary, tokenized from th
   c.train.bleu_tokenize = "13a";
   CHECK(training_text_kind(c, cased).empty());
 }
+
+TEST_SUITE_END();

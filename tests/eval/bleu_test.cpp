@@ -20,6 +20,8 @@ BleuResult bleu(const std::vector<std::string>& hyps, const std::vector<std::str
 
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("BLEU: identical hypothesis and reference score 100") {
   // 13a: "The cat sat on the mat ." — 7 tokens, so 7/6/5/4 n-grams, all matched.
   const BleuResult r = bleu({"The cat sat on the mat."}, {"The cat sat on the mat."});
@@ -202,3 +204,5 @@ TEST_CASE("BLEU: mismatched line counts are an error naming both counts") {
   CHECK_THROWS_WITH_AS(bleu({"a", "b", "c"}, {"a", "b"}),
                        doctest::Contains("3 hypothesis lines but 2 reference lines"), Error);
 }
+
+TEST_SUITE_END();

@@ -18,6 +18,8 @@ double chrf(const std::vector<std::string>& hyps, const std::vector<std::string>
 
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("chrF: identical lines score 100, with sacreBLEU's signature") {
   const ChrfResult r = corpus_chrf({"Le chat dort."}, {"Le chat dort."}, ChrfOptions{});
   CHECK(r.score == doctest::Approx(100.0));
@@ -102,3 +104,5 @@ TEST_CASE("chrF: lowercase option, empty lines, errors") {
                        doctest::Contains("1 hypothesis lines but 2 reference lines"), Error);
   CHECK_THROWS_WITH_AS(chrf({"a"}, {"\xE2\x82"}), doctest::Contains("reference line 1"), Error);
 }
+
+TEST_SUITE_END();

@@ -39,6 +39,8 @@ const ReferenceSets kRefs = {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("multi-reference BLEU: counts clipped by the maximum over the references") {
   // hyp "the the the the"; ref 1 "a the b" (one "the"), ref 2 "the c the" (two). The unigram
   // "the" is clipped at max(1, 2) = 2 — not the sum 3, nor ref 1's 1. No bigram matches.
@@ -164,3 +166,5 @@ TEST_CASE("signatures carry CMake's project version") {
   CHECK(corpus_chrf({"a"}, std::vector<std::string>{"a"}, ChrfOptions{})
             .signature.ends_with("|version:" + version));
 }
+
+TEST_SUITE_END();

@@ -2,6 +2,9 @@
 // layer has it (same Rng seed on every evaluation, so the masks stay fixed).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "spotlight/check.h"
 #include "spotlight/layers/attention.h"
 #include "spotlight/layers/embedding.h"
 #include "spotlight/layers/feed_forward.h"
@@ -13,6 +16,8 @@
 
 using namespace spotlight;
 using namespace spotlight::testing;
+
+TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("Linear: forward is x·Wᵀ + b, backward matches finite differences") {
   Rng rng(11);
@@ -108,6 +113,45 @@ TEST_CASE("Embedding and its tied OutputProjection: gradients from both uses acc
   CHECK_THROWS_WITH_AS(out.set_pieces({1, 2, 3}), doctest::Contains("neither PAD nor BOS"), Error);
 }
 
+TEST_CASE("KVCache: attention steps equal the causal forward, and reorder moves whole blocks") {
+  Rng rng(21);
+  const long d = 8, heads = 2, t = 5, rows = 3;
+  MultiHeadAttention mha("attn", d, heads, 0.0f);
+  mha.init(rng);
+  Tensor x({rows * t, d}), full;
+  fill_uniform(x, rng, -2, 2);
+  MultiHeadAttention::Cache c, sc;
+  mha.forward(x, x, rows, Keys::causal_padded({}), c, full, nullptr);
+  KVCache kv;
+  mha.start_cache(rows, t, kv);
+  Tensor xs({rows, d}), ys;
+  // Other products than the full pass (one query row, no gemm): equal to rounding.
+  const Tol tol = scaled_tol(full, 1e-5, 64);
+  for (long s = 0; s < t; ++s) {
+    for (long r = 0; r < rows; ++r) std::copy_n(x.view().row(r * t + s), d, xs.view().row(r));
+    mha.step(xs, kv, sc, ys);
+    CHECK(kv.length == s + 1);
+    for (long r = 0; r < rows; ++r)
+      for (long j = 0; j < d; ++j)
+        CHECK(near(ys.view().at(r, j), full.view().at(r * t + s, j), tol));
+  }
+  CHECK_THROWS_WITH_AS(mha.step(xs, kv, sc, ys), doctest::Contains("cache is full"), Error);
+  // Beams reordered: block 2 first, then block 0 twice; the filled rows move with their block.
+  const KVCache before = kv;
+  Tensor spare;
+  const std::vector<int> order = {2, 0, 0};
+  kv.reorder(order, spare);
+  REQUIRE(kv.blocks() == 3);
+  for (size_t b = 0; b < order.size(); ++b)
+    for (long r = 0; r < t; ++r)
+      for (long j = 0; j < d; ++j) {
+        CHECK(kv.k.view().at(static_cast<long>(b) * t + r, j) == before.k.view().at(order[b] * t + r, j));
+        CHECK(kv.v.view().at(static_cast<long>(b) * t + r, j) == before.v.view().at(order[b] * t + r, j));
+      }
+  const std::vector<int> outside = {3};
+  CHECK_THROWS_WITH_AS(kv.reorder(outside, spare), doctest::Contains("out of range"), Error);
+}
+
 TEST_CASE("sinusoidal positions follow the interleaved sin/cos formula") {
   SinusoidalPositions pe(50, 8);
   CHECK(pe.table.view().at(0, 0) == 0.0f);
@@ -173,7 +217,7 @@ TEST_CASE("FeedForward (ReLU and GELU, with activation dropout) matches finite d
 
 namespace {
 // One MultiHeadAttention used one of the three ways, checked against finite differences.
-void check_attention(long tq, long tk, bool self, const Mask& mask, float drop) {
+void check_attention(long tq, long tk, bool self, const Keys& mask, float drop) {
   Rng rng(15);
   const long batch = 2, d = 16, heads = 4;
   MultiHeadAttention mha("attn", d, heads, drop);
@@ -215,17 +259,17 @@ void check_attention(long tq, long tk, bool self, const Mask& mask, float drop) 
 
 TEST_CASE("MultiHeadAttention as encoder self-attention (padding mask)") {
   const std::vector<int> len = {5, 3};
-  check_attention(5, 5, true, Mask{len, false, 0}, 0.0f);
+  check_attention(5, 5, true, Keys::padded(len), 0.0f);
 }
 
 TEST_CASE("MultiHeadAttention as decoder causal self-attention (with attention dropout)") {
   const std::vector<int> len = {4, 6};
-  check_attention(6, 6, true, Mask{len, true, 0}, 0.25f);
+  check_attention(6, 6, true, Keys::causal_padded(len), 0.25f);
 }
 
 TEST_CASE("MultiHeadAttention as cross-attention (different query and key lengths)") {
   const std::vector<int> len = {7, 2};
-  check_attention(4, 7, false, Mask{len, false, 0}, 0.0f);
+  check_attention(4, 7, false, Keys::padded(len), 0.0f);
 }
 
 TEST_CASE("attention rows sum to 1 over visible keys and are 0 on masked keys") {
@@ -237,7 +281,7 @@ TEST_CASE("attention rows sum to 1 over visible keys and are 0 on masked keys") 
   Tensor x({batch * t, d}), y;
   fill_uniform(x, rng, -3, 3);
   const std::vector<int> len = {5, 2, 4};
-  const Mask m{len, true, 0};
+  const Keys m = Keys::causal_padded(len);
   mha.forward(x, x, batch, m, c, y, nullptr);
   for (long b = 0; b < batch; ++b)
     for (long h = 0; h < heads; ++h)
@@ -245,11 +289,13 @@ TEST_CASE("attention rows sum to 1 over visible keys and are 0 on masked keys") 
         double sum = 0.0;
         for (long j = 0; j < t; ++j) {
           const float p = c.probs[((b * heads + h) * t + i) * t + j];
-          if (j >= m.visible(b, i, t)) CHECK(p == 0.0f);
+          if (j >= std::min(m.visible(b, t), i + 1)) CHECK(p == 0.0f);
           sum += p;
         }
         CHECK(sum == doctest::Approx(1.0).epsilon(1e-6));
       }
   const std::vector<int> wrong = {5, 2};
-  CHECK_THROWS_AS(mha.forward(x, x, batch, Mask{wrong, false, 0}, c, y, nullptr), Error);
+  CHECK_THROWS_AS(mha.forward(x, x, batch, Keys::padded(wrong), c, y, nullptr), Error);
 }
+
+TEST_SUITE_END();

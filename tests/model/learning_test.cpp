@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "spotlight/decode/greedy.h"
+#include "spotlight/decode/search.h"
 #include "spotlight/train/loss.h"
 #include "spotlight/train/optimizer.h"
 #include "spotlight/train/schedule.h"
@@ -14,7 +14,9 @@
 using namespace spotlight;
 using namespace spotlight::testing;
 
-TEST_CASE("the model memorises 32 generated pairs and greedy decoding reproduces them") {
+TEST_SUITE_BEGIN("unit");
+
+TEST_CASE("the model memorises 32 generated pairs and greedy decoding reproduces them" * doctest::test_suite("slow")) {
   ModelConfig cfg;
   cfg.vocab_size = 20;
   cfg.d_model = 32;
@@ -63,3 +65,5 @@ TEST_CASE("the model memorises 32 generated pairs and greedy decoding reproduces
   for (size_t i = 0; i < src.size(); ++i) exact += hyps[i].tokens == tgt[i];
   CHECK(exact == static_cast<int>(src.size()));
 }
+
+TEST_SUITE_END();

@@ -14,6 +14,7 @@
 #include "spotlight/model/decoder.h"
 #include "spotlight/safetensors.h"
 #include "spotlight/train/loss.h"
+#include "spotlight/train/loss_step.h"
 #include "spotlight/train/trainer.h"
 #include "support/fixtures.h"
 #include "support/grad_check.h"
@@ -50,7 +51,9 @@ double training_loss(Transformer& m, const Batch& b, Transformer::Cache& c, floa
 
 }  // namespace
 
-TEST_CASE("output vocabulary: every parameter's gradient matches finite differences") {
+TEST_SUITE_BEGIN("unit");
+
+TEST_CASE("output vocabulary: every parameter's gradient matches finite differences" * doctest::test_suite("slow")) {
   Rng rng(5);
   Transformer m(shortlist_config());
   m.init(rng);
@@ -163,7 +166,7 @@ TEST_CASE("output vocabulary: a decoding step equals the teacher-forced forward 
   s.push_back(m.cfg.eos_id);
   const std::vector<int> len{static_cast<int>(s.size())};
   m.encode(s, 1, len, ec);
-  DecoderState st;
+  Transformer::DecodeState st;
   m.start(ec, len, 8, st);
   Tensor lp;
   std::vector<int> feed{m.cfg.bos_id};
@@ -229,3 +232,5 @@ TEST_CASE("output vocabulary: saved as output_mask and restored, bad masks are e
                        doctest::Contains("PAD"), Error);
   fs::remove_all(dir);
 }
+
+TEST_SUITE_END();

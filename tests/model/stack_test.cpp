@@ -15,6 +15,8 @@ LayerShape shape(Norm norm) {
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("encoder stack: input gradient matches finite differences") {
   for (Norm norm : {Norm::pre, Norm::post}) {
     CAPTURE(norm == Norm::pre);
@@ -29,7 +31,7 @@ TEST_CASE("encoder stack: input gradient matches finite differences") {
     fill_uniform(w, rng);
     auto f = [&] {
       Rng drop(5);
-      enc.forward(x, batch, Mask{len, false, 0}, c, mem, &drop);
+      enc.forward(x, batch, Keys::padded(len), c, mem, &drop);
       return dot(mem, w);
     };
     f();
@@ -53,7 +55,7 @@ TEST_CASE("decoder stack: input and memory gradients match finite differences") 
     fill_uniform(w, rng);
     auto f = [&] {
       Rng drop(6);
-      dec.forward(x, mem, batch, Mask{tlen, true, 0}, Mask{slen, false, 0}, c, h, &drop);
+      dec.forward(x, mem, batch, Keys::causal_padded(tlen), Keys::padded(slen), c, h, &drop);
       return dot(h, w);
     };
     f();
@@ -61,3 +63,5 @@ TEST_CASE("decoder stack: input and memory gradients match finite differences") 
     expect_gradients({{"x", &x, &dx}, {"memory", &mem, &dmem}}, f);
   }
 }
+
+TEST_SUITE_END();

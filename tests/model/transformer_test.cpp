@@ -24,11 +24,13 @@ double model_loss(const Transformer& m, const Batch& b, Transformer::Cache& c, f
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 // GELU keeps the whole model smooth, so finite differences are exact up to float rounding. With
 // ReLU, a few of the ~2,000 hidden units of even this tiny model sit within a step of the kink
 // and make the differences (not the gradient) wrong; ReLU's backward is checked on its own in
 // kernels_test.cpp and layers_test.cpp, away from the kink.
-TEST_CASE("whole model: every parameter's gradient matches finite differences") {
+TEST_CASE("whole model: every parameter's gradient matches finite differences" * doctest::test_suite("slow")) {
   for (Norm norm : {Norm::pre, Norm::post}) {
     for (Activation act : {Activation::gelu}) {
       const std::string norm_name = norm == Norm::pre ? "pre-norm" : "post-norm";
@@ -166,3 +168,5 @@ TEST_CASE("bad input is a clear error: empty batch, bad ids, inconsistent shapes
   bad.heads = 5;
   CHECK_THROWS_WITH_AS(Transformer{bad}, doctest::Contains("not divisible"), Error);
 }
+
+TEST_SUITE_END();

@@ -35,6 +35,8 @@ const Transformer& twin_model() {
 const std::vector<int> kSrc = {5, 9, 12, 7};
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("greedy_divergence: equal outputs, an exact tie, and a real difference") {
   const Transformer& m = twin_model();
   const std::vector<int> a = {5, 9, 4, 6};
@@ -89,3 +91,5 @@ TEST_CASE("expect_same_nbest fails on a score beyond rounding" * doctest::should
   const std::vector<Hypothesis> a = {{{4, 5}, -1.0}}, b = {{{4, 5}, -1.001}};
   expect_same_nbest("score", a, b, {1e-5, 1e-6});
 }
+
+TEST_SUITE_END();

@@ -13,6 +13,8 @@
 using namespace spotlight;
 using namespace spotlight::testing;
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("near: the mixed rule, with rtol relative to the reference and atol near zero") {
   const Tol t{1e-4, 1e-8};
   CHECK(near(1000.05, 1000.0, t));   // 5e-5 relative: within rtol
@@ -111,3 +113,5 @@ TEST_CASE("expect_near fails on NaN" * doctest::should_fail()) {
 TEST_CASE("expect_near fails on tensors of different sizes" * doctest::should_fail()) {
   expect_near("sizes", Tensor({2}), Tensor({3}), {1.0, 1.0});
 }
+
+TEST_SUITE_END();

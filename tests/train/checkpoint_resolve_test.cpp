@@ -54,6 +54,8 @@ std::string error_of(const std::string& path) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("e2e");
+
 TEST_CASE("resolve_checkpoint: a run directory stands for its checkpoints/best") {
   FakeRun r("resolve_run");
   r.add("step_10");
@@ -128,3 +130,5 @@ TEST_CASE("spotlight info -c RUN_DIR says on stderr that it uses checkpoints/bes
   CHECK(c.code == 1);
   CHECK(c.err.find("try -c " + (r.ckpts / "last").string()) != std::string::npos);
 }
+
+TEST_SUITE_END();

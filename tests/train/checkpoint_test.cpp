@@ -55,6 +55,8 @@ bool same_values(const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("a checkpoint round-trips weights, Adam moments and trainer state exactly") {
   Run r;
   const std::string ck = (r.dir / "checkpoints/step_2").string();
@@ -196,3 +198,5 @@ TEST_CASE("averaging checkpoints gives the mean of their weights and refuses mis
       average_checkpoints({(ckdir / "a").string(), (ckdir / "c").string()}, (ckdir / "x").string()),
       doctest::Contains("different model shape"), Error);
 }
+
+TEST_SUITE_END();

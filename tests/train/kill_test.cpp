@@ -62,7 +62,9 @@ bool holds_temporary(const fs::path& dir, pid_t pid = 0) {
 
 }  // namespace
 
-TEST_CASE("SIGKILL at random moments: every checkpoint on disk loads and --resume ends byte-identical") {
+TEST_SUITE_BEGIN("e2e");
+
+TEST_CASE("SIGKILL at random moments: every checkpoint on disk loads and --resume ends byte-identical" * doctest::test_suite("slow")) {
   const char* env = std::getenv("SPOTLIGHT_KILL_ROUNDS");
   const int rounds = env != nullptr ? std::max(1, std::atoi(env)) : 20;
   ToyRun a("kill_a"), b("kill_b");
@@ -144,3 +146,5 @@ TEST_CASE("SIGKILL at random moments: every checkpoint on disk loads and --resum
     CHECK(!nlohmann::json::parse(line, nullptr, false).is_discarded());
   CHECK(lines > 0);
 }
+
+TEST_SUITE_END();

@@ -14,6 +14,8 @@
 using namespace spotlight;
 using namespace spotlight::testing;
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("cross-entropy equals hand-computed values, pad rows ignored") {
   // Two rows over V = 3: logits (0, ln 2, 0) → p = (1/4, 1/2, 1/4); row 2 is padding.
   Tensor logits({2, 3});
@@ -94,3 +96,5 @@ TEST_CASE("cross-entropy over a wide vocabulary equals a double-precision refere
   expect_near("nll", st.nll, nll, {1e-6, 0.0});  // Σ of positive terms: relative
   expect_near("loss", st.loss, loss, {1e-6, 0.0});
 }
+
+TEST_SUITE_END();

@@ -10,6 +10,8 @@
 
 using namespace spotlight;
 
+TEST_SUITE_BEGIN("unit");
+
 TEST_CASE("Adam's first steps equal the hand-computed update") {
   Param p("w", {2});
   p.value[0] = 1.0f;
@@ -127,3 +129,5 @@ TEST_CASE("gradient clipping scales the global norm down to the limit") {
   CHECK(grad_norm({&a, &b}) == doctest::Approx(1.0).epsilon(1e-5));
   CHECK(b.grad[0] == doctest::Approx(0.8).epsilon(1e-5));
 }
+
+TEST_SUITE_END();

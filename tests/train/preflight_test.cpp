@@ -30,6 +30,8 @@ std::string error_of(const Config& c) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("e2e");
+
 TEST_CASE("train: missing or unreadable data files are refused before the vocabulary is trained") {
   ToyRun r("preflight_data");
   Config c = r.config;
@@ -91,3 +93,5 @@ TEST_CASE("spotlight train: a refused data file exits 1 naming the key and the p
         std::string::npos);
   CHECK(!fs::exists(c.vocab.path));
 }
+
+TEST_SUITE_END();

@@ -4,9 +4,11 @@
 
 #include <string>
 
-#include "spotlight/train/trainer.h"
+#include "spotlight/train/progress.h"
 
 using namespace spotlight;
+
+TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("progress bar: every width from 1 to 200 columns fits, the wide one is whole") {
   for (int width = 1; width <= 200; ++width) {
@@ -50,3 +52,5 @@ TEST_CASE("progress bar: on narrower terminals the bar narrows, then fields go i
   CHECK(line(1).empty());
   CHECK(line(0).empty());
 }
+
+TEST_SUITE_END();

@@ -21,6 +21,8 @@ namespace {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("e2e");
+
 TEST_CASE("resume_config: the run's config, with only the keys that may change mid-run taken") {
   Config run;
   run.data.train = {"a.en", "a.fr"};
@@ -150,3 +152,5 @@ TEST_CASE(
   CHECK(checkpoint_config((fs::path(r.config.output_dir) / "checkpoints/last").string())
             .train.max_steps == 20);
 }
+
+TEST_SUITE_END();

@@ -16,10 +16,10 @@
 #include <thread>
 
 #include "spotlight/check.h"
-#include "spotlight/decode/beam.h"
-#include "spotlight/decode/greedy.h"
+#include "spotlight/decode/search.h"
 #include "spotlight/safetensors.h"
 #include "spotlight/train/checkpoint.h"
+#include "spotlight/train/loss_step.h"
 #include "support/cli_run.h"
 #include "support/fixtures.h"
 #include "support/grad_check.h"
@@ -39,7 +39,9 @@ std::vector<nlohmann::json> metrics(const fs::path& run) {
 }
 }  // namespace
 
-TEST_CASE("the tiny preset trains on generated data: loss falls, BLEU rises, files written") {
+TEST_SUITE_BEGIN("e2e");
+
+TEST_CASE("the tiny preset trains on generated data: loss falls, BLEU rises, files written" * doctest::test_suite("slow")) {
   ToyRun r("train_basic");
   r.config.train.max_steps = 300;
   r.config.train.valid_interval = 100;
@@ -70,7 +72,7 @@ TEST_CASE("the tiny preset trains on generated data: loss falls, BLEU rises, fil
   CHECK(checkpoint_config((run / "checkpoints/last").string()).train.max_steps == 300);
 }
 
-TEST_CASE("interrupted and resumed training equals uninterrupted training, byte for byte") {
+TEST_CASE("interrupted and resumed training equals uninterrupted training, byte for byte" * doctest::test_suite("slow")) {
   for (const auto& setting : {std::pair{1L, 0.0}, {2L, 0.0}, {1L, 0.99}}) {
     const long update_freq = setting.first;  // (not a structured binding: clang 14's CAPTURE
     const double ema_decay = setting.second;  // lambdas cannot capture one)
@@ -101,7 +103,7 @@ TEST_CASE("interrupted and resumed training equals uninterrupted training, byte 
   }
 }
 
-TEST_CASE("model.output_vocab target: the target side's pieces, resumed byte for byte, decoded") {
+TEST_CASE("model.output_vocab target: the target side's pieces, resumed byte for byte, decoded" * doctest::test_suite("slow")) {
   ToyRun a("outvocab_a"), b("outvocab_b");
   for (ToyRun* r : {&a, &b}) {
     r->config.model.output_vocab = OutputVocab::target;
@@ -186,7 +188,8 @@ TEST_CASE("with train.ema_decay, checkpoints hold the averaged weights and resum
 }
 
 TEST_CASE(
-    "SIGTERM to `spotlight train` saves a checkpoint and --resume then matches an uninterrupted run") {
+    "SIGTERM to `spotlight train` saves a checkpoint and --resume then matches an uninterrupted run" *
+    doctest::test_suite("slow")) {
   ToyRun a("signal_a"), b("signal_b");
   for (ToyRun* r : {&a, &b}) {
     r->config.train.valid_interval = 1000;
@@ -351,3 +354,5 @@ TEST_CASE("the chunked projection and loss equal the whole-logits forward, loss 
     REQUIRE(chunked.embed.weight.grad[k] == 0.0f);
   CHECK(cc.logits.rows() <= kLossChunkRows);  // never the whole [B·T, V]
 }
+
+TEST_SUITE_END();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "spotlight/data/vocab.h"
+#include "spotlight/utf8.h"  // valid_utf8
 
 namespace spotlight {
 
@@ -33,8 +34,6 @@ class LineReader {
 // Every line of a file, checked as LineReader does.
 std::vector<std::string> read_lines(const std::string& path);
 
-// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
-bool valid_utf8(std::string_view s);
 
 // The kept sentence pairs of a parallel corpus, encoded. P pairs; pair p's source pieces are
 // tokens[offsets[2p], offsets[2p+1]) and its target pieces tokens[offsets[2p+1], offsets[2p+2]),

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "spotlight/model_config.h"
+
 namespace sentencepiece {
 class SentencePieceProcessor;
 }
@@ -79,6 +81,10 @@ class Vocab {
   long size_ = 0;
   uint64_t fingerprint_ = 0;
 };
+
+// The vocabulary's size and special ids into a model config (training a new model, or opening a
+// checkpoint: the model always takes them from its vocabulary).
+void set_vocabulary(ModelConfig& m, const Vocab& v);
 
 // FNV-1a over bytes, continuing from `h` (pass the result back in to hash in pieces).
 uint64_t fnv1a(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL);

@@ -1,5 +1,4 @@
-// beam.h — batched beam search over a StepModel (fairseq's algorithm), and beam translation of a
-// list of sentences (sorted by length into batches for speed, returned in input order).
+// beam.h — batched beam search over a StepModel, fairseq's algorithm (search.h translates with it).
 //
 // Each sentence keeps `beam` live hypotheses. A hypothesis y₁…y_t has the raw score
 // Σ log p(y_i | y_<i, x); when it ends with EOS its final score is length-normalised as in
@@ -9,7 +8,6 @@
 
 #include <vector>
 
-#include "spotlight/config.h"
 #include "spotlight/decode/greedy.h"
 #include "spotlight/decode/step_model.h"
 
@@ -49,12 +47,5 @@ long stop_after(long beam, double patience);
 std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentences,
                                                  const std::vector<long>& max_len,
                                                  const BeamOptions& o);
-
-// Beam translation of token sequences in batches of d.batch_size sentences with d.beam and
-// d.alpha and d.patience; per sentence the `nbest` best hypotheses, in input order. d.beam = 1
-// gives greedy's tokens (the score also counts EOS when the limit forced it; greedy's does not).
-std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
-                                                    const std::vector<std::vector<int>>& sources,
-                                                    const DecodeConfig& d, long nbest = 1);
 
 }  // namespace spotlight

@@ -1,11 +1,8 @@
-// greedy.h — batched greedy search over a StepModel, and greedy translation of a list of
-// sentences (sorted by length into batches for speed, returned in input order).
+// greedy.h — batched greedy search over a StepModel (search.h translates with it).
 #pragma once
 
 #include <vector>
 
-#include "spotlight/config.h"
-#include "spotlight/decode/batching.h"
 #include "spotlight/decode/step_model.h"
 
 namespace spotlight {
@@ -19,10 +16,5 @@ struct Hypothesis {
 // PAD or BOS; ties to the lower id); a row ends at EOS or after max_len[r] pieces, and finished
 // rows leave the batch.
 std::vector<Hypothesis> greedy_search(StepModel& model, const std::vector<long>& max_len);
-
-// Greedy translation of token sequences in batches of d.batch_size sentences.
-std::vector<Hypothesis> greedy_translate(const Transformer& model,
-                                         const std::vector<std::vector<int>>& sources,
-                                         const DecodeConfig& d);
 
 }  // namespace spotlight

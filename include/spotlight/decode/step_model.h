@@ -2,14 +2,13 @@
 // per row, get log-probabilities of the next over the model's output columns; drop or reorder
 // rows. Search ranks columns and maps the ones it keeps to pieces (SearchColumns), as
 // CTranslate2 maps a reduced vocabulary's ids. Tests drive search with a hand-written table
-// through it; TransformerStepModel puts the real model (encoder run once, decoder with its KV
-// cache) behind it.
+// through it; TransformerStepModel (search.h) puts the real model behind it.
 #pragma once
 
 #include <span>
 #include <vector>
 
-#include "spotlight/model/transformer.h"
+#include "spotlight/tensor.h"
 
 namespace spotlight {
 
@@ -48,31 +47,6 @@ struct SearchColumns {
   long eos = -1;             // EOS's column (−1: the model cannot end a sentence)
 
   explicit SearchColumns(const StepModel& model);
-};
-
-class TransformerStepModel : public StepModel {
- public:
-  explicit TransformerStepModel(const Transformer& model) : model_(model) {}
-
-  // Encodes the sources (token ids without EOS; EOS is appended) and prepares to decode at most
-  // `capacity` tokens per row, one row per source (expand() makes room for beams).
-  void start(const std::vector<std::vector<int>>& sources, long capacity);
-
-  long rows() const override { return state_.batch; }
-  SpecialPieces specials() const override {
-    return {model_.cfg.pad_id, model_.cfg.bos_id, model_.cfg.eos_id};
-  }
-  long output_size() const override { return model_.output.size(); }
-  int piece(long column) const override { return model_.output.piece(column); }
-  void step(std::span<const int> pieces, Tensor& logprobs) override;
-  void select(std::span<const int> rows) override { state_.select(rows); }
-  void expand(long copies) override { state_.expand(copies); }
-
- private:
-  const Transformer& model_;
-  Transformer::Cache cache_;
-  DecoderState state_;
-  std::vector<int> src_, src_len_;
 };
 
 }  // namespace spotlight

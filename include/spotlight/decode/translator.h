@@ -14,6 +14,7 @@
 
 #include "spotlight/config.h"
 #include "spotlight/data/vocab.h"
+#include "spotlight/model/transformer.h"
 
 namespace spotlight {
 

@@ -30,6 +30,8 @@
 #include <string_view>
 #include <vector>
 
+#include "spotlight/utf8.h"  // decode_utf8, encode_utf8
+
 namespace spotlight {
 
 struct BleuOptions {
@@ -86,10 +88,7 @@ std::string tokenize_13a(std::string_view line);
 
 // ---- Unicode helpers shared with chrF (Python str semantics on code points) ----
 
-// Strict UTF-8 → code points, as Python's decoder: throws Error on malformed, overlong,
-// surrogate or out-of-range sequences, naming the byte offset.
-std::u32string decode_utf8(std::string_view text);
-std::string encode_utf8(std::u32string_view text);
+// decode_utf8 and encode_utf8: utf8.h.
 
 // Python's str.isspace() (what str.split() and str.strip() treat as whitespace).
 bool is_python_space(char32_t c);

@@ -1,7 +1,7 @@
 // attention.h — the one multi-head attention of the model. It serves encoder self-attention
-// (kv = x, padding mask), decoder causal self-attention (kv = x, causal mask) and decoder
-// cross-attention (kv = encoder memory, padding mask); only the key/value source and the Mask
-// differ.
+// (kv = x, padding), decoder causal self-attention (kv = x, causal) and decoder cross-attention
+// (kv = encoder memory, padding), in training and in decoding, where keys and values sit in a
+// KVCache; only the key/value source and the Keys description differ.
 //
 //   q = xq·Wqᵀ + bq   k = xkv·Wkᵀ + bk   v = xkv·Wvᵀ + bv          [N, D], heads = column blocks
 //   for each sentence b and head h:
@@ -12,6 +12,7 @@
 // Rows of xq are B sentences of Tq tokens, rows of xkv B sentences of Tk tokens (b-major).
 #pragma once
 
+#include <algorithm>
 #include <span>
 
 #include "spotlight/kernels.h"
@@ -19,24 +20,61 @@
 
 namespace spotlight {
 
-// Where the keys and values of query block b (b < B) lie in k and v: rows
-// [blk·stride, blk·stride + len) with blk = block[b]. The defaults are training's layout:
-// block[b] = b, stride = k.rows()/B, len = stride. Decoding uses the rest: a KV cache with room
-// for `stride` tokens filled up to `len`, and the beams of a sentence (one query block of
-// `beam` rows) sharing their sentence's memory block, so reordering beams moves no memory.
-struct KeyBlocks {
-  std::span<const int> block;  // empty: block[b] = b
-  long stride = -1;            // < 0: k.rows() / B
-  long len = -1;               // < 0: stride
+// The keys a block of queries sees, described once for training and decoding. Query block b
+// (b < B: a sentence, or in decoding the beams of one sentence) reads rows
+// [blk·stride, blk·stride + len) of k and v, blk = block[b]; query i of it sees the first
+// lengths[b] of those (the rest is padding), and with `causal` none after its own position.
+// Training uses the defaults (block[b] = b, stride = len = k.rows()/B); decoding reads a
+// KVCache with room for `stride` tokens filled up to `len`, and the beams of a sentence share
+// their sentence's memory block, so reordering beams moves no memory.
+struct Keys {
+  std::span<const int> lengths;  // [B] real (unpadded) keys per block; empty: all of them
+  bool causal = false;           // query i sees keys j ≤ i only (the decoder in training)
+  std::span<const int> block;    // [B] the key block of each query block; empty: block[b] = b
+  long stride = -1;              // rows per key block; < 0: k.rows() / B
+  long len = -1;                 // keys stored per block; < 0: stride
+
+  // The first lengths[b] keys of each block (padding after them), with or without the causal
+  // limit.
+  static Keys padded(std::span<const int> lengths) {
+    Keys k;
+    k.lengths = lengths;
+    return k;
+  }
+  static Keys causal_padded(std::span<const int> lengths) {
+    Keys k = padded(lengths);
+    k.causal = true;
+    return k;
+  }
+
+  // Keys visible to the queries of block b (before the causal limit), of tk stored.
+  long visible(long b, long tk) const {
+    return lengths.empty() ? tk : std::min<long>(lengths[static_cast<size_t>(b)], tk);
+  }
+};
+
+// Keys and values projected once and attended over by later queries while decoding: rows in
+// blocks of `capacity`, every block filled up to `length`. A decoder layer's self-attention
+// cache holds one block per decoded row and grows by one token per step; the encoder memory's
+// cache holds one block of S rows per sentence, filled once.
+struct KVCache {
+  Tensor k, v;        // [blocks·capacity, D]
+  long capacity = 0;  // rows per block
+  long length = 0;    // rows filled in every block
+
+  long blocks() const { return capacity > 0 ? k.rows() / capacity : 0; }
+  // Keeps only these blocks, in this order (beams reordered, finished sentences dropped),
+  // copying their filled rows through `spare` (swapped in: nothing is allocated once grown).
+  void reorder(std::span<const int> blocks, Tensor& spare);
 };
 
 // The attention core shared by training and decoding: ctx = dropout(softmax(q·kᵀ·scale)) · v
 // per query block (sentence) and head, all gemms on column-block views. q holds B blocks of
-// Tq = q.rows()/B rows; keys as `kb` says. probs [B, H, Tq, Tk] receives the softmax; attn the
+// Tq = q.rows()/B rows; keys as `keys` says. probs [B, H, Tq, Tk] receives the softmax; attn the
 // dropped-out probabilities (only when dropout is on; mask as in dropout()).
 void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-            const Mask& mask, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
-            Tensor& attn, Tensor& ctx, const KeyBlocks& kb = {});
+            const Keys& keys, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
+            Tensor& attn, Tensor& ctx);
 // Backward of attend: dq, dk, dv overwritten. dprobs [B, H, Tq, Tk] is scratch.
 void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
                      const Tensor& probs, const DropoutMask& drop_mask, const Tensor& attn,
@@ -48,7 +86,7 @@ struct MultiHeadAttention {
   float dropout = 0.0f;  // on the attention probabilities (fairseq's attention_dropout)
 
   struct Cache {
-    Tensor q, k, v;    // [B·Tq, D], [B·Tk, D], [B·Tk, D]
+    Tensor q, k, v;    // [B·Tq, D], [B·Tk, D], [B·Tk, D] (a decoding step: the new token's k, v)
     Tensor probs;      // [B, H, Tq, Tk] softmax output
     DropoutMask drop_mask;  // [B, H, Tq, Tk] dropout on the probabilities, empty when off
     Tensor attn;       // [B, H, Tq, Tk] probs after dropout, empty when off
@@ -64,13 +102,21 @@ struct MultiHeadAttention {
   void collect(ParamList& ps);
 
   // xq [B·Tq, D], xkv [B·Tk, D] → y [B·Tq, D]. Dropout is active iff rng is given.
-  void forward(const Tensor& xq, const Tensor& xkv, long batch, const Mask& mask, Cache& c,
+  void forward(const Tensor& xq, const Tensor& xkv, long batch, const Keys& keys, Cache& c,
                Tensor& y, Rng* rng) const;
-  // Decoding: queries xq [B·Tq, D] attend over keys/values already projected by k_proj/v_proj
-  // (a KV cache, or the memory's projections), laid out as kb says. No dropout; c receives q,
-  // probs and ctx.
-  void forward_cached(const Tensor& xq, const Tensor& k, const Tensor& v, long batch,
-                      const KeyBlocks& kb, const Mask& mask, Cache& c, Tensor& y) const;
+
+  // Decoding (no dropout; c receives q, probs and ctx).
+  // An empty self-attention cache: `rows` blocks of `capacity` tokens.
+  void start_cache(long rows, long capacity, KVCache& kv) const;
+  // The keys and values of memory [B·S, D] into kv, once per sentence: B blocks of S rows.
+  void cache_memory(const Tensor& memory, long batch, KVCache& kv) const;
+  // One step of self-attention: x [B, D], one new token per block, enters kv (its key and value
+  // appended at kv.length); y [B, D] attends over every token so far. kv.length grows by one.
+  void step(const Tensor& x, KVCache& kv, Cache& c, Tensor& y) const;
+  // Queries xq [G·Tq, D] over the cached keys (the memory): query block g reads the cache block
+  // keys.block[g] with keys.lengths[g] real keys (stride and len come from the cache).
+  void attend_cached(const Tensor& xq, const KVCache& kv, long groups, Keys keys, Cache& c,
+                     Tensor& y) const;
   // dxq and dxkv overwritten (for self-attention the caller adds them: explicit fan-out).
   void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy, Tensor& dxq,
                 Tensor& dxkv);

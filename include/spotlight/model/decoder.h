@@ -31,12 +31,11 @@ struct DecoderLayer {
   void init(Rng& rng);
   void collect(ParamList& ps);
 
-  // x, y [B·T, D]; memory [B·S, D]; self_mask causal over target lengths, memory_mask over
+  // x, y [B·T, D]; memory [B·S, D]; self_keys causal over target lengths, memory_keys over
   // source lengths.
-  void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
-               const Mask& memory_mask, Cache& c, Tensor& y, Rng* rng) const;
-  // Decoding: one new token per sentence, x, y [B, D]; appends its keys/values to layer i's
-  // cache in st.
+  void forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
+               const Keys& memory_keys, Cache& c, Tensor& y, Rng* rng) const;
+  // Decoding: one new token per row, x, y [B, D]; its keys/values enter layer i's cache in st.
   void step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) const;
   // dx overwritten; dmemory accumulates (+=) this layer's cross-attention gradient.
   void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy, Tensor& dx,
@@ -54,27 +53,22 @@ struct DecoderLayer {
   }
 };
 
-// The decoder's state while generating: per layer, the self-attention keys/values of every
-// token so far (a KV cache with `capacity` rows per row) and the cross-attention keys/values of
-// the memory, computed once per sentence in start(). Rows come in groups of `group` (the beams
-// of one sentence) that share one memory block: reordering beams or dropping finished sentences
-// moves cache rows but never the memory.
+// The decoder's state while generating: per layer, a KVCache of the self-attention keys/values
+// of every token so far (one block of `capacity` rows per decoded row) and one of the
+// cross-attention keys/values of the memory (one block per sentence, filled once in start()).
+// Rows come in groups of `group` (the beams of one sentence) that share one memory block:
+// reordering beams or dropping finished sentences moves self-attention cache rows but never
+// the memory.
 struct DecoderState {
   long batch = 0;                      // B rows being decoded (sentences, or sentences × beams)
   long group = 1;                      // rows per memory block (the beam size; 1 for greedy)
-  long capacity = 0;                   // cache rows per row: the longest output allowed
   long length = 0;                     // tokens decoded so far (the next token's position)
-  long src_max = 0;                    // S, memory rows per sentence
   std::vector<int> mem_block;          // [B / group] the memory block each group reads
   std::vector<int> mem_len;            // [B / group] its source length
-  std::vector<Tensor> self_k, self_v;  // [L] × [B·capacity, D]
-  std::vector<Tensor> mem_k, mem_v;    // [L] × [sentences·S, D], fixed after start()
+  std::vector<KVCache> self, memory;   // [L] each
   std::vector<DecoderLayer::Cache> layers;  // per-layer scratch
   std::vector<Tensor> outs;                 // [L] × [B, D]
   LayerNorm::Cache ln;
-  Tensor new_k, new_v;         // [B, D] this step's keys/values before they enter the cache
-  Tensor x, h;                 // [B, D] the step's embedded input and decoder output
-  Tensor out_w;                // output projection's weight [V′, D] of a shortlist, gathered once
   Tensor spare;                // select()'s gather buffer, swapped with the tensor it rebuilds
   std::vector<int> spare_block, spare_len;  // select()'s buffers for mem_block and mem_len
 
@@ -103,8 +97,8 @@ struct Decoder {
   void collect(ParamList& ps);
 
   // x [B·T, D] (embedded target input), memory [B·S, D] → h [B·T, D].
-  void forward(const Tensor& x, const Tensor& memory, long batch, const Mask& self_mask,
-               const Mask& memory_mask, Cache& c, Tensor& h, Rng* rng) const;
+  void forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
+               const Keys& memory_keys, Cache& c, Tensor& h, Rng* rng) const;
   // Decoding: prepares st for `batch` rows over memory [B·S, D] with source lengths src_len,
   // for at most `capacity` output tokens (one row per sentence; st.expand() adds beams).
   void start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,

@@ -7,17 +7,10 @@
 
 #include "spotlight/layers/attention.h"
 #include "spotlight/layers/feed_forward.h"
+#include "spotlight/model_config.h"
 #include "spotlight/model/residual.h"
 
 namespace spotlight {
-
-// Shape and regularisation shared by encoder and decoder layers.
-struct LayerShape {
-  long dim = 256, heads = 4, ffn = 1024;
-  Norm norm = Norm::pre;
-  Activation activation = Activation::relu;
-  float dropout = 0.1f, attention_dropout = 0.0f, activation_dropout = 0.0f;
-};
 
 struct EncoderLayer {
   MultiHeadAttention self_attn;
@@ -39,8 +32,8 @@ struct EncoderLayer {
   }
   void collect(ParamList& ps);
 
-  // x, y [B·S, D]; mask: source lengths.
-  void forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& y, Rng* rng) const;
+  // x, y [B·S, D]; keys: the source lengths.
+  void forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& y, Rng* rng) const;
   void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
 
  private:
@@ -72,7 +65,7 @@ struct Encoder {
   void collect(ParamList& ps);
 
   // x [B·S, D] (embedded source) → memory [B·S, D].
-  void forward(const Tensor& x, long batch, const Mask& mask, Cache& c, Tensor& memory,
+  void forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& memory,
                Rng* rng) const;
   // dmemory → dx (overwritten).
   void backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Tensor& dx);

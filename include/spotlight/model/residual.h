@@ -9,10 +9,9 @@
 
 #include "spotlight/kernels.h"
 #include "spotlight/layers/layer_norm.h"
+#include "spotlight/model_config.h"  // Norm
 
 namespace spotlight {
-
-enum class Norm { pre, post };
 
 struct Residual {
   LayerNorm norm;

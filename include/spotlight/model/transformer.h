@@ -23,31 +23,9 @@
 #include "spotlight/layers/positional.h"
 #include "spotlight/model/batch.h"
 #include "spotlight/model/decoder.h"
+#include "spotlight/model_config.h"
 
 namespace spotlight {
-
-enum class OutputVocab { all, target };
-
-struct ModelConfig {
-  long vocab_size = 8000;  // joint source/target vocabulary (shared embedding)
-  long d_model = 256;      // D
-  long heads = 4;          // H; D must divide by H
-  long ffn = 1024;         // F, feed-forward inner size
-  long encoder_layers = 3;
-  long decoder_layers = 3;
-  Norm norm = Norm::pre;  // pre-norm (final LayerNorm per stack) or post-norm (the paper)
-  Activation activation = Activation::relu;
-  float dropout = 0.1f;             // embeddings and residual branches
-  float attention_dropout = 0.0f;   // attention probabilities
-  float activation_dropout = 0.0f;  // feed-forward hidden layer
-  long max_positions = 1024;        // longest sequence the position table covers
-  OutputVocab output_vocab = OutputVocab::all;  // pieces the output projection scores
-  int pad_id = 0, unk_id = 1, bos_id = 2, eos_id = 3;
-
-  LayerShape layer_shape() const {
-    return {d_model, heads, ffn, norm, activation, dropout, attention_dropout, activation_dropout};
-  }
-};
 
 class Transformer {
  public:
@@ -106,19 +84,31 @@ class Transformer {
   void forward_hidden(const Batch& batch, Cache& c, Rng* rng) const;
   void backward_hidden(const Batch& batch, Cache& c, const Tensor& dh);
 
+  // Decoding state: the decoder's (KV caches, the beams' memory blocks) and the step's scratch,
+  // so that a const model can decode.
+  struct DecodeState {
+    DecoderState decoder;
+    Tensor x, h;   // [B, D] the step's embedded input and decoder output
+    Tensor out_w;  // a shortlist's output weight [V′, D], gathered once in start()
+
+    long rows() const { return decoder.batch; }
+    void select(std::span<const int> rows) { decoder.select(rows); }
+    void expand(long copies) { decoder.expand(copies); }
+  };
+
   // Decoding (no dropout). encode: source ids [B·S] with lengths → c.memory [B·S, D].
   void encode(std::span<const int> src, long batch, std::span<const int> src_len, Cache& c) const;
   // Prepares st to decode from c.memory for at most `capacity` tokens per row, one row per
-  // sentence (DecoderState::expand makes room for beams, which share their sentence's memory).
-  void start(const Cache& c, std::span<const int> src_len, long capacity, DecoderState& st) const;
+  // sentence (st.expand() makes room for beams, which share their sentence's memory).
+  void start(const Cache& c, std::span<const int> src_len, long capacity, DecodeState& st) const;
   // Feeds one token per row (piece ids, BOS first) → log-probabilities of the next token over
   // the output columns [B, V′].
-  void step(std::span<const int> tokens, DecoderState& st, Tensor& logprobs) const;
+  void step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const;
 
   // Pieces of forward, public for decoding and tests.
   void embed_tokens(std::span<const int> ids, long batch, long len, long offset, Tensor& x) const;
-  static Mask source_mask(const Batch& b) { return {b.src_len, false, 0}; }
-  static Mask target_mask(const Batch& b) { return {b.tgt_len, true, 0}; }
+  static Keys source_keys(const Batch& b) { return Keys::padded(b.src_len); }
+  static Keys target_keys(const Batch& b) { return Keys::causal_padded(b.tgt_len); }
 
  private:
   ParamList params_;

@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "spotlight/config.h"
+#include "spotlight/model/transformer.h"
 #include "spotlight/data/vocab.h"
 #include "spotlight/train/optimizer.h"
 

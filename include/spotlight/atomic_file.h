@@ -1,0 +1,37 @@
+// atomic_file.h — the one way Spotlight writes a file that must never be seen half-written
+// (checkpoint tensors, vocabularies and their records, corpus caches, metrics, outputs): bytes
+// go to "<path>.tmp.<pid>" in the same directory, are flushed and fsync'ed, and only then
+// renamed over <path>. A reader sees the old file or the new one; a killed writer leaves only a
+// temporary name, which `spotlight train` removes (train/run_dir.h, is_temporary_name).
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace spotlight {
+
+class AtomicFile {
+ public:
+  // Opens the temporary file (creating <path>'s directory if needed); an Error if it cannot.
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();  // without commit(): the temporary file is removed, <path> left as it was
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t bytes);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  // Flushes, fsyncs and renames into place. A failure anywhere (a full disk) is an Error that
+  // names <path> and says it was not touched.
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  FILE* f_ = nullptr;
+  int err_ = 0;  // the first write failure's errno
+};
+
+// The whole file at once.
+void write_file_atomically(const std::string& path, std::string_view bytes);
+
+}  // namespace spotlight
