@@ -6,7 +6,7 @@
 #     compares every file of its checkpoints with sha256sum: weights, optimizer state, vocabulary
 #     record, config. trainer_state.json and metrics.jsonl are compared with their wall-clock
 #     fields removed (train_seconds; elapsed_s, eta_s, tokens/s, peak RSS, valid_s), which no two
-#     runs share; the training peak RSS of each run is reported beside them;
+#     runs share (and an epoch line's seconds); the training peak RSS of each run is reported;
 #   - translates test_2016_flickr with a multi30k_en_fr model (--model CKPT, else the short
 #     run's checkpoint, trained by the base binary, so both sides decode the same weights):
 #     beam (the checkpoint's decode settings), greedy, 5-best lists with word alignments, and
@@ -26,6 +26,7 @@
 #   --threads N        compute threads for everything (default 2)
 #   --out DIR          where runs and outputs go (default runs/same_outputs)
 #   --from DIR         local data mirror for scripts/get_data.sh
+#   --compare-only     compare what an earlier run left in --out, without building or running
 # Example (a refactoring on top of main, before committing it):
 #   scripts/same_outputs.sh --base main --from ../shared/data
 set -euo pipefail
@@ -40,6 +41,7 @@ model=""
 threads=2
 out=runs/same_outputs
 from=()
+compare_only=0
 while [ $# -gt 0 ]; do
   need() { [ $# -ge 2 ] || { echo "same_outputs.sh: $1 needs a value" >&2; exit 2; }; }
   case "$1" in
@@ -52,7 +54,8 @@ while [ $# -gt 0 ]; do
     --threads) need "$@"; threads="$2"; shift 2 ;;
     --out) need "$@"; out="$2"; shift 2 ;;
     --from) need "$@"; from=(--from "$2"); shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --compare-only) compare_only=1; shift ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "same_outputs.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -74,7 +77,9 @@ out=$(cd "$out" && pwd)
 
 # The two binaries: the base revision built in a worktree (or --base-bin), the working tree in
 # build/.
-if [ -z "$base_bin" ]; then
+if [ "$compare_only" = 1 ]; then
+  base_bin=/bin/true  # nothing is run
+elif [ -z "$base_bin" ]; then
   wt="$out/base-src"
   if [ "$(git -C "$wt" rev-parse HEAD 2> /dev/null)" != "$rev" ]; then
     git worktree remove --force "$wt" 2> /dev/null || rm -rf "$wt"
@@ -87,9 +92,11 @@ if [ -z "$base_bin" ]; then
 fi
 [ -x "$base_bin" ] || { echo "same_outputs.sh: --base-bin $base_bin is not an executable" >&2; exit 2; }
 base_bin=$(cd "$(dirname "$base_bin")" && pwd)/$(basename "$base_bin")
-say "building the working tree in build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build build -j "$(nproc)" --target spotlight > /dev/null
+if [ "$compare_only" = 0 ]; then
+  say "building the working tree in build/"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build build -j "$(nproc)" --target spotlight > /dev/null
+fi
 declare -A bin=([base]="$base_bin" [new]="$PWD/build/spotlight")
 
 # Data for the presets.
@@ -139,7 +146,7 @@ strip_clock() {
   /usr/bin/python3 - "$1" <<'EOF'
 import json, sys
 path = sys.argv[1]
-clock = {"train_seconds", "elapsed_s", "eta_s", "tgt_tokens_per_s", "peak_rss_mb", "valid_s"}
+clock = {"train_seconds", "elapsed_s", "eta_s", "tgt_tokens_per_s", "peak_rss_mb", "valid_s", "seconds"}
 lines = open(path).read().splitlines()
 if path.endswith(".jsonl"):
     rows = [json.loads(l) for l in lines if l.strip()]
@@ -155,6 +162,8 @@ report=()
 for p in $presets; do
   mapfile -t sets < <(overrides "$p")
   for side in base new; do
+    [ "$compare_only" = 1 ] && { strip_clock "$out/$side/$p/metrics.jsonl";
+      for f in "$out/$side/$p"/checkpoints/*/trainer_state.json; do strip_clock "$f"; done; continue; }
     say "$p: training with the $side binary"
     rm -rf "$out/run" "$out/$side/$p"
     mkdir -p "$out/$side"
@@ -189,6 +198,7 @@ if [ -n "$ckpt" ]; then
   src=data/multi30k/tok/test_2016_flickr.en
   ref=data/multi30k/tok/test_2016_flickr.fr
   for side in base new; do
+    [ "$compare_only" = 1 ] && continue
     say "translating $src with the $side binary ($ckpt)"
     b=${bin[$side]} d="$out/$side/translate"
     mkdir -p "$d"
@@ -202,7 +212,12 @@ if [ -n "$ckpt" ]; then
     if cmp -s "$out/base/translate/$f" "$out/new/translate/$f"; then
       verdict="identical  $(sha256sum < "$out/new/translate/$f" | cut -c1-16)…, $(wc -l < "$out/new/translate/$f") lines"
     else
-      verdict="DIFFERENT: $(cmp "$out/base/translate/$f" "$out/new/translate/$f" 2>&1 | head -1)"
+      verdict="DIFFERENT: $(cmp "$out/base/translate/$f" "$out/new/translate/$f" 2>&1 | head -1 || true)"
+      if [ "$f" = score.txt ]; then  # how far apart the log-probabilities are
+        verdict+=$(paste "$out/base/translate/$f" "$out/new/translate/$f" | awk -F'\t' '
+          { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; if ($2 != $6) n++ }
+          END { printf " (%d of %d lines; max |log p difference| %.2g)", n, NR, m }')
+      fi
       failed=1
     fi
     report+=("$(printf 'translate %-9s %s' "$f" "$verdict")")

@@ -12,11 +12,11 @@ namespace spotlight {
 
 namespace fs = std::filesystem;
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+AtomicFile::AtomicFile(std::string path, bool make_dirs) : path_(std::move(path)) {
   tmp_ = path_ + ".tmp." + std::to_string(::getpid());
   const fs::path parent = fs::path(path_).parent_path();
   std::error_code ec;
-  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (make_dirs && !parent.empty()) fs::create_directories(parent, ec);
   f_ = std::fopen(tmp_.c_str(), "wb");
   require(f_ != nullptr, [&] { return "cannot write " + tmp_ + ": " + std::strerror(errno); });
 }
@@ -54,8 +54,8 @@ void AtomicFile::commit() {
   }
 }
 
-void write_file_atomically(const std::string& path, std::string_view bytes) {
-  AtomicFile f(path);
+void write_file_atomically(const std::string& path, std::string_view bytes, bool make_dirs) {
+  AtomicFile f(path, make_dirs);
   f.write(bytes);
   f.commit();
 }

@@ -15,6 +15,11 @@ for f in $(find include/spotlight src -name '*.h' -o -name '*.cpp' | sort); do
   files=$((files + 1))
   own=$(rank "${f#include/spotlight/}")
   [ "${f#src/}" != "$f" ] && own=$(rank "${f#src/}")
+  # The private headers: src/cli's (cli/...) belong to the commands alone.
+  if [ "$own" -lt 6 ] && grep -q '^#include "cli/' "$f"; then
+    echo "$f includes a header of src/cli, which only the commands may"
+    bad=1
+  fi
   for inc in $(sed -n 's/^#include "spotlight\/\([^"]*\)".*/\1/p' "$f"); do
     r=$(rank "$inc")
     if [ "$r" -gt "$own" ]; then

@@ -1,8 +1,11 @@
-// atomic_file.h — the one way Spotlight writes a file that must never be seen half-written
-// (checkpoint tensors, vocabularies and their records, corpus caches, metrics, outputs): bytes
-// go to "<path>.tmp.<pid>" in the same directory, are flushed and fsync'ed, and only then
-// renamed over <path>. A reader sees the old file or the new one; a killed writer leaves only a
-// temporary name, which `spotlight train` removes (train/run_dir.h, is_temporary_name).
+// atomic_file.h — how Spotlight writes a whole file that must never be seen half-written
+// (checkpoint tensors, vocabularies and their records, corpus caches, metrics, command
+// outputs): bytes go to "<path>.tmp.<pid>" in the same directory, are flushed and fsync'ed, and
+// only then renamed over <path>. A reader sees the old file or the new one; a killed writer
+// leaves only a temporary name, which `spotlight train` removes (train/run_dir.h,
+// is_temporary_name). Two writers differ on purpose: `translate -o` streams batches through its
+// own interrupt-safe Output (src/cli/text_io.h), and checkpoint directories are published by
+// renaming a whole directory (train/checkpoint.h).
 #pragma once
 
 #include <cstdio>
@@ -13,8 +16,9 @@ namespace spotlight {
 
 class AtomicFile {
  public:
-  // Opens the temporary file (creating <path>'s directory if needed); an Error if it cannot.
-  explicit AtomicFile(std::string path);
+  // Opens the temporary file (with make_dirs, creating <path>'s directory first); an Error if
+  // it cannot.
+  explicit AtomicFile(std::string path, bool make_dirs = false);
   ~AtomicFile();  // without commit(): the temporary file is removed, <path> left as it was
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -32,6 +36,6 @@ class AtomicFile {
 };
 
 // The whole file at once.
-void write_file_atomically(const std::string& path, std::string_view bytes);
+void write_file_atomically(const std::string& path, std::string_view bytes, bool make_dirs = false);
 
 }  // namespace spotlight

@@ -143,7 +143,7 @@ bool read_cache(const std::string& cache_path, const CacheKey& key, long vocab_s
 
 // Writes the cache atomically (atomic_file.h): a later run never reads a half-written one.
 void write_cache(const std::string& cache_path, const CacheKey& key, const ParallelCorpus& c) {
-  AtomicFile out(cache_path);
+  AtomicFile out(cache_path, true);
   uint64_t hash = fnv1a({});
   auto put = [&](const void* src, size_t bytes) {
     out.write(src, bytes);

@@ -202,8 +202,8 @@ void Vocab::train(const std::vector<std::string>& input_files, const std::string
   // The record first: a model file never exists without the record of its training (a record
   // left without its model, by a kill in between, is rewritten when the model is trained again).
   record.model_sha256 = sha256_hex(model);
-  write_file_atomically(vocab_record_path(model_path), record.to_json().dump(2) + "\n");
-  write_file_atomically(model_path, model);
+  write_file_atomically(vocab_record_path(model_path), record.to_json().dump(2) + "\n", true);
+  write_file_atomically(model_path, model, true);
 }
 
 Vocab::Vocab(const std::string& model_path)

@@ -141,6 +141,7 @@ void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_l
   const size_t n = layers.size();
   st.batch = batch;
   st.group = 1;
+  st.capacity = capacity;
   st.length = 0;
   st.mem_block.resize(static_cast<size_t>(batch));
   std::iota(st.mem_block.begin(), st.mem_block.end(), 0);
@@ -156,8 +157,7 @@ void Decoder::start(const Tensor& memory, long batch, std::span<const int> src_l
 }
 
 void Decoder::step(const Tensor& x, DecoderState& st, Tensor& h) const {
-  require(st.self.empty() || st.length < st.self[0].capacity,
-          "Decoder::step: output longer than the cache capacity");
+  require(st.length < st.capacity, "Decoder::step: output longer than the cache capacity");
   const size_t n = layers.size();
   for (size_t i = 0; i < n; ++i) layers[i].step(i == 0 ? x : st.outs[i - 1], st, i, st.outs[i]);
   final_norm_forward(layer_norm, final_norm, n == 0 ? x : st.outs.back(), st.ln, h);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <span>
+#include <vector>
 
 #include "spotlight/kernels.h"
 #include "spotlight/layers/linear.h"
@@ -46,6 +47,9 @@ struct Keys {
     k.causal = true;
     return k;
   }
+  // Keys only points at the lengths: a temporary vector would dangle.
+  static Keys padded(std::vector<int>&&) = delete;
+  static Keys causal_padded(std::vector<int>&&) = delete;
 
   // Keys visible to the queries of block b (before the causal limit), of tk stored.
   long visible(long b, long tk) const {

@@ -62,6 +62,7 @@ struct DecoderLayer {
 struct DecoderState {
   long batch = 0;                      // B rows being decoded (sentences, or sentences × beams)
   long group = 1;                      // rows per memory block (the beam size; 1 for greedy)
+  long capacity = 0;                   // the longest output allowed (start()'s capacity)
   long length = 0;                     // tokens decoded so far (the next token's position)
   std::vector<int> mem_block;          // [B / group] the memory block each group reads
   std::vector<int> mem_len;            // [B / group] its source length
