@@ -4,26 +4,17 @@
 // line buffer), queued until a batch is full or the input pauses, translated, and written in
 // input order, each batch flushed at once. -o FILE is written under a temporary name and renamed
 // at the end; Ctrl-C keeps what was done as FILE.partial.
-#include <fcntl.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <csignal>
-#include <cstring>
-#include <filesystem>
 #include <memory>
 
-#include "spotlight/check.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/text_io.h"
-#include "spotlight/data/corpus.h"
+#include "spotlight/check.h"
 #include "spotlight/decode/search.h"
 #include "spotlight/decode/translator.h"
 #include "spotlight/parallel.h"
@@ -33,7 +24,6 @@ namespace spotlight {
 
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------------------------------------
