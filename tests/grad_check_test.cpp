@@ -43,7 +43,9 @@ struct AttentionSetup {
     for (Param* p : {&mha.q_proj.weight, &mha.k_proj.weight, &mha.v_proj.weight, &mha.q_proj.bias,
                      &mha.k_proj.bias, &mha.v_proj.bias})
       p->grad.zero();
-    Tensor dctx, dprobs, dq, dk, dv, probs = c.probs;
+    Attended core = c;  // the forward's results; the unmasked bug rewrites its probs
+    Tensor& probs = core.probs;
+    Tensor dctx;
     mha.out_proj.backward(c.ctx, w, &dctx);
     if (bug == Bug::unmasked_backward) {  // softmax recomputed over all keys in backward
       for (long b = 0; b < batch; ++b)
@@ -54,10 +56,9 @@ struct AttentionSetup {
           masked_softmax(s, 1.0f / std::sqrt(8.0f), t, false);
         }
     }
-    const Tensor none;
-    const DropoutMask no_dropout;
-    attend_backward(c.q, c.k, c.v, batch, heads, probs, no_dropout, none, dctx, dprobs, dq, dk,
-                    dv);
+    AttendGrads g;
+    attend_backward({c.q, c.k, c.v, batch, heads}, core, dctx, g);
+    Tensor &dq = g.dq, &dk = g.dk, &dv = g.dv;
     if (bug ==
         Bug::missing_scale) {  // dS without its 1/sqrt(Dh): dq, dk come out sqrt(Dh)× too big
       for (long i = 0; i < dq.size(); ++i) dq[i] *= std::sqrt(8.0f);

@@ -43,7 +43,7 @@ std::vector<SentenceScore> score_pairs(const Transformer& model,
       SentenceScore& s = out[order[k + i]];
       for (long t = 0; t < b.tgt_len[i]; ++t) {
         const long row = static_cast<long>(i) * b.tgt_len_max + t;
-        const long col = model.output.column(b.tgt_out[static_cast<size_t>(row)]);
+        const long col = model.output().column(b.tgt_out[static_cast<size_t>(row)]);
         s.logprob += col >= 0 ? c.logits.view().at(row, col)  // a piece outside the shortlist
                               : -std::numeric_limits<float>::infinity();  // has probability 0
       }

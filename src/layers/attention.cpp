@@ -73,9 +73,11 @@ void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long he
 }
 }  // namespace
 
-void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-            const Keys& kb, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
-            Tensor& attn, Tensor& ctx) {
+void attend(const Heads& in, const Keys& kb, float dropout_p, Rng* rng, Attended& out) {
+  const Tensor &q = in.q, &k = in.k, &v = in.v;
+  const long batch = in.batch, heads = in.heads;
+  Tensor &probs = out.probs, &attn = out.attn, &ctx = out.ctx;
+  DropoutMask& drop_mask = out.drop_mask;
   const long d = q.cols(), dh = d / heads;
   require(batch > 0 && q.rows() % batch == 0 && k.same_shape(v) && k.cols() == d &&
               d % heads == 0 && (!kb.block.empty() || kb.stride >= 0 || k.rows() % batch == 0),
@@ -122,9 +124,11 @@ void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long 
   });
 }
 
-void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-                     const Tensor& probs, const DropoutMask& drop_mask, const Tensor& attn,
-                     const Tensor& dctx, Tensor& dprobs, Tensor& dq, Tensor& dk, Tensor& dv) {
+void attend_backward(const Heads& in, const Attended& out, const Tensor& dctx, AttendGrads& g) {
+  const Tensor &q = in.q, &k = in.k, &v = in.v;
+  const long batch = in.batch, heads = in.heads;
+  const Tensor &probs = out.probs, &attn = out.attn;
+  Tensor &dprobs = g.dprobs, &dq = g.dq, &dk = g.dk, &dv = g.dv;
   const long d = q.cols(), dh = d / heads;
   const long tq = q.rows() / batch, tk = k.rows() / batch;
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
@@ -139,7 +143,7 @@ void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long bat
     gemm(scores_block(a, b, h, heads, tq, tk), Op::T, head(dctx, b, tq, h, dh), Op::N,
          head(dv, b, tk, h, dh));  // dv = Aᵀ·dctx
   });
-  dropout_backward(drop_mask, dprobs, dprobs);  // undo dropout on P
+  dropout_backward(out.drop_mask, dprobs, dprobs);  // undo dropout on P
   for_heads(batch, heads, [&](long b, long h) {
     const MatView ds = scores_block(dprobs, b, h, heads, tq, tk);
     masked_softmax_backward(scores_block(probs, b, h, heads, tq, tk), ds, scale);  // undo softmax
@@ -179,7 +183,7 @@ void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch
   k_proj.forward(xkv, c.k);
   v_proj.forward(xkv, c.v);
   c.batch = batch;
-  attend(c.q, c.k, c.v, batch, heads, keys, dropout, rng, c.probs, c.drop_mask, c.attn, c.ctx);
+  attend({c.q, c.k, c.v, batch, heads}, keys, dropout, rng, c);
   out_proj.forward(c.ctx, y);
 }
 
@@ -230,7 +234,7 @@ void MultiHeadAttention::step(const Tensor& x, KVCache& kv, Cache& c, Tensor& y)
   Keys keys;  // every token so far
   keys.stride = kv.capacity;
   keys.len = kv.length;
-  attend(c.q, kv.k, kv.v, rows, heads, keys, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx);
+  attend({c.q, kv.k, kv.v, rows, heads}, keys, 0.0f, nullptr, c);
   out_proj.forward(c.ctx, y);
 }
 
@@ -240,19 +244,17 @@ void MultiHeadAttention::attend_cached(const Tensor& xq, const KVCache& kv, long
   keys.len = kv.length;
   q_proj.forward(xq, c.q);
   c.batch = groups;
-  attend(c.q, kv.k, kv.v, groups, heads, keys, 0.0f, nullptr, c.probs, c.drop_mask, c.attn, c.ctx);
+  attend({c.q, kv.k, kv.v, groups, heads}, keys, 0.0f, nullptr, c);
   out_proj.forward(c.ctx, y);
 }
 
 void MultiHeadAttention::backward(const Tensor& xq, const Tensor& xkv, const Cache& c,
-                                  const Tensor& dy, Tensor& dxq, Tensor& dxkv) {
-  Scratch& s = scratch();
-  out_proj.backward(c.ctx, dy, &s.dctx);  // undo out_proj
-  attend_backward(c.q, c.k, c.v, c.batch, heads, c.probs, c.drop_mask, c.attn, s.dctx, s.dprobs,
-                  s.dq, s.dk, s.dv);        // undo the attention core
-  q_proj.backward(xq, s.dq, &dxq);          // undo q projection
-  k_proj.backward(xkv, s.dk, &dxkv);        // undo k projection
-  v_proj.backward(xkv, s.dv, &dxkv, true);  // undo v projection (fan-in with k)
+                                  const Tensor& dy, Scratch& s, Tensor& dxq, Tensor& dxkv) {
+  out_proj.backward(c.ctx, dy, &s.dctx);                         // undo out_proj
+  attend_backward({c.q, c.k, c.v, c.batch, heads}, c, s.dctx, s.core);  // undo the core
+  q_proj.backward(xq, s.core.dq, &dxq);          // undo q projection
+  k_proj.backward(xkv, s.core.dk, &dxkv);        // undo k projection
+  v_proj.backward(xkv, s.core.dv, &dxkv, true);  // undo v projection (fan-in with k)
 }
 
 }  // namespace spotlight

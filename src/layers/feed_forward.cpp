@@ -22,8 +22,8 @@ void FeedForward::forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const 
   fc2.forward(c.hidden, y);
 }
 
-void FeedForward::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
-  Scratch& s = scratch();
+void FeedForward::backward(const Tensor& x, const Cache& c, const Tensor& dy, Scratch& s,
+                           Tensor& dx) {
   fc2.backward(c.hidden, dy, &s.dhidden);                                     // undo fc2
   dropout_backward(c.mask, s.dhidden, s.dhidden);                              // undo dropout
   const Tensor& act_in = act == Activation::relu ? c.hidden : c.pre;  // (see Cache)

@@ -31,47 +31,51 @@ void DecoderLayer::collect(ParamList& ps) {
 }
 
 void DecoderLayer::forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
-                           const Keys& memory_keys, Cache& c, Tensor& y, Rng* rng) const {
-  self_block.forward(x, c.r_self, c.mid1, rng, [&](const Tensor& in, Tensor& out) {
+                           const Keys& memory_keys, Cache& c, Workspace& ws, Tensor& y,
+                           Rng* rng) const {
+  self_block.forward(x, c.r_self, ws.residual, c.mid1, rng, [&](const Tensor& in, Tensor& out) {
     self_attn.forward(in, in, batch, self_keys, c.self, out, rng);
   });
-  cross_block.forward(c.mid1, c.r_cross, c.mid2, rng, [&](const Tensor& in, Tensor& out) {
-    encoder_attn.forward(in, memory, batch, memory_keys, c.cross, out, rng);
-  });
-  ff_block.forward(c.mid2, c.r_ff, y, rng,
+  cross_block.forward(c.mid1, c.r_cross, ws.residual, c.mid2, rng,
+                      [&](const Tensor& in, Tensor& out) {
+                        encoder_attn.forward(in, memory, batch, memory_keys, c.cross, out, rng);
+                      });
+  ff_block.forward(c.mid2, c.r_ff, ws.residual, y, rng,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
 }
 
 void DecoderLayer::step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) const {
   Cache& c = st.layers[i];
-  self_block.forward(x, c.r_self, c.mid1, nullptr, [&](const Tensor& in, Tensor& out) {
+  Residual::Scratch& rs = st.ws.residual;
+  self_block.forward(x, c.r_self, rs, c.mid1, nullptr, [&](const Tensor& in, Tensor& out) {
     self_attn.step(in, st.self[i], c.self, out);
   });
-  cross_block.forward(c.mid1, c.r_cross, c.mid2, nullptr, [&](const Tensor& in, Tensor& out) {
+  cross_block.forward(c.mid1, c.r_cross, rs, c.mid2, nullptr, [&](const Tensor& in, Tensor& out) {
     // One query block per sentence: its beams read the sentence's memory block together.
     Keys keys = Keys::padded(st.mem_len);
     keys.block = st.mem_block;
     encoder_attn.attend_cached(in, st.memory[i], st.batch / st.group, keys, c.cross, out);
   });
-  ff_block.forward(c.mid2, c.r_ff, y, nullptr,
+  ff_block.forward(c.mid2, c.r_ff, rs, y, nullptr,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, nullptr); });
 }
 
 void DecoderLayer::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy,
-                            Tensor& dx, Tensor& dmemory) {
-  Scratch& s = scratch();
-  ff_block.backward(
-      c.mid2, c.r_ff, dy, s.dmid2,  // undo the feed-forward block
-      [&](const Tensor& in, const Tensor& dout, Tensor& din) { ff.backward(in, c.ff, dout, din); });
-  cross_block.backward(c.mid1, c.r_cross, s.dmid2, s.dmid1,  // undo the cross-attention block
+                            Workspace& ws, Tensor& dx, Tensor& dmemory) {
+  ff_block.backward(c.mid2, c.r_ff, dy, ws.residual, ws.dmid2,  // undo the feed-forward block
+                    [&](const Tensor& in, const Tensor& dout, Tensor& din) {
+                      ff.backward(in, c.ff, dout, ws.feed_forward, din);
+                    });
+  cross_block.backward(c.mid1, c.r_cross, ws.dmid2, ws.residual, ws.dmid1,  // undo cross-attention
                        [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                         encoder_attn.backward(in, memory, c.cross, dout, din, s.dkv);
-                         add_to(dmemory, s.dkv);  // every layer reads the memory
+                         encoder_attn.backward(in, memory, c.cross, dout, ws.attention, din,
+                                               ws.dkv);
+                         add_to(dmemory, ws.dkv);  // every layer reads the memory
                        });
-  self_block.backward(x, c.r_self, s.dmid1, dx,  // undo the self-attention block
+  self_block.backward(x, c.r_self, ws.dmid1, ws.residual, dx,  // undo the self-attention block
                       [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                        self_attn.backward(in, in, c.self, dout, din, s.dkv);
-                        add_to(din, s.dkv);
+                        self_attn.backward(in, in, c.self, dout, ws.attention, din, ws.dkv);
+                        add_to(din, ws.dkv);
                       });
 }
 
@@ -92,13 +96,14 @@ void Decoder::collect(ParamList& ps) {
 }
 
 void Decoder::forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
-                      const Keys& memory_keys, Cache& c, Tensor& h, Rng* rng) const {
+                      const Keys& memory_keys, Cache& c, Workspace& ws, Tensor& h,
+                      Rng* rng) const {
   const size_t n = layers.size();
   c.layers.resize(n);
   c.outs.resize(n);
   for (size_t i = 0; i < n; ++i)
     layers[i].forward(i == 0 ? x : c.outs[i - 1], memory, batch, self_keys, memory_keys,
-                      c.layers[i], c.outs[i], rng);
+                      c.layers[i], ws, c.outs[i], rng);
   const Tensor& top = n == 0 ? x : c.outs.back();
   final_norm_forward(layer_norm, final_norm, top, c.ln, h);
 }
@@ -165,16 +170,16 @@ void Decoder::step(const Tensor& x, DecoderState& st, Tensor& h) const {
 }
 
 void Decoder::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,
-                       Tensor& dx, Tensor& dmemory) {
+                       Workspace& ws, Tensor& dx, Tensor& dmemory) {
   const size_t n = layers.size();
   const Tensor& top = n == 0 ? x : c.outs.back();
   dmemory.resize_like(memory);
   dmemory.zero();
-  Tensor* d = &dbuf_[0];
+  Tensor* d = &ws.dlayer[0];
   final_norm_backward(layer_norm, final_norm, top, c.ln, dh, *d);  // undo the final norm
   for (size_t i = n; i-- > 0;) {
-    Tensor* next = i == 0 ? &dx : (d == &dbuf_[0] ? &dbuf_[1] : &dbuf_[0]);
-    layers[i].backward(i == 0 ? x : c.outs[i - 1], memory, c.layers[i], *d, *next, dmemory);
+    Tensor* next = i == 0 ? &dx : (d == &ws.dlayer[0] ? &ws.dlayer[1] : &ws.dlayer[0]);
+    layers[i].backward(i == 0 ? x : c.outs[i - 1], memory, c.layers[i], *d, ws, *next, dmemory);
     d = next;
   }
   if (n == 0) {

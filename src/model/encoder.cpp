@@ -17,24 +17,25 @@ void EncoderLayer::collect(ParamList& ps) {
   ff_block.collect(ps);
 }
 
-void EncoderLayer::forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& y,
-                           Rng* rng) const {
-  self_block.forward(x, c.r_attn, c.mid, rng, [&](const Tensor& in, Tensor& out) {
+void EncoderLayer::forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Workspace& ws,
+                           Tensor& y, Rng* rng) const {
+  self_block.forward(x, c.r_attn, ws.residual, c.mid, rng, [&](const Tensor& in, Tensor& out) {
     self_attn.forward(in, in, batch, keys, c.attn, out, rng);
   });
-  ff_block.forward(c.mid, c.r_ff, y, rng,
+  ff_block.forward(c.mid, c.r_ff, ws.residual, y, rng,
                    [&](const Tensor& in, Tensor& out) { ff.forward(in, c.ff, out, rng); });
 }
 
-void EncoderLayer::backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx) {
-  Scratch& s = scratch();
-  ff_block.backward(
-      c.mid, c.r_ff, dy, s.dmid,  // undo the feed-forward block
-      [&](const Tensor& in, const Tensor& dout, Tensor& din) { ff.backward(in, c.ff, dout, din); });
-  self_block.backward(x, c.r_attn, s.dmid, dx,  // undo the self-attention block
+void EncoderLayer::backward(const Tensor& x, const Cache& c, const Tensor& dy, Workspace& ws,
+                            Tensor& dx) {
+  ff_block.backward(c.mid, c.r_ff, dy, ws.residual, ws.dmid1,  // undo the feed-forward block
+                    [&](const Tensor& in, const Tensor& dout, Tensor& din) {
+                      ff.backward(in, c.ff, dout, ws.feed_forward, din);
+                    });
+  self_block.backward(x, c.r_attn, ws.dmid1, ws.residual, dx,  // undo the self-attention block
                       [&](const Tensor& in, const Tensor& dout, Tensor& din) {
-                        self_attn.backward(in, in, c.attn, dout, din, s.dkv);
-                        add_to(din, s.dkv);  // q and k/v read the same input
+                        self_attn.backward(in, in, c.attn, dout, ws.attention, din, ws.dkv);
+                        add_to(din, ws.dkv);  // q and k/v read the same input
                       });
 }
 
@@ -54,25 +55,26 @@ void Encoder::collect(ParamList& ps) {
   if (final_norm) layer_norm.collect(ps);
 }
 
-void Encoder::forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& memory,
-                      Rng* rng) const {
+void Encoder::forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Workspace& ws,
+                      Tensor& memory, Rng* rng) const {
   const size_t n = layers.size();
   c.layers.resize(n);
   c.outs.resize(n);
   for (size_t i = 0; i < n; ++i)
-    layers[i].forward(i == 0 ? x : c.outs[i - 1], batch, keys, c.layers[i], c.outs[i], rng);
+    layers[i].forward(i == 0 ? x : c.outs[i - 1], batch, keys, c.layers[i], ws, c.outs[i], rng);
   const Tensor& top = n == 0 ? x : c.outs.back();
   final_norm_forward(layer_norm, final_norm, top, c.ln, memory);
 }
 
-void Encoder::backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Tensor& dx) {
+void Encoder::backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Workspace& ws,
+                       Tensor& dx) {
   const size_t n = layers.size();
   const Tensor& top = n == 0 ? x : c.outs.back();
-  Tensor* d = &dbuf_[0];
+  Tensor* d = &ws.dlayer[0];
   final_norm_backward(layer_norm, final_norm, top, c.ln, dmemory, *d);  // undo the final norm
   for (size_t i = n; i-- > 0;) {
-    Tensor* next = i == 0 ? &dx : (d == &dbuf_[0] ? &dbuf_[1] : &dbuf_[0]);
-    layers[i].backward(i == 0 ? x : c.outs[i - 1], c.layers[i], *d, *next);
+    Tensor* next = i == 0 ? &dx : (d == &ws.dlayer[0] ? &ws.dlayer[1] : &ws.dlayer[0]);
+    layers[i].backward(i == 0 ? x : c.outs[i - 1], c.layers[i], *d, ws, *next);
     d = next;
   }
   if (n == 0) {

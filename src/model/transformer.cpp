@@ -16,7 +16,7 @@ Transformer::Transformer(const ModelConfig& c)
       positions(c.max_positions, c.d_model),
       encoder("encoder.", c.encoder_layers, c.layer_shape()),
       decoder("decoder.", c.decoder_layers, c.layer_shape()),
-      output(embed.weight, {c.pad_id, c.unk_id, c.bos_id, c.eos_id}) {
+      output_(embed.weight, {c.pad_id, c.unk_id, c.bos_id, c.eos_id}) {
   require(c.vocab_size > 4 && c.d_model > 0 && c.ffn > 0 && c.encoder_layers >= 0 &&
               c.decoder_layers >= 0,
           "model: vocab_size, d_model and ffn must be positive");
@@ -51,7 +51,7 @@ void Transformer::zero_grad() {
 void Transformer::set_output_ids(std::vector<int> ids) {
   require(cfg.output_vocab == OutputVocab::target,
           "output ids given to a model whose model.output_vocab is \"all\"");
-  output.set_pieces(std::move(ids));
+  output_.set_pieces(std::move(ids));
 }
 
 void Transformer::save_weights(const std::string& path,
@@ -60,10 +60,10 @@ void Transformer::save_weights(const std::string& path,
   for (const Param* p : params_) refs.emplace_back(p->name, &p->value);
   Tensor mask;
   if (cfg.output_vocab == OutputVocab::target) {
-    require(output.shortlist(), "save_weights: the output vocabulary was never set");
+    require(output_.shortlist(), "save_weights: the output vocabulary was never set");
     mask.resize({cfg.vocab_size});
     mask.zero();
-    for (int id : output.pieces()) mask.data()[id] = 1.0f;
+    for (int id : output_.pieces()) mask.data()[id] = 1.0f;
     refs.emplace_back("output_mask", &mask);
   }
   write_safetensors(path, refs, metadata);
@@ -166,8 +166,8 @@ void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, l
 
 void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
   forward_hidden(b, c, rng);
-  c.logits.resize({c.h.rows(), output.size()});
-  output.forward(c.h.view(), output.weight(c.out_w), c.logits.view());
+  c.logits.resize({c.h.rows(), output_.size()});
+  output_.forward(c.h.view(), output_.weight(c.out_w), c.logits.view());
 }
 
 void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
@@ -181,8 +181,9 @@ void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
     c.src_mask.clear();
     c.tgt_mask.clear();
   }
-  encoder.forward(c.src_x, b.batch, source_keys(b), c.enc, c.memory, rng);
-  decoder.forward(c.tgt_x, c.memory, b.batch, target_keys(b), source_keys(b), c.dec, c.h, rng);
+  encoder.forward(c.src_x, b.batch, source_keys(b), c.enc, c.ws, c.memory, rng);
+  decoder.forward(c.tgt_x, c.memory, b.batch, target_keys(b), source_keys(b), c.dec, c.ws, c.h,
+                  rng);
 }
 
 void Transformer::encode(std::span<const int> src, long batch, std::span<const int> src_len,
@@ -193,13 +194,13 @@ void Transformer::encode(std::span<const int> src, long batch, std::span<const i
   const long len = static_cast<long>(src.size()) / batch;
   for (int l : src_len) require(l >= 1 && l <= len, "encode: source length outside [1, S]");
   embed_tokens(src, batch, len, 0, c.src_x);
-  encoder.forward(c.src_x, batch, Keys::padded(src_len), c.enc, c.memory, nullptr);
+  encoder.forward(c.src_x, batch, Keys::padded(src_len), c.enc, c.ws, c.memory, nullptr);
 }
 
 void Transformer::start(const Cache& c, std::span<const int> src_len, long capacity,
                         DecodeState& st) const {
   decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st.decoder);
-  output.weight(st.out_w);  // a shortlist's rows, gathered once: fixed while decoding
+  output_.weight(st.out_w);  // a shortlist's rows, gathered once: fixed while decoding
 }
 
 void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const {
@@ -207,31 +208,32 @@ void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& log
   require(static_cast<long>(tokens.size()) == rows, "step: one token per row expected");
   embed_tokens(tokens, rows, 1, st.decoder.length, st.x);
   decoder.step(st.x, st.decoder, st.h);
-  require(!output.shortlist() || st.out_w.rows() == output.size(),
+  require(!output_.shortlist() || st.out_w.rows() == output_.size(),
           "step: the decoder state was not started");
-  logprobs.resize({rows, output.size()});
-  output.forward(st.h.view(), output.weight_as_gathered(st.out_w), logprobs.view());
+  logprobs.resize({rows, output_.size()});
+  output_.forward(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view());
   log_softmax(logprobs.view());
 }
 
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
-  require(dlogits.rows() == c.h.rows() && dlogits.cols() == output.size(),
+  require(dlogits.rows() == c.h.rows() && dlogits.cols() == output_.size(),
           "backward: logits gradient shape mismatch");
-  const MatView w = output.weight(c.out_w);
-  const MatView dw = output.gradient(c.out_dw);
-  dh_.resize({c.h.rows(), cfg.d_model});
-  output.backward(c.h.view(), dlogits.view(), w, dw, dh_.view());  // undo the output projection
-  output.add_gradient(c.out_dw);
-  backward_hidden(b, c, dh_);
+  const MatView w = output_.weight(c.out_w);
+  const MatView dw = output_gradient(c);
+  c.dh.resize({c.h.rows(), cfg.d_model});
+  output_.backward(c.h.view(), dlogits.view(), w, dw, c.dh.view());  // undo the output projection
+  add_output_gradient(c);
+  backward_hidden(b, c, c.dh);
 }
 
 void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh) {
-  decoder.backward(c.tgt_x, c.memory, c.dec, dh, dx_, dmemory_);  // undo the decoder
-  dropout_backward(c.tgt_mask, dx_, demb_);                        // undo target dropout
-  embed.backward(b.tgt_in, demb_);                                 // undo target lookup
-  encoder.backward(c.src_x, c.enc, dmemory_, dx_);                 // undo the encoder
-  dropout_backward(c.src_mask, dx_, demb_);                        // undo source dropout
-  embed.backward(b.src, demb_);                                    // undo source lookup
+  Workspace& ws = c.ws;
+  decoder.backward(c.tgt_x, c.memory, c.dec, dh, ws, ws.dx, ws.dmemory);  // undo the decoder
+  dropout_backward(c.tgt_mask, ws.dx, ws.demb);                          // undo target dropout
+  embed.backward(b.tgt_in, ws.demb);                                     // undo target lookup
+  encoder.backward(c.src_x, c.enc, ws.dmemory, ws, ws.dx);               // undo the encoder
+  dropout_backward(c.src_mask, ws.dx, ws.demb);                          // undo source dropout
+  embed.backward(b.src, ws.demb);                                        // undo source lookup
 }
 
 }  // namespace spotlight

@@ -132,7 +132,7 @@ fs::path temp_sibling(const fs::path& dst) {
 }
 
 // optimizer.safetensors: Adam's moments, and the live weights when the model holds averages.
-TensorRefs moments(Adam& adam, const Transformer& model, const std::vector<Tensor>* live) {
+TensorRefs moments(const Adam& adam, const Transformer& model, const std::vector<Tensor>* live) {
   TensorRefs refs;
   const ParamList& ps = model.params();
   for (size_t k = 0; k < ps.size(); ++k) {
@@ -145,16 +145,16 @@ TensorRefs moments(Adam& adam, const Transformer& model, const std::vector<Tenso
 
 }  // namespace
 
-void save_checkpoint(const std::string& dir, const Config& config, const Transformer& model,
-                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state,
-                     const std::vector<Tensor>* live) {
+void save_checkpoint(const std::string& dir, const CheckpointContents& c) {
+  const Transformer& model = c.model;
+  const std::vector<Tensor>* live = c.live;
   require(live == nullptr || live->size() == model.params().size(),
           "save_checkpoint: one live weight tensor per parameter expected");
   const fs::path dst(dir);
   fs::create_directories(dst.parent_path().empty() ? fs::path(".") : dst.parent_path());
   const fs::path tmp = temp_sibling(dst);
   try {
-    json cfg = config.to_json();
+    json cfg = c.config.to_json();
     // Informational (vocab.model decides): the vocabulary size and the fixed special ids.
     cfg["model"]["vocab_size"] = model.cfg.vocab_size;
     cfg["model"]["special_ids"] = {{"pad", model.cfg.pad_id},
@@ -163,14 +163,16 @@ void save_checkpoint(const std::string& dir, const Config& config, const Transfo
                                    {"eos", model.cfg.eos_id}};
     write_text(tmp / "config.json", cfg.dump(2) + "\n");
     model.save_weights((tmp / "model.safetensors").string(), {{"format", "pt"}});
-    fs::copy_file(vocab_path, tmp / "vocab.model");
+    fs::copy_file(c.vocab_path, tmp / "vocab.model");
     // The record of what the vocabulary was trained from, when it has one.
-    if (const std::string record = find_vocab_record(vocab_path); !record.empty())
+    if (const std::string record = find_vocab_record(c.vocab_path); !record.empty())
       fs::copy_file(record, tmp / "vocab.json");
-    if (optimizer != nullptr)
-      write_safetensors((tmp / "optimizer.safetensors").string(), moments(*optimizer, model, live),
-                        {{"step", std::to_string(optimizer->steps())}});
-    if (state != nullptr) write_text(tmp / "trainer_state.json", state->to_json().dump(2) + "\n");
+    if (c.optimizer != nullptr)
+      write_safetensors((tmp / "optimizer.safetensors").string(),
+                        moments(*c.optimizer, model, live),
+                        {{"step", std::to_string(c.optimizer->steps())}});
+    if (c.state != nullptr)
+      write_text(tmp / "trainer_state.json", c.state->to_json().dump(2) + "\n");
     install_dir(tmp, dst);
   } catch (...) {
     std::error_code ec;
@@ -318,8 +320,11 @@ void load_checkpoint_weights(const std::string& dir, Transformer& model) {
   model.load_weights((fs::path(dir) / "model.safetensors").string());
 }
 
-void load_training_state(const std::string& dir, const Transformer& model, Adam& optimizer,
-                         TrainerState& state, std::vector<Tensor>* live) {
+void load_training_state(const std::string& dir, const Transformer& model,
+                         const ResumeState& resume) {
+  Adam& optimizer = resume.optimizer;
+  TrainerState& state = resume.state;
+  std::vector<Tensor>* live = resume.live;
   const fs::path opt = fs::path(dir) / "optimizer.safetensors";
   const fs::path st = fs::path(dir) / "trainer_state.json";
   require(fs::exists(opt) && fs::exists(st),
@@ -430,8 +435,9 @@ void average_checkpoints(const std::vector<std::string>& given, const std::strin
   for (size_t k = 0; k < ps.size(); ++k)
     for (long j = 0; j < ps[k]->value.size(); ++j)
       ps[k]->value[j] = static_cast<float>(sum[k][static_cast<size_t>(j)] * inv);
-  save_checkpoint(out, first.config, *first.model,
-                  (fs::path(inputs.front()) / "vocab.model").string(), nullptr, nullptr);
+  save_checkpoint(out, {.config = first.config,
+                        .model = *first.model,
+                        .vocab_path = (fs::path(inputs.front()) / "vocab.model").string()});
 }
 
 void publish_checkpoint(const std::string& src, const std::string& dst) {

@@ -10,7 +10,7 @@ using Clock = std::chrono::steady_clock;
 LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Batch& b,
                          float label_smoothing, float grad_scale, Tensor* dh) {
   const Tensor& h = cache.h;  // [B·T, D]
-  OutputProjection& out = model.output;
+  const OutputProjection& out = model.output();
   const long n = h.rows(), d = h.cols(), v = out.size();
   // Targets as output columns (PAD → −1, ignored); the weight [V′, D] gathered once.
   cache.targets.resize(b.tgt_out.size());
@@ -20,7 +20,7 @@ LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Ba
   MatView dw;
   if (dh != nullptr) {
     dh->resize({n, d});
-    dw = out.gradient(cache.out_dw);
+    dw = model.output_gradient(cache);
   }
   LossStats st;
   for (long r0 = 0; r0 < n; r0 += kLossChunkRows) {
@@ -34,7 +34,7 @@ LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Ba
     if (dh != nullptr)  // undo the projection of this chunk
       out.backward(hc, cache.logits.view(), w, dw, dh->view().block(r0, 0, rows, d));
   }
-  if (dh != nullptr) out.add_gradient(cache.out_dw);
+  if (dh != nullptr) model.add_output_gradient(cache);
   return st;
 }
 

@@ -282,7 +282,7 @@ void Trainer::setup() {
             "--resume: " + cfg_.vocab.path + " is not the vocabulary " + last +
                 " was trained with; point vocab.path at " + last + "/vocab.model");
     load_checkpoint_weights(last, *model_);  // the averaged weights, with train.ema_decay
-    load_training_state(last, *model_, *adam_, state_, ema_ ? &ema_->weights() : nullptr);
+    load_training_state(last, *model_, {*adam_, state_, ema_ ? &ema_->weights() : nullptr});
     if (ema_) ema_->swap();  // the live weights into the model, the average aside
     drop_rng_.set_state(state_.rng);
     last_saved_step_ = state_.step;
@@ -408,8 +408,12 @@ void Trainer::save(bool publish_best) {
   const fs::path dir = ckpt_dir_ / name;
   saved.train_seconds = state_.train_seconds;
   const UseAverage use(ema_.get());  // model.safetensors: the average; the live weights aside
-  save_checkpoint(dir.string(), cfg_, *model_, vocab_->path(), adam_.get(), &saved,
-                  ema_ ? &ema_->weights() : nullptr);
+  save_checkpoint(dir.string(), {.config = cfg_,
+                                 .model = *model_,
+                                 .vocab_path = vocab_->path(),
+                                 .optimizer = adam_.get(),
+                                 .state = &saved,
+                                 .live = ema_ ? &ema_->weights() : nullptr});
   publish_checkpoint(dir.string(), (ckpt_dir_ / "last").string());
   if (publish_best) publish_checkpoint(dir.string(), (ckpt_dir_ / "best").string());
   prune_checkpoints(ckpt_dir_.string(), cfg_.train.keep_last);

@@ -289,11 +289,11 @@ TEST_CASE("hostile checkpoints are refused with a message saying what is wrong")
     OpenCheckpoint c = open_checkpoint(ck.string());
     Adam adam(c.model->params(), AdamConfig{});
     TrainerState state;
-    CHECK_THROWS_WITH_AS(load_training_state(ck.string(), *c.model, adam, state),
+    CHECK_THROWS_WITH_AS(load_training_state(ck.string(), *c.model, {adam, state}),
                          doctest::Contains("trainer_state.json"), Error);
     st["step"] = 1e300;  // a float where a count belongs
     std::ofstream(ck / "trainer_state.json", std::ios::trunc) << st.dump();
-    CHECK_THROWS_WITH_AS(load_training_state(ck.string(), *c.model, adam, state),
+    CHECK_THROWS_WITH_AS(load_training_state(ck.string(), *c.model, {adam, state}),
                          doctest::Contains("must be an integer"), Error);
   }
 }
@@ -322,7 +322,7 @@ TEST_CASE("disk full while writing a checkpoint: a clear error, the previous che
   OpenCheckpoint c = open_checkpoint(last.string());
   Adam adam(c.model->params(), AdamConfig{});
   TrainerState st;
-  load_training_state(last.string(), *c.model, adam, st);
+  load_training_state(last.string(), *c.model, {adam, st});
   CHECK(st.step == 20);
   // With space again, the run continues from there.
   r = run({"train", "--config", toy.path("cfg.json"), "--resume", "--set", "train.max_steps=40"},

@@ -73,7 +73,7 @@ TEST_CASE("forced decoding with a shortlist: listed targets as the full model sc
   log_softmax(c.logits.view());
   double want = 0.0;
   for (long t = 0; t < b.tgt_len[0]; ++t)
-    want += c.logits.view().at(t, m.output.column(b.tgt_out[static_cast<size_t>(t)]));
+    want += c.logits.view().at(t, m.output().column(b.tgt_out[static_cast<size_t>(t)]));
   expect_near("shortlist score", scores[0].logprob, want, score_tol(3, cfg.vocab_size));
 }
 

@@ -110,7 +110,7 @@ struct Fixture {
     spotlight::TrainerState state;
     state.step = 1;
     ckpt = dir / "ckpt";
-    spotlight::save_checkpoint(ckpt.string(), config, model, vocab_path, &adam, &state);
+    spotlight::save_checkpoint(ckpt.string(), {config, model, vocab_path, &adam, &state});
     for (int k = 0; k < 4; ++k) genuine[k] = slurp(ckpt / kFiles[k]);
 
     if (const char* seeds = std::getenv("SPOTLIGHT_FUZZ_WRITE_SEEDS")) {
@@ -156,7 +156,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (mode == 1 || mode == 2) {
       spotlight::Adam adam(c.model->params(), spotlight::AdamConfig{});
       spotlight::TrainerState state;
-      spotlight::load_training_state(fx.ckpt.string(), *c.model, adam, state);
+      spotlight::load_training_state(fx.ckpt.string(), *c.model, {adam, state});
       if (adam.steps() < 0 || state.step < 0 || state.epoch < 0) {
         std::fprintf(stderr, "a negative step or epoch count was accepted\n");
         std::abort();

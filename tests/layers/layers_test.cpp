@@ -206,7 +206,8 @@ TEST_CASE("FeedForward (ReLU and GELU, with activation dropout) matches finite d
     };
     f();
     CHECK(c.mask.size() == 50);
-    ff.backward(x, c, w, dx);
+    FeedForward::Scratch scratch;
+    ff.backward(x, c, w, scratch, dx);
     expect_gradients({{"x", &x, &dx},
                       {"fc1.weight", &ff.fc1.weight.value, &ff.fc1.weight.grad},
                       {"fc1.bias", &ff.fc1.bias.value, &ff.fc1.bias.grad},
@@ -238,7 +239,8 @@ void check_attention(long tq, long tk, bool self, const Keys& mask, float drop) 
     return dot(y, w);
   };
   f();
-  mha.backward(xq, xkv, c, w, dxq, dxkv);
+  MultiHeadAttention::Scratch scratch;
+  mha.backward(xq, xkv, c, w, scratch, dxq, dxkv);
   std::vector<Checked> items;
   Tensor dx_total;
   if (self) {  // q, k and v all read x: the caller sums the two input gradients

@@ -110,13 +110,13 @@ TEST_CASE("output vocabulary: the logits are the full projection's columns of th
   sub.set_output_ids(ids);
   CHECK(sub.output_size() == static_cast<long>(ids.size()));
   for (size_t c = 0; c < ids.size(); ++c) {  // column ↔ piece, both ways
-    CHECK(sub.output.piece(static_cast<long>(c)) == ids[c]);
-    CHECK(sub.output.column(ids[c]) == static_cast<long>(c));
+    CHECK(sub.output().piece(static_cast<long>(c)) == ids[c]);
+    CHECK(sub.output().column(ids[c]) == static_cast<long>(c));
   }
-  CHECK(sub.output.column(5) == -1);               // not listed: no column
-  CHECK(sub.output.target(5) == sub.output.column(all.unk_id));  // trained as UNK
-  CHECK(sub.output.target(all.pad_id) == -1);      // ignored
-  CHECK(full.output.column(5) == 5);
+  CHECK(sub.output().column(5) == -1);               // not listed: no column
+  CHECK(sub.output().target(5) == sub.output().column(all.unk_id));  // trained as UNK
+  CHECK(sub.output().target(all.pad_id) == -1);      // ignored
+  CHECK(full.output().column(5) == 5);
   const Batch b = random_batch(rng, all, {4, 3}, {5, 2});
   Transformer::Cache cf, cs;
   full.forward(b, cf, nullptr);

@@ -26,16 +26,17 @@ TEST_CASE("encoder stack: input gradient matches finite differences") {
     const long batch = 2, s = 5;
     const std::vector<int> len = {5, 3};
     Encoder::Cache c;
+    Workspace ws;
     Tensor x({batch * s, 16}), mem, w({batch * s, 16}), dx;
     fill_uniform(x, rng);
     fill_uniform(w, rng);
     auto f = [&] {
       Rng drop(5);
-      enc.forward(x, batch, Keys::padded(len), c, mem, &drop);
+      enc.forward(x, batch, Keys::padded(len), c, ws, mem, &drop);
       return dot(mem, w);
     };
     f();
-    enc.backward(x, c, w, dx);
+    enc.backward(x, c, w, ws, dx);
     expect_gradients({{"x", &x, &dx}}, f);
   }
 }
@@ -49,17 +50,19 @@ TEST_CASE("decoder stack: input and memory gradients match finite differences") 
     const long batch = 2, t = 4, s = 6;
     const std::vector<int> tlen = {4, 2}, slen = {3, 6};
     Decoder::Cache c;
+    Workspace ws;
     Tensor x({batch * t, 16}), mem({batch * s, 16}), h, w({batch * t, 16}), dx, dmem;
     fill_uniform(x, rng);
     fill_uniform(mem, rng);
     fill_uniform(w, rng);
     auto f = [&] {
       Rng drop(6);
-      dec.forward(x, mem, batch, Keys::causal_padded(tlen), Keys::padded(slen), c, h, &drop);
+      dec.forward(x, mem, batch, Keys::causal_padded(tlen), Keys::padded(slen), c, ws, h,
+                  &drop);
       return dot(h, w);
     };
     f();
-    dec.backward(x, mem, c, w, dx, dmem);
+    dec.backward(x, mem, c, w, ws, dx, dmem);
     expect_gradients({{"x", &x, &dx}, {"memory", &mem, &dmem}}, f);
   }
 }

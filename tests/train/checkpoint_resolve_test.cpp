@@ -39,7 +39,7 @@ struct FakeRun {
     Rng rng(3);
     Transformer model(m);
     model.init(rng);
-    save_checkpoint((ckpts / name).string(), cfg, model, vocab, nullptr, nullptr);
+    save_checkpoint((ckpts / name).string(), {cfg, model, vocab});
   }
 };
 

@@ -61,7 +61,7 @@ TEST_CASE("a checkpoint round-trips weights, Adam moments and trainer state exac
   Run r;
   const std::string ck = (r.dir / "checkpoints/step_2").string();
   const TrainerState st = r.state();
-  save_checkpoint(ck, r.config, r.model, r.vocab, &r.adam, &st);
+  save_checkpoint(ck, {r.config, r.model, r.vocab, &r.adam, &st});
   for (const char* f : {"config.json", "model.safetensors", "vocab.model", "optimizer.safetensors",
                         "trainer_state.json"})
     CHECK(fs::exists(fs::path(ck) / f));
@@ -77,7 +77,7 @@ TEST_CASE("a checkpoint round-trips weights, Adam moments and trainer state exac
   Adam a2(m2.params(), AdamConfig{});
   TrainerState st2;
   load_checkpoint_weights(ck, m2);
-  load_training_state(ck, m2, a2, st2);
+  load_training_state(ck, m2, {a2, st2});
   for (size_t k = 0; k < m2.params().size(); ++k) {
     CHECK(same_values(m2.params()[k]->value, r.model.params()[k]->value));
     CHECK(same_values(a2.first_moments()[k], r.adam.first_moments()[k]));
@@ -92,10 +92,10 @@ TEST_CASE("last/best are replaced atomically and a failed save leaves the old on
   Run r;
   const fs::path ckdir = r.dir / "checkpoints";
   const TrainerState st = r.state();
-  save_checkpoint((ckdir / "step_1").string(), r.config, r.model, r.vocab, &r.adam, &st);
+  save_checkpoint((ckdir / "step_1").string(), {r.config, r.model, r.vocab, &r.adam, &st});
   publish_checkpoint((ckdir / "step_1").string(), (ckdir / "last").string());
   r.model.params()[0]->value[0] += 1.0f;
-  save_checkpoint((ckdir / "step_2").string(), r.config, r.model, r.vocab, &r.adam, &st);
+  save_checkpoint((ckdir / "step_2").string(), {r.config, r.model, r.vocab, &r.adam, &st});
   publish_checkpoint((ckdir / "step_2").string(), (ckdir / "last").string());
   Transformer m2(r.model.cfg);
   load_checkpoint_weights((ckdir / "last").string(), m2);
@@ -104,15 +104,15 @@ TEST_CASE("last/best are replaced atomically and a failed save leaves the old on
   // A save that fails half-way (here: the vocabulary file vanished) changes nothing.
   fs::remove(r.vocab);
   CHECK_THROWS(
-      save_checkpoint((ckdir / "last").string(), r.config, r.model, r.vocab, &r.adam, &st));
+      save_checkpoint((ckdir / "last").string(), {r.config, r.model, r.vocab, &r.adam, &st}));
   load_checkpoint_weights((ckdir / "last").string(), m2);
   CHECK(m2.params()[0]->value[0] == r.model.params()[0]->value[0]);
   for (const auto& e : fs::directory_iterator(ckdir))
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 
   for (int s = 3; s <= 6; ++s)
-    save_checkpoint((ckdir / ("step_" + std::to_string(s))).string(), r.config, r.model,
-                    (ckdir / "last/vocab.model").string(), nullptr, nullptr);
+    save_checkpoint((ckdir / ("step_" + std::to_string(s))).string(),
+                    {r.config, r.model, (ckdir / "last/vocab.model").string()});
   prune_checkpoints(ckdir.string(), 2);
   CHECK(!fs::exists(ckdir / "step_4"));
   CHECK(fs::exists(ckdir / "step_5"));
@@ -124,7 +124,7 @@ TEST_CASE("incomplete, truncated and mismatched checkpoints are refused by name"
   Run r;
   const std::string ck = (r.dir / "checkpoints/step_2").string();
   const TrainerState st = r.state();
-  save_checkpoint(ck, r.config, r.model, r.vocab, &r.adam, &st);
+  save_checkpoint(ck, {r.config, r.model, r.vocab, &r.adam, &st});
 
   // Resuming a model of another shape.
   ModelConfig other = r.model.cfg;
@@ -134,7 +134,7 @@ TEST_CASE("incomplete, truncated and mismatched checkpoints are refused by name"
   TrainerState s3;
   CHECK_THROWS_WITH_AS(load_checkpoint_weights(ck, m3), doctest::Contains("different model shape"),
                        Error);
-  CHECK_THROWS_WITH_AS(load_training_state(ck, m3, a3, s3),
+  CHECK_THROWS_WITH_AS(load_training_state(ck, m3, {a3, s3}),
                        doctest::Contains("different model shape"), Error);
 
   // Truncated weights.
@@ -148,7 +148,7 @@ TEST_CASE("incomplete, truncated and mismatched checkpoints are refused by name"
   std::ofstream(fs::path(ck) / "trainer_state.json") << "{\"step\": 3,";
   Adam a2(m2.params(), AdamConfig{});
   TrainerState s2;
-  CHECK_THROWS_WITH_AS(load_training_state(ck, m2, a2, s2), doctest::Contains("trainer_state.json"),
+  CHECK_THROWS_WITH_AS(load_training_state(ck, m2, {a2, s2}), doctest::Contains("trainer_state.json"),
                        Error);
 
   // Missing pieces.
@@ -171,8 +171,8 @@ TEST_CASE("averaging checkpoints gives the mean of their weights and refuses mis
   Transformer first(mc), second(mc);
   first.init(rng);
   second.init(rng);
-  save_checkpoint((ckdir / "a").string(), cfg, first, vocab, nullptr, nullptr);
-  save_checkpoint((ckdir / "b").string(), cfg, second, vocab, nullptr, nullptr);
+  save_checkpoint((ckdir / "a").string(), {cfg, first, vocab});
+  save_checkpoint((ckdir / "b").string(), {cfg, second, vocab});
   average_checkpoints({(ckdir / "a").string(), (ckdir / "b").string()}, (ckdir / "avg").string());
   const OpenCheckpoint avg = open_checkpoint((ckdir / "avg").string());
   for (size_t k = 0; k < first.params().size(); ++k)
@@ -193,7 +193,7 @@ TEST_CASE("averaging checkpoints gives the mean of their weights and refuses mis
   Transformer wide(other);
   Config oc = cfg;
   oc.model = other;
-  save_checkpoint((ckdir / "c").string(), oc, wide, vocab, nullptr, nullptr);
+  save_checkpoint((ckdir / "c").string(), {oc, wide, vocab});
   CHECK_THROWS_WITH_AS(
       average_checkpoints({(ckdir / "a").string(), (ckdir / "c").string()}, (ckdir / "x").string()),
       doctest::Contains("different model shape"), Error);

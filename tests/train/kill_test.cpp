@@ -43,7 +43,7 @@ long load_fully(const fs::path& dir) {
   OpenCheckpoint c = open_checkpoint(dir.string());
   Adam adam(c.model->params(), AdamConfig{});
   TrainerState state;
-  load_training_state(dir.string(), *c.model, adam, state);
+  load_training_state(dir.string(), *c.model, {adam, state});
   return state.step;
 }
 

@@ -29,8 +29,8 @@ class TransformerStepModel : public StepModel {
   SpecialPieces specials() const override {
     return {model_.cfg.pad_id, model_.cfg.bos_id, model_.cfg.eos_id};
   }
-  long output_size() const override { return model_.output.size(); }
-  int piece(long column) const override { return model_.output.piece(column); }
+  long output_size() const override { return model_.output_size(); }
+  int piece(long column) const override { return model_.output().piece(column); }
   void step(std::span<const int> pieces, Tensor& logprobs) override;
   void select(std::span<const int> rows) override { state_.select(rows); }
   void expand(long copies) override { state_.expand(copies); }

@@ -72,30 +72,54 @@ struct KVCache {
   void reorder(std::span<const int> blocks, Tensor& spare);
 };
 
+// The attention core's operands: q holds `batch` query blocks (sentences, or in decoding the
+// beams of one sentence) of Tq = q.rows()/batch rows; k and v the keys and values, which a Keys
+// locates; heads are column blocks of width D/heads.
+struct Heads {
+  const Tensor& q;
+  const Tensor& k;
+  const Tensor& v;
+  long batch;
+  long heads;
+};
+
+// What attend() computes, and what its backward reads.
+struct Attended {
+  Tensor probs;           // [B, H, Tq, Tk] softmax output
+  DropoutMask drop_mask;  // [B, H, Tq, Tk] dropout on the probabilities, empty when off
+  Tensor attn;            // [B, H, Tq, Tk] probs after dropout, empty when off
+  Tensor ctx;             // [B·Tq, D] heads concatenated
+};
+
+// What attend_backward() computes: the gradients at q, k and v (overwritten), and its scratch.
+struct AttendGrads {
+  Tensor dq, dk, dv;  // like q, k, v
+  Tensor dprobs;      // [B, H, Tq, Tk] scratch
+};
+
 // The attention core shared by training and decoding: ctx = dropout(softmax(q·kᵀ·scale)) · v
-// per query block (sentence) and head, all gemms on column-block views. q holds B blocks of
-// Tq = q.rows()/B rows; keys as `keys` says. probs [B, H, Tq, Tk] receives the softmax; attn the
-// dropped-out probabilities (only when dropout is on; mask as in dropout()).
-void attend(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-            const Keys& keys, float dropout_p, Rng* rng, Tensor& probs, DropoutMask& drop_mask,
-            Tensor& attn, Tensor& ctx);
-// Backward of attend: dq, dk, dv overwritten. dprobs [B, H, Tq, Tk] is scratch.
-void attend_backward(const Tensor& q, const Tensor& k, const Tensor& v, long batch, long heads,
-                     const Tensor& probs, const DropoutMask& drop_mask, const Tensor& attn,
-                     const Tensor& dctx, Tensor& dprobs, Tensor& dq, Tensor& dk, Tensor& dv);
+// per query block and head, all gemms on column-block views, keys as `keys` says. Dropout (mask
+// as in dropout()) is on iff rng is given and dropout_p > 0.
+void attend(const Heads& in, const Keys& keys, float dropout_p, Rng* rng, Attended& out);
+// Backward of attend over the default Keys layout (training: block b of k holds sentence b);
+// dctx [B·Tq, D] is the gradient at out.ctx.
+void attend_backward(const Heads& in, const Attended& out, const Tensor& dctx, AttendGrads& g);
 
 struct MultiHeadAttention {
   Linear q_proj, k_proj, v_proj, out_proj;
   long heads = 1;
   float dropout = 0.0f;  // on the attention probabilities (fairseq's attention_dropout)
 
-  struct Cache {
-    Tensor q, k, v;    // [B·Tq, D], [B·Tk, D], [B·Tk, D] (a decoding step: the new token's k, v)
-    Tensor probs;      // [B, H, Tq, Tk] softmax output
-    DropoutMask drop_mask;  // [B, H, Tq, Tk] dropout on the probabilities, empty when off
-    Tensor attn;       // [B, H, Tq, Tk] probs after dropout, empty when off
-    Tensor ctx;        // [B·Tq, D] heads concatenated (out_proj input)
+  // The projections and the core's results (probs, drop_mask, attn; ctx is out_proj's input).
+  struct Cache : Attended {
+    Tensor q, k, v;  // [B·Tq, D], [B·Tk, D], [B·Tk, D] (a decoding step: the new token's k, v)
     long batch = 0;
+  };
+  // Backward scratch: nothing in it outlives a call, so every attention of a model can share one
+  // (the caller's Workspace holds it).
+  struct Scratch {
+    Tensor dctx;       // [N, D] gradient at the context
+    AttendGrads core;  // the core's gradients and scratch
   };
 
   MultiHeadAttention() = default;
@@ -122,21 +146,8 @@ struct MultiHeadAttention {
   void attend_cached(const Tensor& xq, const KVCache& kv, long groups, Keys keys, Cache& c,
                      Tensor& y) const;
   // dxq and dxkv overwritten (for self-attention the caller adds them: explicit fan-out).
-  void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy, Tensor& dxq,
-                Tensor& dxkv);
-
- private:
-  // Backward scratch shared by every MultiHeadAttention of this thread: they run backward one at a time
-  // and keep nothing in it between calls, so one set serves all layers (the model's peak
-  // memory holds one set, not one per layer).
-  struct Scratch {
-    Tensor dctx, dq, dk, dv;  // [N, D]
-    Tensor dprobs;            // [B, H, Tq, Tk]
-  };
-  static Scratch& scratch() {
-    static thread_local Scratch s;
-    return s;
-  }
+  void backward(const Tensor& xq, const Tensor& xkv, const Cache& c, const Tensor& dy, Scratch& s,
+                Tensor& dxq, Tensor& dxkv);
 };
 
 }  // namespace spotlight

@@ -20,6 +20,11 @@ struct FeedForward {
     Tensor hidden;  // [N, F] after activation and dropout (fc2 input)
     DropoutMask mask;  // [N, F] dropout, empty when off
   };
+  // Backward scratch: nothing in it outlives a call, so every feed-forward of a model can share
+  // one (the caller's Workspace holds it).
+  struct Scratch {
+    Tensor dhidden;  // [N, F]
+  };
 
   FeedForward() = default;
   // Parameters are named prefix + "fc1" and prefix + "fc2" (fairseq style).
@@ -35,19 +40,8 @@ struct FeedForward {
 
   // x [N, D] → y [N, D]. Dropout is active iff rng is given (training).
   void forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng) const;
-  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
+  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Scratch& s, Tensor& dx);
 
- private:
-  // Backward scratch shared by every FeedForward of this thread: they run backward one at a time
-  // and keep nothing in it between calls, so one set serves all layers (the model's peak
-  // memory holds one set, not one per layer).
-  struct Scratch {
-    Tensor dhidden;  // [N, F]
-  };
-  static Scratch& scratch() {
-    static thread_local Scratch s;
-    return s;
-  }
 };
 
 }  // namespace spotlight

@@ -34,23 +34,13 @@ struct DecoderLayer {
   // x, y [B·T, D]; memory [B·S, D]; self_keys causal over target lengths, memory_keys over
   // source lengths.
   void forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
-               const Keys& memory_keys, Cache& c, Tensor& y, Rng* rng) const;
+               const Keys& memory_keys, Cache& c, Workspace& ws, Tensor& y, Rng* rng) const;
   // Decoding: one new token per row, x, y [B, D]; its keys/values enter layer i's cache in st.
   void step(const Tensor& x, DecoderState& st, size_t i, Tensor& y) const;
   // dx overwritten; dmemory accumulates (+=) this layer's cross-attention gradient.
-  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy, Tensor& dx,
-                Tensor& dmemory);
+  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dy,
+                Workspace& ws, Tensor& dx, Tensor& dmemory);
 
- private:
-  // Backward scratch shared by every DecoderLayer of this thread (they run backward one at a
-  // time and keep nothing in it between calls).
-  struct Scratch {
-    Tensor dmid1, dmid2, dkv;  // [N, D] ([B·S, D] for the memory's dkv)
-  };
-  static Scratch& scratch() {
-    static thread_local Scratch s;
-    return s;
-  }
 };
 
 // The decoder's state while generating: per layer, a KVCache of the self-attention keys/values
@@ -68,6 +58,7 @@ struct DecoderState {
   std::vector<int> mem_len;            // [B / group] its source length
   std::vector<KVCache> self, memory;   // [L] each
   std::vector<DecoderLayer::Cache> layers;  // per-layer scratch
+  Workspace ws;                             // the layers' shared scratch
   std::vector<Tensor> outs;                 // [L] × [B, D]
   LayerNorm::Cache ln;
   Tensor spare;                // select()'s gather buffer, swapped with the tensor it rebuilds
@@ -99,7 +90,7 @@ struct Decoder {
 
   // x [B·T, D] (embedded target input), memory [B·S, D] → h [B·T, D].
   void forward(const Tensor& x, const Tensor& memory, long batch, const Keys& self_keys,
-               const Keys& memory_keys, Cache& c, Tensor& h, Rng* rng) const;
+               const Keys& memory_keys, Cache& c, Workspace& ws, Tensor& h, Rng* rng) const;
   // Decoding: prepares st for `batch` rows over memory [B·S, D] with source lengths src_len,
   // for at most `capacity` output tokens (one row per sentence; st.expand() adds beams).
   void start(const Tensor& memory, long batch, std::span<const int> src_len, long capacity,
@@ -107,11 +98,8 @@ struct Decoder {
   // One token per row: x [B, D] (embedded at position st.length) → h [B, D]; st.length + 1.
   void step(const Tensor& x, DecoderState& st, Tensor& h) const;
   // dh → dx (overwritten) and dmemory (overwritten: the sum over all layers).
-  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh, Tensor& dx,
-                Tensor& dmemory);
-
- private:
-  Tensor dbuf_[2];
+  void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,
+                Workspace& ws, Tensor& dx, Tensor& dmemory);
 };
 
 }  // namespace spotlight

@@ -9,6 +9,7 @@
 #include "spotlight/layers/feed_forward.h"
 #include "spotlight/model_config.h"
 #include "spotlight/model/residual.h"
+#include "spotlight/model/workspace.h"
 
 namespace spotlight {
 
@@ -33,19 +34,10 @@ struct EncoderLayer {
   void collect(ParamList& ps);
 
   // x, y [B·S, D]; keys: the source lengths.
-  void forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& y, Rng* rng) const;
-  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx);
+  void forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Workspace& ws, Tensor& y,
+               Rng* rng) const;
+  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Workspace& ws, Tensor& dx);
 
- private:
-  // Backward scratch shared by every EncoderLayer of this thread (they run backward one at a
-  // time and keep nothing in it between calls).
-  struct Scratch {
-    Tensor dmid, dkv;  // [N, D]
-  };
-  static Scratch& scratch() {
-    static thread_local Scratch s;
-    return s;
-  }
 };
 
 struct Encoder {
@@ -65,13 +57,10 @@ struct Encoder {
   void collect(ParamList& ps);
 
   // x [B·S, D] (embedded source) → memory [B·S, D].
-  void forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Tensor& memory,
-               Rng* rng) const;
+  void forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Workspace& ws,
+               Tensor& memory, Rng* rng) const;
   // dmemory → dx (overwritten).
-  void backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Tensor& dx);
-
- private:
-  Tensor dbuf_[2];
+  void backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Workspace& ws, Tensor& dx);
 };
 
 }  // namespace spotlight

@@ -24,6 +24,12 @@ struct Residual {
     DropoutMask mask;  // [N, D] dropout, empty when off
     Tensor sum;     // [N, D] post-norm: x + dropout(f(x)), the LayerNorm input
   };
+  // Scratch: nothing in it outlives a call, so every residual block of a model can share one
+  // (the caller's Workspace holds it).
+  struct Scratch {
+    Tensor out;              // [N, D] forward: the sublayer's output, needed only until the add
+    Tensor dsum, dout, din;  // [N, D] backward
+  };
 
   Residual() = default;
   Residual(const std::string& norm_name, long dim, Norm k, float p)
@@ -37,9 +43,9 @@ struct Residual {
 
   // f(const Tensor& in, Tensor& out). Dropout is active iff rng is given.
   template <class F>
-  void forward(const Tensor& x, Cache& c, Tensor& y, Rng* rng, F&& f) const {
+  void forward(const Tensor& x, Cache& c, Scratch& s, Tensor& y, Rng* rng, F&& f) const {
     if (kind == Norm::pre) norm.forward(x, c.ln, c.normed);
-    Tensor& out = scratch().out;  // [N, D] sublayer output, dropped out in place
+    Tensor& out = s.out;  // [N, D] sublayer output, dropped out in place
     f(sublayer_input(x, c), out);
     if (rng != nullptr)
       spotlight::dropout(dropout, *rng, out, c.mask, out);
@@ -56,8 +62,8 @@ struct Residual {
   // fb(const Tensor& in, const Tensor& dout, Tensor& din): the sublayer's backward, din
   // overwritten. dx overwritten; must not alias dy.
   template <class FB>
-  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Tensor& dx, FB&& fb) {
-    Scratch& s = scratch();
+  void backward(const Tensor& x, const Cache& c, const Tensor& dy, Scratch& s, Tensor& dx,
+                FB&& fb) {
     const Tensor* dsum = &dy;  // gradient at x + dropout(f(.))
     if (kind == Norm::post) {
       norm.backward(c.sum, c.ln, dy, s.dsum);  // undo the LayerNorm after the sum
@@ -71,19 +77,6 @@ struct Residual {
     } else {
       add(s.din, *dsum, dx);  // f's path + the identity path
     }
-  }
-
- private:
-  // Scratch shared by every Residual of this thread: they run one at a time and keep nothing
-  // in it between calls, so one set serves all layers (the model's peak memory holds one set,
-  // not one per layer).
-  struct Scratch {
-    Tensor dsum, dout, din;  // [N, D] backward
-    Tensor out;               // [N, D] forward: the sublayer's output, needed only until the add
-  };
-  static Scratch& scratch() {
-    static thread_local Scratch s;
-    return s;
   }
 };
 

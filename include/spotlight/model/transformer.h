@@ -34,7 +34,6 @@ class Transformer {
   SinusoidalPositions positions;
   Encoder encoder;  // "encoder.*"
   Decoder decoder;  // "decoder.*"
-  OutputProjection output;  // scores h against E (or its shortlist's rows); no parameter of its own
 
   struct Cache {
     Tensor src_x, tgt_x;  // [B·S, D], [B·T, D] embedded source and target input, dropped out
@@ -44,9 +43,10 @@ class Transformer {
     Decoder::Cache dec;
     Tensor h;       // [B·T, D] decoder output
     Tensor logits;  // [B·T, V′] (forward), or one row chunk of them (chunked training loss)
-    Tensor dh;      // [B·T, D] gradient at the decoder output (chunked training loss)
+    Tensor dh;      // [B·T, D] gradient at the decoder output
     Tensor out_w, out_dw;  // [V′, D] gathered output weights and their gradient (a shortlist)
     std::vector<int> targets;  // tgt_out as output columns (chunked training loss)
+    Workspace ws;              // the layers' shared scratch
   };
 
   explicit Transformer(const ModelConfig& cfg);
@@ -70,11 +70,19 @@ class Transformer {
   // vocabulary, EOS included, PAD and BOS excluded; throws otherwise, or if the config's
   // output_vocab is "all". Empty until set: every piece is scored.
   void set_output_ids(std::vector<int> ids);
-  const std::vector<int>& output_ids() const { return output.pieces(); }
-  long output_size() const { return output.size(); }  // V′ (V when every piece is scored)
+  const std::vector<int>& output_ids() const { return output_.pieces(); }
+  long output_size() const { return output_.size(); }  // V′ (V when every piece is scored)
+  // The output projection: scores h against E (or its shortlist's rows); no parameter of its
+  // own. Read-only: its pieces are set through set_output_ids, which checks them against the
+  // config.
+  const OutputProjection& output() const { return output_; }
+  // Where a backward through output() accumulates the weight gradient (c.out_dw for a
+  // shortlist, E's gradient otherwise), and adding it into E's gradient once the pass is done.
+  MatView output_gradient(Cache& c) { return output_.gradient(c.out_dw); }
+  void add_output_gradient(const Cache& c) { output_.add_gradient(c.out_dw); }
 
   // Logits over the output columns for every target position into c.logits [B·T, V′]
-  // (output.piece(c) is column c's piece). Dropout is active iff rng is given.
+  // (output().piece(c) is column c's piece). Dropout is active iff rng is given.
   void forward(const Batch& batch, Cache& c, Rng* rng) const;
   // dlogits [B·T, V′] → every parameter's gradient (accumulated).
   void backward(const Batch& batch, Cache& c, const Tensor& dlogits);
@@ -111,8 +119,8 @@ class Transformer {
   static Keys target_keys(const Batch& b) { return Keys::causal_padded(b.tgt_len); }
 
  private:
+  OutputProjection output_;
   ParamList params_;
-  Tensor dh_, dx_, dmemory_, demb_;  // backward scratch
 };
 
 // Throws with a message naming the problem unless the batch is well formed for this model:

@@ -15,9 +15,9 @@
 
 #include <array>
 #include <cstdint>
-#include <string>
-
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "spotlight/config.h"
 #include "spotlight/model/transformer.h"
@@ -41,13 +41,30 @@ struct TrainerState {
   static TrainerState from_json(const nlohmann::json& j, const std::string& source);
 };
 
+// What a checkpoint holds: the weights with their config and vocabulary and, for resuming
+// (both null in a weights-only checkpoint), the optimizer and the trainer state. When the model
+// holds averaged weights (train.ema_decay), `live` are the training weights (registry order),
+// kept with the optimizer state.
+struct CheckpointContents {
+  const Config& config;
+  const Transformer& model;
+  std::string vocab_path;  // the SentencePiece model, copied in as vocab.model
+  const Adam* optimizer = nullptr;
+  const TrainerState* state = nullptr;
+  const std::vector<Tensor>* live = nullptr;
+};
+
 // Writes a complete checkpoint directory at `dir` atomically (replacing one that exists).
-// `optimizer` and `state` may be null for weights-only checkpoints. When the model holds
-// averaged weights (train.ema_decay), `live` are the training weights (registry order), kept
-// with the optimizer state for resuming.
-void save_checkpoint(const std::string& dir, const Config& config, const Transformer& model,
-                     const std::string& vocab_path, Adam* optimizer, const TrainerState* state,
-                     const std::vector<Tensor>* live = nullptr);
+void save_checkpoint(const std::string& dir, const CheckpointContents& contents);
+
+// The training state --resume restores beside the weights: Adam's moments and the trainer
+// state and, when given, the live weights (registry order). A checkpoint holds live weights
+// iff it was trained with train.ema_decay; a mismatch is refused.
+struct ResumeState {
+  Adam& optimizer;
+  TrainerState& state;
+  std::vector<Tensor>* live = nullptr;
+};
 
 // The checkpoint directory that `path` (a -c/--checkpoint value) names: `path` itself when it
 // holds a checkpoint (config.json, model.safetensors, vocab.model), or for a run directory
@@ -63,11 +80,9 @@ std::string resolve_checkpoint(const std::string& path);
 Config checkpoint_config(const std::string& path);
 // Loads weights into a model built from checkpoint_config(dir).
 void load_checkpoint_weights(const std::string& dir, Transformer& model);
-// Restores Adam's moments and the trainer state for --resume, and the live weights into
-// `live` (registry order) when given: a checkpoint holds them iff it was trained with
-// train.ema_decay, and a mismatch is refused.
-void load_training_state(const std::string& dir, const Transformer& model, Adam& optimizer,
-                         TrainerState& state, std::vector<Tensor>* live = nullptr);
+// Restores what `resume` names from checkpoint `dir` of this model, for --resume.
+void load_training_state(const std::string& dir, const Transformer& model,
+                         const ResumeState& resume);
 
 // A checkpoint opened for inference: its config, vocabulary and weights. The model is built
 // from the stored config and the vocabulary's size.

@@ -26,6 +26,8 @@ class Adam {
   // State for checkpoints: moments in registry order, and the step count.
   std::vector<Tensor>& first_moments() { return m_; }
   std::vector<Tensor>& second_moments() { return v_; }
+  const std::vector<Tensor>& first_moments() const { return m_; }
+  const std::vector<Tensor>& second_moments() const { return v_; }
   void set_steps(long t) { t_ = t; }
 
  private:
