@@ -2,6 +2,7 @@
 // force-decodes a given translation), records every attention weight (attention_maps.h) and
 // writes one self-contained HTML page (heatmaps, layer and head selectors, the word
 // alignment), an SVG of the cross-attention, or the raw weights as JSON.
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "spotlight/check.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/svg.h"
 #include "spotlight/data/corpus.h"
 #include "spotlight/decode/attention_maps.h"
 #include "spotlight/decode/search.h"
@@ -118,48 +120,26 @@ std::string svg(const AttentionMaps& m, const Vocab& v, long layer) {
   const double width = std::max(left + cell * static_cast<double>(src.size()) + 16,
                                 16 + 6.6 * static_cast<double>(std::max(caption1.size(), caption2.size())));
   const double height = top + cell * static_cast<double>(tgt.size()) + 56;
-  std::string out;
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
-                width, height, width, height);
-  out += buf;
-  for (size_t j = 0; j < src.size(); ++j) {
-    std::snprintf(buf, sizeof buf,
-                  "<text transform=\"translate(%.1f %.1f) rotate(-90)\">%s</text>\n",
-                  left + cell * (static_cast<double>(j) + 0.7), top - 6,
-                  xml_escape(src[j]).c_str());
-    out += buf;
-  }
+  Svg out(width, height);
+  for (size_t j = 0; j < src.size(); ++j)
+    out.vertical_text(left + cell * (static_cast<double>(j) + 0.7), top - 6, src[j]);
   for (size_t i = 0; i < tgt.size(); ++i) {
-    std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
-                  left - 6, top + cell * (static_cast<double>(i) + 0.7),
-                  xml_escape(tgt[i]).c_str());
-    out += buf;
+    out.text(left - 6, top + cell * (static_cast<double>(i) + 0.7), tgt[i], "text-anchor=\"end\"");
     for (size_t j = 0; j < src.size(); ++j) {
       const float x = w[i][j];
       const bool aligned =
           tw[i] >= 0 && sw[j] >= 0 &&
           std::find(pairs.begin(), pairs.end(), std::pair{sw[j], tw[i]}) != pairs.end();
-      std::snprintf(buf, sizeof buf,
-                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.0f\" height=\"%.0f\" "
-                    "fill=\"hsl(215,75%%,%.1f%%)\"%s><title>%s \xE2\x86\x92 %s: %.4f</title></rect>\n",
-                    left + cell * static_cast<double>(j), top + cell * static_cast<double>(i),
-                    cell - 1, cell - 1, 100.0 - 62.0 * std::clamp(x, 0.0f, 1.0f),
-                    aligned ? " stroke=\"#d33\" stroke-width=\"2\"" : "",
-                    xml_escape(tgt[i]).c_str(), xml_escape(src[j]).c_str(), x);
-      out += buf;
+      const std::string style =
+          fmt::format("fill=\"hsl(215,75%,{:.1f}%)\"{}", 100.0 - 62.0 * std::clamp(x, 0.0f, 1.0f),
+                      aligned ? " stroke=\"#d33\" stroke-width=\"2\"" : "");
+      out.rect(left + cell * static_cast<double>(j), top + cell * static_cast<double>(i), cell - 1,
+               cell - 1, style, fmt::format("{} \u2192 {}: {:.4f}", tgt[i], src[j], x));
     }
   }
-  std::snprintf(buf, sizeof buf,
-                "<text x=\"8\" y=\"%.1f\" fill=\"#555\">%s</text>\n"
-                "<text x=\"8\" y=\"%.1f\" fill=\"#555\">%s</text>\n</svg>\n",
-                height - 28, xml_escape(caption1).c_str(), height - 10,
-                xml_escape(caption2).c_str());
-  out += buf;
-  return out;
+  out.text(8, height - 28, caption1, "fill=\"#555\"");
+  out.text(8, height - 10, caption2, "fill=\"#555\"");
+  return out.finish();
 }
 }  // namespace
 

@@ -86,7 +86,7 @@ std::string scores_text(const BleuResult& b, const ChrfResult& c) {
   return bleu_line(b) + "\n" + "chrF2|" + c.signature + " = " + two_decimals(c.score) + "\n";
 }
 
-std::string xml_escape(const std::string& s) {
+std::string xml_escape(std::string_view s) {
   std::string out;
   for (char ch : s) {
     switch (ch) {

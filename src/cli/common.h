@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spotlight/config.h"
@@ -34,7 +35,7 @@ nlohmann::json scores_json(const BleuResult& b, const ChrfResult& c);
 std::string scores_text(const BleuResult& b, const ChrfResult& c);
 
 // Text for XML/HTML/SVG content and attribute values: & < > " escaped.
-std::string xml_escape(const std::string& s);
+std::string xml_escape(std::string_view s);
 
 // Decoding options shared by translate, eval and attend: -c/--checkpoint, --beam, --greedy,
 // --alpha, --patience, --batch-size, --threads.

@@ -1,6 +1,7 @@
 // spotlight plot — how training runs went: training and validation loss, validation BLEU and the
 // learning rate against updates, read from each run's metrics.jsonl and drawn as one SVG (or an
 // HTML page holding it), several runs overlaid in different colours.
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "spotlight/check.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/svg.h"
 
 namespace spotlight {
 
@@ -87,12 +89,6 @@ std::vector<double> ticks(double lo, double hi) {
   return t;
 }
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
 const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                          "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
@@ -103,27 +99,17 @@ struct Line {
 };
 
 // One panel at vertical offset `top`: axes, ticks, grid, title and the lines.
-std::string panel(const std::string& title, const std::vector<Line>& lines, double x_max,
-                  double top) {
+void panel(Svg& out, const std::string& title, const std::vector<Line>& lines, double x_max,
+           double top) {
   const double left = 70, width = 620, height = 170;
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const Line& l : lines)
     for (double v : l.s->y) lo = std::min(lo, v), hi = std::max(hi, v);
-  std::string out;
-  char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">%s</text>\n", left, top - 8,
-                xml_escape(title).c_str());
-  out += buf;
-  std::snprintf(buf, sizeof buf,
-                "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-                "stroke=\"#999\"/>\n",
-                left, top, width, height);
-  out += buf;
+  out.text(left, top - 8, title, "font-weight=\"bold\"");
+  out.rect(left, top, width, height, "fill=\"none\" stroke=\"#999\"");
   if (!std::isfinite(lo)) {
-    std::snprintf(buf, sizeof buf, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#777\">no data</text>\n",
-                  left + 10, top + 24);
-    return out + buf;
+    out.text(left + 10, top + 24, "no data", "fill=\"#777\"");
+    return;
   }
   if (hi - lo < 1e-12 * std::max(1.0, std::abs(hi))) lo -= 0.5 * std::max(std::abs(lo), 1e-6), hi += 0.5 * std::max(std::abs(hi), 1e-6);
   const double pad = 0.05 * (hi - lo);
@@ -131,35 +117,22 @@ std::string panel(const std::string& title, const std::vector<Line>& lines, doub
   auto X = [&](double v) { return left + width * v / x_max; };
   auto Y = [&](double v) { return top + height * (1.0 - (v - lo) / (hi - lo)); };
   for (double t : ticks(lo, hi)) {
-    std::snprintf(buf, sizeof buf,
-                  "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
-                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
-                  left, left + width, Y(t), Y(t), left - 6, Y(t) + 4, fmt(t).c_str());
-    out += buf;
+    out.line(left, Y(t), left + width, Y(t), "stroke=\"#eee\"");
+    out.text(left - 6, Y(t) + 4, fmt::format("{:g}", t), "text-anchor=\"end\"");
   }
   for (double t : ticks(0, x_max)) {
-    std::snprintf(buf, sizeof buf,
-                  "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
-                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-                  X(t), X(t), top, top + height, X(t), top + height + 16, fmt(t).c_str());
-    out += buf;
+    out.line(X(t), top, X(t), top + height, "stroke=\"#eee\"");
+    out.text(X(t), top + height + 16, fmt::format("{:g}", t), "text-anchor=\"middle\"");
   }
   for (const Line& l : lines) {
     if (l.s->x.empty()) continue;
-    std::string pts;
-    for (size_t i = 0; i < l.s->x.size(); ++i) {
-      std::snprintf(buf, sizeof buf, "%s%.1f,%.1f", i ? " " : "", X(l.s->x[i]), Y(l.s->y[i]));
-      pts += buf;
-    }
-    out += "<polyline fill=\"none\" stroke=\"" + l.color + "\" stroke-width=\"1.5\"" +
-           (l.dashed ? " stroke-dasharray=\"5 3\"" : "") + " points=\"" + pts + "\"/>\n";
-    if (l.s->x.size() == 1) {  // a single point would draw nothing
-      std::snprintf(buf, sizeof buf, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n",
-                    X(l.s->x[0]), Y(l.s->y[0]), l.color.c_str());
-      out += buf;
-    }
+    std::vector<std::pair<double, double>> pts;
+    for (size_t i = 0; i < l.s->x.size(); ++i) pts.emplace_back(X(l.s->x[i]), Y(l.s->y[i]));
+    out.polyline(pts, "fill=\"none\" stroke=\"" + l.color + "\" stroke-width=\"1.5\"" +
+                          (l.dashed ? " stroke-dasharray=\"5 3\"" : ""));
+    if (l.s->x.size() == 1)  // a single point would draw nothing
+      out.circle(pts[0].first, pts[0].second, 2.5, "fill=\"" + l.color + "\"");
   }
-  return out;
 }
 
 std::string plot_svg(const std::vector<RunCurves>& runs, bool xmlns) {
@@ -169,14 +142,7 @@ std::string plot_svg(const std::vector<RunCurves>& runs, bool xmlns) {
       for (double x : s->x) x_max = std::max(x_max, x);
   const double legend = 30 + 18.0 * static_cast<double>(runs.size()), panel_h = 230;
   const double height = legend + 3 * panel_h + 20;
-  std::string out;
-  char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "<svg %swidth=\"720\" height=\"%.0f\" viewBox=\"0 0 720 %.0f\" "
-                "font-family=\"sans-serif\" font-size=\"12\">\n"
-                "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
-                xmlns ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", height, height);
-  out += buf;
+  Svg out(720, height, xmlns);
   std::vector<Line> loss, bleu, lr;
   for (size_t i = 0; i < runs.size(); ++i) {
     const std::string color = kColors[i % std::size(kColors)];
@@ -185,20 +151,15 @@ std::string plot_svg(const std::vector<RunCurves>& runs, bool xmlns) {
     loss.push_back({&r.valid_loss, color, true});
     bleu.push_back({&r.bleu, color, false});
     lr.push_back({&r.lr, color, false});
-    std::snprintf(buf, sizeof buf,
-                  "<line x1=\"70\" x2=\"100\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
-                  "stroke-width=\"2\"/><text x=\"108\" y=\"%.0f\">%s</text>\n",
-                  20 + 18.0 * static_cast<double>(i), 20 + 18.0 * static_cast<double>(i),
-                  color.c_str(), 24 + 18.0 * static_cast<double>(i), xml_escape(r.name).c_str());
-    out += buf;
+    const double y = 20 + 18.0 * static_cast<double>(i);
+    out.line(70, y, 100, y, "stroke=\"" + color + "\" stroke-width=\"2\"");
+    out.text(108, y + 4, r.name);
   }
-  out += panel("loss (training solid, validation dashed)", loss, x_max, legend + 20);
-  out += panel("validation BLEU", bleu, x_max, legend + 20 + panel_h);
-  out += panel("learning rate", lr, x_max, legend + 20 + 2 * panel_h);
-  std::snprintf(buf, sizeof buf,
-                "<text x=\"380\" y=\"%.0f\" text-anchor=\"middle\">updates</text>\n</svg>\n",
-                height - 4);
-  return out + buf;
+  panel(out, "loss (training solid, validation dashed)", loss, x_max, legend + 20);
+  panel(out, "validation BLEU", bleu, x_max, legend + 20 + panel_h);
+  panel(out, "learning rate", lr, x_max, legend + 20 + 2 * panel_h);
+  out.text(380, height - 4, "updates", "text-anchor=\"middle\"");
+  return out.finish();
 }
 
 struct PlotArgs {
