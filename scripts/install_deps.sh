@@ -18,7 +18,8 @@ for arg in "$@"; do
 done
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libsentencepiece-dev sentencepiece
-      nlohmann-json3-dev libcli11-dev libspdlog-dev doctest-dev libicu-dev libssl-dev)
+      nlohmann-json3-dev libcli11-dev libspdlog-dev doctest-dev libicu-dev libssl-dev
+      libcpp-httplib-dev curl)
 # clang and its runtimes: the libFuzzer harnesses (scripts/fuzz.sh). Not needed to build or train.
 [ "$want_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 # python3-torch runs tests/torch_parity.py; numpy comes with it.

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   spotlight::add_bench_command(app, action);
   spotlight::add_attend_command(app, action);
   spotlight::add_plot_command(app, action);
+  spotlight::add_serve_command(app, action);
   try {
     app.parse(argc, argv);
     return action ? action() : 0;

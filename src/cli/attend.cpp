@@ -29,58 +29,6 @@ struct AttendArgs : DecodeArgs {
   long layer = -1;  // alignment layer, -1: the last
 };
 
-std::vector<std::string> pieces(const Vocab& v, const std::vector<int>& ids) {
-  std::vector<std::string> out;
-  for (int id : ids) out.push_back(v.piece(id));
-  return out;
-}
-
-// [layer][head][query][key], weights rounded to 4 decimals (the page stays small).
-nlohmann::json weights_json(const std::vector<Tensor>& layers) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const Tensor& t : layers) {
-    const long heads = t.dim(0), q = t.dim(1), k = t.dim(2);
-    nlohmann::json l = nlohmann::json::array();
-    for (long h = 0; h < heads; ++h) {
-      nlohmann::json rows = nlohmann::json::array();
-      for (long i = 0; i < q; ++i) {
-        nlohmann::json row = nlohmann::json::array();
-        for (long j = 0; j < k; ++j)
-          row.push_back(std::round(t.data()[(h * q + i) * k + j] * 1e4f) / 1e4);
-        rows.push_back(std::move(row));
-      }
-      l.push_back(std::move(rows));
-    }
-    out.push_back(std::move(l));
-  }
-  return out;
-}
-
-nlohmann::json maps_json(const AttentionMaps& m, const Vocab& v, const std::string& source,
-                         const std::string& target, long layer) {
-  const std::vector<int> sw = word_of_pieces(v, m.src), tw = word_of_pieces(v, m.tgt);
-  const auto words = word_weights(mean_cross_attention(m, layer), tw, sw);
-  const auto aligned = hard_alignment(words);
-  nlohmann::json pairs = nlohmann::json::array();
-  for (const auto& [s, t] : aligned) pairs.push_back({s, t});
-  return {{"source", source},
-          {"target", target},
-          {"heads", m.heads},
-          {"source_pieces", pieces(v, m.src)},
-          {"target_pieces", pieces(v, m.tgt)},
-          {"decoder_input_pieces", pieces(v, m.tgt_in)},
-          {"encoder", weights_json(m.encoder)},
-          {"decoder", weights_json(m.decoder)},
-          {"cross", weights_json(m.cross)},
-          {"alignment",
-           {{"layer", layer},
-            {"source_words", words_of_pieces(v, m.src)},
-            {"target_words", words_of_pieces(v, m.tgt)},
-            {"weights", words},
-            {"pairs", pairs},
-            {"moses", alignment_string(aligned)}}}};
-}
-
 // The page (src/cli/attend.html, built in as kAttendPage): data as JSON in a script element
 // (every "<" escaped, so no string can close it), drawn by inline script into tables. No
 // network, no external file.
@@ -105,7 +53,7 @@ std::string svg(const AttentionMaps& m, const Vocab& v, long layer) {
   const auto w = mean_cross_attention(m, layer);
   const std::vector<int> sw = word_of_pieces(v, m.src), tw = word_of_pieces(v, m.tgt);
   const auto pairs = hard_alignment(word_weights(w, tw, sw));
-  const auto src = pieces(v, m.src), tgt = pieces(v, m.tgt);
+  const auto src = piece_strings(v, m.src), tgt = piece_strings(v, m.tgt);
   auto longest = [](const std::vector<std::string>& s) {
     size_t n = 0;
     for (const auto& x : s) n = std::max(n, x.size());
@@ -199,7 +147,7 @@ encoder / decoder / cross weights indexed [layer][head][query][key], plus the al
       require(layer <= layers, "--alignment-layer " + std::to_string(layer) + ": the model has " +
                                    std::to_string(layers) + " decoder layers (0 averages them all)");
       const AttentionMaps m = attention_maps(model, src, tgt);
-      const nlohmann::json data = maps_json(m, vocab, a->src, target, layer);
+      const nlohmann::json data = attention_json(m, vocab, a->src, target, layer);
       std::string text;
       if (a->json)
         text = data.dump() + "\n";

@@ -30,5 +30,7 @@ void add_bench_command(CLI::App& app, CommandAction& action);
 void add_attend_command(CLI::App& app, CommandAction& action);
 // spotlight plot --run DIR [--run DIR ...] [-o curves.svg|curves.html]
 void add_plot_command(CLI::App& app, CommandAction& action);
+// spotlight serve --checkpoint DIR [--host H] [--port P] [--threads N] [limits ...]
+void add_serve_command(CLI::App& app, CommandAction& action);
 
 }  // namespace spotlight

@@ -1,6 +1,7 @@
 #include "spotlight/decode/attention_maps.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "spotlight/check.h"
 
@@ -167,6 +168,60 @@ std::vector<std::string> align_pairs(const Transformer& model, const Vocab& voca
     }
   }
   return out;
+}
+
+std::vector<std::string> piece_strings(const Vocab& v, std::span<const int> ids) {
+  std::vector<std::string> out;
+  for (int id : ids) out.push_back(v.piece(id));
+  return out;
+}
+
+namespace {
+// [layer][head][query][key], weights rounded to 4 decimals (a page stays small).
+nlohmann::json weights_json(const std::vector<Tensor>& layers) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Tensor& t : layers) {
+    const long heads = t.dim(0), q = t.dim(1), k = t.dim(2);
+    nlohmann::json l = nlohmann::json::array();
+    for (long h = 0; h < heads; ++h) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (long i = 0; i < q; ++i) {
+        nlohmann::json row = nlohmann::json::array();
+        for (long j = 0; j < k; ++j)
+          row.push_back(std::round(t.data()[(h * q + i) * k + j] * 1e4f) / 1e4);
+        rows.push_back(std::move(row));
+      }
+      l.push_back(std::move(rows));
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+}  // namespace
+
+nlohmann::json attention_json(const AttentionMaps& m, const Vocab& v, const std::string& source,
+                              const std::string& target, long layer) {
+  const std::vector<int> sw = word_of_pieces(v, m.src), tw = word_of_pieces(v, m.tgt);
+  const auto words = word_weights(mean_cross_attention(m, layer), tw, sw);
+  const auto aligned = hard_alignment(words);
+  nlohmann::json pairs = nlohmann::json::array();
+  for (const auto& [s, t] : aligned) pairs.push_back({s, t});
+  return {{"source", source},
+          {"target", target},
+          {"heads", m.heads},
+          {"source_pieces", piece_strings(v, m.src)},
+          {"target_pieces", piece_strings(v, m.tgt)},
+          {"decoder_input_pieces", piece_strings(v, m.tgt_in)},
+          {"encoder", weights_json(m.encoder)},
+          {"decoder", weights_json(m.decoder)},
+          {"cross", weights_json(m.cross)},
+          {"alignment",
+           {{"layer", layer},
+            {"source_words", words_of_pieces(v, m.src)},
+            {"target_words", words_of_pieces(v, m.tgt)},
+            {"weights", words},
+            {"pairs", pairs},
+            {"moses", alignment_string(aligned)}}}};
 }
 
 }  // namespace spotlight

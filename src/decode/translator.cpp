@@ -24,9 +24,8 @@ std::vector<int> encode_source(const Transformer& model, const Vocab& vocab, std
   return ids;
 }
 
-Translator::Translator(const Transformer& model, const Vocab& vocab, const DecodeConfig& d,
-                       const TranslateOptions& o)
-    : model_(model), vocab_(vocab), d_(d), o_(o) {
+void check_translate_options(const ModelConfig& model, const DecodeConfig& d,
+                             const TranslateOptions& o) {
   require(d.beam >= 1, "decode.beam must be at least 1");
   require(o.nbest >= 1 && o.nbest <= d.beam, "--nbest " + std::to_string(o.nbest) +
                                                   " needs a beam of at least that size (beam is " +
@@ -35,9 +34,15 @@ Translator::Translator(const Transformer& model, const Vocab& vocab, const Decod
           "--nbest " + std::to_string(o.nbest) +
               " needs patience·beam of at least that (patience " + std::to_string(d.patience) +
               ", beam " + std::to_string(d.beam) + ")");
-  require(o.alignment_layer <= model.cfg.decoder_layers,
+  require(o.alignment_layer <= model.decoder_layers,
           "--alignment-layer " + std::to_string(o.alignment_layer) + ": the model has " +
-              std::to_string(model.cfg.decoder_layers) + " decoder layers (0 averages them all)");
+              std::to_string(model.decoder_layers) + " decoder layers (0 averages them all)");
+}
+
+Translator::Translator(const Transformer& model, const Vocab& vocab, const DecodeConfig& d,
+                       const TranslateOptions& o)
+    : model_(model), vocab_(vocab), d_(d), o_(o) {
+  check_translate_options(model.cfg, d, o);
   if (o.split) splitter_ = std::make_unique<SentenceSplitter>();
 }
 

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "spotlight/data/vocab.h"
 #include "spotlight/model/transformer.h"
 
@@ -66,5 +68,14 @@ std::vector<std::string> align_pairs(const Transformer& model, const Vocab& voca
                                      const std::vector<std::vector<int>>& src,
                                      const std::vector<std::vector<int>>& tgt, long layer,
                                      long batch_size = 64);
+
+// The pieces of ids as strings ("▁dog", "</s>").
+std::vector<std::string> piece_strings(const Vocab& vocab, std::span<const int> ids);
+
+// Everything `spotlight attend --json` writes, and the page and the server show: the pair (as
+// text and pieces), every map ([layer][head][query][key], rounded to 4 decimals), and the word
+// alignment at `layer` (its word-level weights, pairs and Moses string).
+nlohmann::json attention_json(const AttentionMaps& m, const Vocab& vocab, const std::string& source,
+                              const std::string& target, long layer);
 
 }  // namespace spotlight

@@ -51,6 +51,11 @@ struct TranslateOptions {
   long alignment_layer = -1;
 };
 
+// Throws Error unless these options fit the search and the model: nbest within the beam and
+// ⌈patience·beam⌉, the alignment layer within the decoder's layers.
+void check_translate_options(const ModelConfig& model, const DecodeConfig& d,
+                             const TranslateOptions& o);
+
 // The piece ids a sentence is decoded from: encoded, and cut to the model's max_positions − 1
 // (*truncated says whether it was).
 std::vector<int> encode_source(const Transformer& model, const Vocab& vocab, std::string_view line,
@@ -60,7 +65,7 @@ std::vector<int> encode_source(const Transformer& model, const Vocab& vocab, std
 // line ever added, from 1.
 class Translator {
  public:
-  // Throws Error when nbest does not fit the search (above) or alignment_layer is out of range.
+  // Throws Error when the options do not fit (check_translate_options).
   Translator(const Transformer& model, const Vocab& vocab, const DecodeConfig& d,
              const TranslateOptions& o);
   ~Translator();
