@@ -251,6 +251,12 @@ int run_serve(ServeArgs& a) {
   std::atomic<bool> stopping{false};
   svr.new_task_queue = [n = a.http_threads] { return new httplib::ThreadPool(n); };
   svr.set_payload_max_length(static_cast<size_t>(a.max_body));
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on a port
+  // in use would start and silently take half of its connections.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   const auto secs = [](double s) { return static_cast<time_t>(s); };
   const auto usecs = [](double s) {
     return static_cast<time_t>((s - static_cast<double>(static_cast<long>(s))) * 1e6);
@@ -261,7 +267,9 @@ int run_serve(ServeArgs& a) {
 
   auto send = [](httplib::Response& res, int status, const nlohmann::json& body) {
     res.status = status;
-    res.set_content(body.dump(), "application/json");
+    // Invalid UTF-8 (a client's bytes quoted in a message) becomes U+FFFD, never a failure.
+    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    "application/json");
   };
   auto reply_error = [&](httplib::Response& res, int status, const std::string& msg) {
     send(res, status, error_answer(msg));

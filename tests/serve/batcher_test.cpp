@@ -1,0 +1,186 @@
+// batcher_test.cpp — batching across requests, on a tiny trained model: each request gets
+// exactly the translations `translate` gives its texts; texts of several requests share a batch;
+// a request of many texts is spread over batches and cannot hold back a small one behind it;
+// settings never mix within a batch; a full queue refuses at once; drain finishes what is queued
+// and then refuses.
+#include <doctest/doctest.h>
+
+#include <latch>
+#include <thread>
+
+#include "spotlight/serve/batcher.h"
+#include "spotlight/train/checkpoint.h"
+#include "support/toy_corpus.h"
+
+using namespace spotlight;
+
+namespace {
+
+struct Model {
+  testing::ToyRun toy{"batcher"};
+  OpenCheckpoint ck;
+  Model() { ck = open_checkpoint(toy.train_quietly(60).string()); }
+};
+Model& model() {
+  static Model m;
+  return m;
+}
+
+const std::vector<std::string> kTexts = {"the dog runs",     "a red ball with the cat",
+                                         "",                 "the man sits in the park",
+                                         "a small woman",    "the big blue cat runs in the street",
+                                         "a dog with a ball"};
+
+// The translations Translator gives each text alone (the reference).
+std::vector<std::vector<Translation>> alone(const std::vector<std::string>& texts,
+                                            const DecodeSettings& s) {
+  Model& m = model();
+  DecodeConfig d = m.ck.config.decode;
+  d.beam = s.beam;
+  std::vector<std::vector<Translation>> out;
+  for (const std::string& t : texts) {
+    Translator tr(*m.ck.model, *m.ck.vocab, d, TranslateOptions{s.nbest, false, s.alignment_layer});
+    tr.add(t);
+    out.push_back(tr.translate_queued().front());
+  }
+  return out;
+}
+
+std::vector<std::string> texts_of(const std::vector<std::vector<Translation>>& r) {
+  std::vector<std::string> out;
+  for (const auto& ts : r)
+    for (const Translation& t : ts) out.push_back(t.text);
+  return out;
+}
+
+// Holds the batcher's worker (an exclusive() call that waits) until release().
+struct Hold {
+  std::latch started{1}, go{1};
+  std::thread t;
+  explicit Hold(Batcher& b) {
+    t = std::thread([&] {
+      b.exclusive([&] {
+        started.count_down();
+        go.wait();
+        return 0;
+      });
+    });
+    started.wait();
+  }
+  void release() {
+    go.count_down();
+    t.join();
+  }
+};
+
+}  // namespace
+
+TEST_SUITE_BEGIN("e2e");
+
+TEST_CASE("batcher: concurrent requests share batches and each gets its own translations") {
+  Model& m = model();
+  const DecodeSettings greedy{1, 1, -1}, beam{4, 2, 1};
+  std::vector<BatchReport> batches;
+  std::mutex mu;
+  BatcherOptions o;
+  o.max_wait = std::chrono::milliseconds(50);
+  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    batches.push_back(r);
+  });
+  Hold hold(b);  // everything below is queued before the first batch forms
+  std::vector<std::future<Batcher::Result>> greedy_results, beam_results;
+  for (const std::string& t : kTexts) greedy_results.push_back(b.submit({t}, greedy));
+  beam_results.push_back(b.submit(kTexts, beam));
+  CHECK(b.queued() == 2 * static_cast<long>(kTexts.size()));
+  hold.release();
+  const auto want_greedy = alone(kTexts, greedy), want_beam = alone(kTexts, beam);
+  for (size_t i = 0; i < kTexts.size(); ++i) {
+    CAPTURE(i);
+    const Batcher::Result r = greedy_results[i].get();
+    REQUIRE(r.size() == 1);
+    CHECK(texts_of(r) == texts_of({want_greedy[i]}));
+  }
+  const Batcher::Result r = beam_results[0].get();
+  REQUIRE(r.size() == kTexts.size());
+  CHECK(texts_of(r) == texts_of(want_beam));
+  for (size_t i = 0; i < kTexts.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(r[i].size() == want_beam[i].size());
+    for (size_t k = 0; k < r[i].size(); ++k) CHECK(r[i][k].alignment == want_beam[i][k].alignment);
+  }
+  b.drain();
+  // Two batches: the seven one-text greedy requests together, the beam request apart.
+  REQUIRE(batches.size() == 2);
+  CHECK(batches[0].requests == 7);
+  CHECK(batches[0].texts == 7);
+  CHECK(batches[1].requests == 1);
+  CHECK(batches[1].texts == 7);
+  CHECK(b.queued() == 0);
+}
+
+TEST_CASE("batcher: a request of many texts is spread over batches, a small one goes first") {
+  Model& m = model();
+  const DecodeSettings greedy{1, 1, -1};
+  std::vector<BatchReport> batches;  // written by the worker; read after drain()
+  std::vector<bool> small_done;      // after each batch: is the small request answered?
+  std::shared_future<Batcher::Result> small_seen;
+  BatcherOptions o;
+  // Room for two short sentences: the big request's first and the small one (its EOS counts).
+  const long short_tokens =
+      static_cast<long>(encode_source(*m.ck.model, *m.ck.vocab, "the dog runs").size()) + 1;
+  o.max_batch_tokens = 2 * short_tokens;
+  o.max_wait = std::chrono::milliseconds(0);
+  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
+    batches.push_back(r);
+    small_done.push_back(small_seen.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  });
+  std::vector<std::string> big;
+  for (int i = 0; i < 12; ++i) big.push_back(kTexts[static_cast<size_t>(i) % kTexts.size()]);
+  Hold hold(b);
+  auto big_result = b.submit(big, greedy);                  // first in the queue
+  small_seen = b.submit({"the dog runs"}, greedy).share();  // behind it
+  hold.release();
+  const Batcher::Result all = big_result.get();
+  b.drain();
+  CHECK(texts_of(small_seen.get()) == texts_of(alone({"the dog runs"}, greedy)));
+  CHECK(texts_of(all) == texts_of(alone(big, greedy)));
+  // The first batch took the big request's first text and the small request's one: the small
+  // request was answered after one batch of the big one's many.
+  REQUIRE(batches.size() >= 4);
+  CHECK(batches[0].requests == 2);
+  CHECK(small_done[0]);
+  long texts = 0;
+  for (const BatchReport& r : batches) {
+    CHECK((r.source_tokens <= o.max_batch_tokens || r.texts == 1));  // a long text stands alone
+    texts += r.texts;
+  }
+  CHECK(texts == 13);
+}
+
+TEST_CASE("batcher: a full queue refuses at once, bad settings before queueing, drain then refuses") {
+  Model& m = model();
+  BatcherOptions o;
+  o.max_queued = 3;
+  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o);
+  const DecodeSettings greedy{1, 1, -1};
+  Hold hold(b);
+  auto first = b.submit({"the dog runs", "a cat"}, greedy);
+  CHECK_THROWS_AS(b.submit({"a", "b"}, greedy), QueueFull);  // 2 + 2 > 3
+  auto second = b.submit({"a man"}, greedy);                  // 2 + 1 fits
+  CHECK(b.queued() == 3);
+  CHECK_THROWS_WITH_AS(b.submit({"x"}, DecodeSettings{2, 3, -1}), doctest::Contains("--nbest 3"),
+                       Error);
+  CHECK_THROWS_WITH_AS(b.submit({"x"}, DecodeSettings{1, 1, 9}), doctest::Contains("decoder layers"),
+                       Error);
+  CHECK(b.submit({}, greedy).get().empty());
+  hold.release();
+  std::thread drainer([&] { b.drain(); });
+  CHECK(first.get().size() == 2);  // queued before the drain: translated
+  CHECK(second.get().size() == 1);
+  drainer.join();
+  CHECK_THROWS_AS(b.submit({"late"}, greedy), Stopping);
+  CHECK_THROWS_AS(b.exclusive([] { return 1; }), Stopping);
+}
+
+TEST_SUITE_END();
