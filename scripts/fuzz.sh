@@ -7,7 +7,7 @@
 # as a regression input once fixed (the test suite replays that directory on every run).
 #   scripts/fuzz.sh                     # every harness, 20 s each (as the test command runs it)
 #   scripts/fuzz.sh --seconds 600       # longer, by hand
-#   scripts/fuzz.sh --seconds 60 config bleu   # some harnesses: config checkpoint corpus bleu
+#   scripts/fuzz.sh --seconds 60 config bleu   # some: config checkpoint corpus bleu serve_request
 #   scripts/fuzz.sh --build-only        # configure and build all of build-san/, the test suite
 #                                       # too (scripts/test.sh runs that suite under the sanitizers)
 set -euo pipefail
@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     *) names+=("$1"); shift ;;
   esac
 done
-[ "${#names[@]}" -gt 0 ] || names=(config checkpoint corpus bleu)
+[ "${#names[@]}" -gt 0 ] || names=(config checkpoint corpus bleu serve_request)
 for n in "${names[@]}"; do
   [ -f "tests/fuzz/fuzz_$n.cpp" ] || { echo "fuzz.sh: no harness tests/fuzz/fuzz_$n.cpp" >&2; exit 2; }
 done
