@@ -22,6 +22,8 @@ pkgs=(build-essential cmake pkg-config libopenblas-dev libsentencepiece-dev sent
       libcpp-httplib-dev curl)
 # clang and its runtimes: the libFuzzer harnesses (scripts/fuzz.sh). Not needed to build or train.
 [ "$want_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
+# chromium (headless) and python3-websocket drive the server's page in tests/browser/page_test.py.
+pkgs+=(chromium python3-websocket)
 # python3-torch runs tests/torch_parity.py; numpy comes with it.
 [ "$want_torch" = 1 ] && pkgs+=(python3 python3-torch python3-numpy)
 

@@ -11,6 +11,7 @@
 #include "spotlight/check.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/pages.h"
 #include "cli/svg.h"
 #include "spotlight/data/corpus.h"
 #include "spotlight/decode/attention_maps.h"
@@ -18,7 +19,6 @@
 #include "spotlight/decode/translator.h"
 #include "spotlight/parallel.h"
 #include "spotlight/train/checkpoint.h"
-#include "attend_page.h"  // generated from src/cli/attend.html (CMakeLists.txt)
 
 namespace spotlight {
 
@@ -28,24 +28,6 @@ struct AttendArgs : DecodeArgs {
   bool json = false;
   long layer = -1;  // alignment layer, -1: the last
 };
-
-// The page (src/cli/attend.html, built in as kAttendPage): data as JSON in a script element
-// (every "<" escaped, so no string can close it), drawn by inline script into tables. No
-// network, no external file.
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-  return s;
-}
-
-std::string page(const nlohmann::json& data) {
-  // "<" only occurs inside JSON strings, where \u003c means the same: no "</script>" or "<!--"
-  // in a sentence can end or change the script element.
-  std::string json = replace_all(data.dump(), "<", "\\u003c");
-  std::string html = replace_all(kAttendPage, "@TITLE@", xml_escape(data["source"].get<std::string>()));
-  return replace_all(html, "@DATA@", json);
-}
 
 // The head-averaged cross-attention at the alignment layer as an SVG heatmap, pieces on both
 // axes, the word alignment outlined (the README's picture).
@@ -154,7 +136,7 @@ encoder / decoder / cross weights indexed [layer][head][query][key], plus the al
       else if (a->output.ends_with(".svg"))
         text = svg(m, vocab, layer);
       else
-        text = page(data);
+        text = attend_page(data);
       write_text_output(a->output, text);
       if (a->output != "-")
         spdlog::info("wrote {} ({} bytes; alignment {})", a->output, text.size(),

@@ -1,5 +1,5 @@
 // serve.cpp — `spotlight serve`: the checkpoint behind an HTTP API (cpp-httplib, Debian's
-// libcpp-httplib-dev). Routes: POST /translate (LibreTranslate's API), GET /languages, POST
+// libcpp-httplib-dev). Routes: GET / (a page to try it: pages.h), POST /translate (LibreTranslate's API), GET /languages, POST
 // /v1/translate (the native API: beam, n-best with scores, alignments, attention maps),
 // GET /health, GET /metrics (Prometheus). The request rules are in serve/api.h, the batching
 // across requests in serve/batcher.h; here are HTTP, the limits that need the connection (body
@@ -29,6 +29,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/pages.h"
 #include "cli/text_io.h"
 #include "spotlight/check.h"
 #include "spotlight/decode/attention_maps.h"
@@ -345,6 +346,8 @@ int run_serve(ServeArgs& a) {
     }
     send(res, 200, out);
   }));
+  const std::string page = serve_page();
+  svr.Get("/", route("/", [&](const auto&, auto& res) { res.set_content(page, "text/html; charset=utf-8"); }));
   svr.Get("/languages", route("/languages", [&](const auto&, auto& res) {
     send(res, 200, languages_answer(pair));
   }));

@@ -128,12 +128,13 @@ TEST_CASE("spotlight attend, translate --alignment and plot on a toy model" * do
     CHECK(lower(html).find("http") == std::string::npos);  // no network reference of any kind
     CHECK(html.find(" src=") == std::string::npos);
     CHECK(html.find("<link") == std::string::npos);
-    for (const char* part : {"id=\"kind\"", "id=\"layer\"", "id=\"head\"", "cross-attention",
-                             "encoder self-attention", "decoder masked self-attention"})
+    for (const char* part : {"showAttention(D, ", "select(\"layer\"", "select(\"head\"",
+                             "cross-attention", "encoder self-attention",
+                             "decoder masked self-attention"})
       CHECK(html.find(part) != std::string::npos);
     // The embedded data equals what --json writes.
     const size_t at = html.find("const D = ") + 10;
-    const size_t end = html.find(";\nconst kinds");
+    const size_t end = html.find(";\nshowAttention(D, ");
     REQUIRE(end != std::string::npos);
     const std::string embedded = html.substr(at, end - at);
     CHECK(embedded.find('<') == std::string::npos);  // escaped as \u003c: cannot end the script

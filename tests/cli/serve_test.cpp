@@ -315,6 +315,32 @@ TEST_CASE("serve: SIGTERM finishes the requests in flight, then exits 0") {
   CHECK_FALSE(late.Get("/health"));  // nobody listens any more
 }
 
+TEST_CASE("serve: the page translates and shows the attention maps in a real browser") {
+  // tests/browser/page_test.py drives Debian's chromium over the DevTools protocol: it types a
+  // sentence, presses Translate, checks the translation, the n-best list and every kind of map,
+  // Ctrl+Enter and Tab from the keyboard, and a phone's width.
+  Server s;
+  const std::vector<std::string> want = translate({"the dog runs"});
+  Trained& t = trained();
+  const testing::CliResult r = [&] {
+    const fs::path out = t.toy.dir / "browser.txt";
+    const std::string cmd = "/usr/bin/python3 " + std::string(SPOTLIGHT_SOURCE_DIR) +
+                            "/tests/browser/page_test.py http://127.0.0.1:" +
+                            std::to_string(s.port) + "/ '" + want[0] + "' > " + out.string() +
+                            " 2>&1";
+    const int status = std::system(cmd.c_str());
+    return testing::CliResult{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), ""};
+  }();
+  if (r.code == 77 || r.code == 127) {  // chromium or python3-websocket missing
+    MESSAGE((r.out.find("SKIPPED: ") != std::string::npos
+                 ? r.out.substr(r.out.find("SKIPPED: "))
+                 : std::string("SKIPPED: python3 is not installed")));
+    return;
+  }
+  CHECK_MESSAGE(r.code == 0, r.out);
+  CHECK(r.out.find("ok    the translation is shown") != std::string::npos);
+}
+
 TEST_CASE("serve: flags are checked before the model loads, and a busy port is a usage error") {
   Trained& t = trained();
   testing::CliResult r = testing::run_cli("serve -c " + t.best.string() + " --port 70000", t.toy.dir);

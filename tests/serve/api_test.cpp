@@ -109,9 +109,9 @@ TEST_CASE("LibreTranslate requests: each bad field is a 400 or 413 that names it
   for (const Case& c : cases) {
     CAPTURE(c.key);
     CAPTURE(c.value.dump().substr(0, 60));
-    const auto [status, msg] = with(c.key, c.value);
-    CHECK(status == c.status);
-    CHECK_MESSAGE(msg.find(c.says) != std::string::npos, msg);
+    const std::pair<int, std::string> r = with(c.key, c.value);
+    CHECK(r.first == c.status);
+    CHECK_MESSAGE(r.second.find(c.says) != std::string::npos, r.second);
   }
   // 10,000 characters are fine even when they take 30,000 bytes.
   std::string wide;
