@@ -48,7 +48,7 @@ using Clock = std::chrono::steady_clock;
 struct ServeArgs : DecodeArgs {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int http_threads = 8;
+  int http_threads = 64;
   long max_batch_tokens = 2048;
   double max_wait_ms = 5.0;
   long max_queue = 1024;
@@ -427,7 +427,7 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--port", a->port, "port (default 8080; 0: any free port, printed)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--http-threads", a->http_threads,
-                  "connections served at once (default 8); decoding is shared by all")
+                  "connections served at once (default 64; a keep-alive client holds one); one worker decodes for all")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--max-batch-tokens", a->max_batch_tokens,
                   "source pieces gathered into one decoding batch (default 2048)")
