@@ -4,7 +4,7 @@
   serve_load.py load URL SRC --clients C [--max-requests N]
       C clients, each sending one sentence at a time (LibreTranslate's POST /translate, JSON,
       keep-alive connections) until the sentences of SRC (at most N) are translated once.
-      Prints one JSON line: sentences/s, latency p50/p95/p99 (ms), mean batch size (texts per
+      Prints one JSON line: sentences/s, latency p50/p95/p99 (ms), mean batch size (sentences per
       batch, from /metrics), errors.
   serve_load.py soak URL SRC --clients C --seconds S
       The same, cycling through SRC for S seconds; prints requests done and errors.
@@ -113,8 +113,8 @@ def main():
             before = metrics(url)
             lat, err, wall, by_index = run_clients(url, sentences, clients)
             after = metrics(url)
-            batches = after["spotlight_batch_texts_count"] - before["spotlight_batch_texts_count"]
-            texts = after["spotlight_batch_texts_sum"] - before["spotlight_batch_texts_sum"]
+            batches = after["spotlight_batch_sentences_count"] - before["spotlight_batch_sentences_count"]
+            texts = after["spotlight_batch_sentences_sum"] - before["spotlight_batch_sentences_sum"]
             print(json.dumps({"clients": clients, "sentences": len(lat), "errors": len(err),
                               "seconds": wall, "sentences_per_s": len(lat) / wall,
                               "p50_ms": 1e3 * percentile(lat, 50),

@@ -314,7 +314,9 @@ int run_serve(ServeArgs& a) {
     if (stopping) throw Stopping("the server is shutting down");
     auto result = batcher.submit(call.texts, call.settings);  // its errors are the request's
     try {
-      return result.get();
+      auto out = result.get();
+      metrics.texts(static_cast<long>(out.size()));
+      return out;
     } catch (const Error& e) {  // decoding failed: the server's fault, not the request's
       throw std::runtime_error(e.what());
     }
@@ -395,7 +397,7 @@ int run_serve(ServeArgs& a) {
   std::thread signal_thread([&] {
     const int sig = wait_stop_signal();
     if (sig == 0) return;  // the main thread is ending without a signal
-    spdlog::info("{}: not accepting new requests; finishing those in flight ({} texts queued)",
+    spdlog::info("{}: not accepting new requests; finishing those in flight ({} sentences queued)",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", batcher.queued());
     stopping = true;
     svr.stop();
@@ -436,7 +438,7 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "how long a sentence waits for others to share its batch (default 5)")
       ->check(CLI::Range(0.0, 10000.0));
   cmd->add_option("--max-queue", a->max_queue,
-                  "texts waiting at most; a request beyond it gets 429 (default 1024)")
+                  "sentences waiting at most; a request beyond it gets 429 (default 1024)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-texts", a->limits.max_texts, "texts per request (default 64)")
       ->check(CLI::PositiveNumber);

@@ -96,6 +96,36 @@ void append_shifted(std::string& out, const std::string& alignment, long src_off
 
 }  // namespace
 
+std::vector<Translation> join_sentences(const Vocab& vocab,
+                                        const std::vector<std::vector<int>>& sources,
+                                        const std::vector<std::vector<Translation>>& parts,
+                                        bool alignment) {
+  std::vector<Translation> out;
+  if (parts.size() == 1) return parts.front();
+  size_t entries = 0;
+  for (const auto& p : parts) entries = std::max(entries, p.size());
+  for (size_t k = 0; k < entries; ++k) {
+    Translation joined;
+    long src_words = 0, tgt_words = 0;
+    for (size_t s = 0; s < parts.size(); ++s) {
+      if (parts[s].empty()) continue;
+      const Translation& t = parts[s][std::min(k, parts[s].size() - 1)];
+      if (!t.text.empty()) joined.text += (joined.text.empty() ? "" : " ") + t.text;
+      joined.log_prob += t.log_prob;
+      joined.score += t.score;
+      joined.tokens += t.tokens;
+      joined.ids.insert(joined.ids.end(), t.ids.begin(), t.ids.end());
+      if (alignment) {
+        append_shifted(joined.alignment, t.alignment, src_words, tgt_words);
+        src_words += word_count(vocab, sources[s]);
+        tgt_words += word_count(vocab, t.ids);
+      }
+    }
+    out.push_back(std::move(joined));
+  }
+  return out;
+}
+
 std::vector<std::vector<Translation>> Translator::translate_queued() {
   // Every sentence of every queued line in one list: the search sorts them by length.
   std::vector<std::vector<int>> src;
@@ -153,26 +183,10 @@ std::vector<std::vector<Translation>> Translator::translate_queued() {
       out[i] = std::move(per_sentence[s0++]);
       continue;
     }
-    size_t entries = 0;
-    for (size_t s = s0; s < s0 + n; ++s) entries = std::max(entries, per_sentence[s].size());
-    for (size_t k = 0; k < entries; ++k) {
-      Translation joined;
-      long src_words = 0, tgt_words = 0;
-      for (size_t s = s0; s < s0 + n; ++s) {
-        const Translation& t = per_sentence[s][std::min(k, per_sentence[s].size() - 1)];
-        if (!t.text.empty()) joined.text += (joined.text.empty() ? "" : " ") + t.text;
-        joined.log_prob += t.log_prob;
-        joined.score += t.score;
-        joined.tokens += t.tokens;
-        joined.ids.insert(joined.ids.end(), t.ids.begin(), t.ids.end());
-        if (o_.alignment_layer >= 0) {
-          append_shifted(joined.alignment, t.alignment, src_words, tgt_words);
-          src_words += word_count(vocab_, queue_[i].sentences[s - s0]);
-          tgt_words += word_count(vocab_, t.ids);
-        }
-      }
-      out[i].push_back(std::move(joined));
-    }
+    std::vector<std::vector<Translation>> parts(
+        std::make_move_iterator(per_sentence.begin() + static_cast<long>(s0)),
+        std::make_move_iterator(per_sentence.begin() + static_cast<long>(s0 + n)));
+    out[i] = join_sentences(vocab_, queue_[i].sentences, parts, o_.alignment_layer >= 0);
     s0 += n;
   }
   queue_.clear();

@@ -7,14 +7,18 @@ namespace spotlight {
 using Clock = std::chrono::steady_clock;
 
 struct Batcher::Request {
-  std::vector<std::string> texts;
-  std::vector<long> tokens;  // source pieces of each text (its EOS included)
+  std::vector<std::string> sentences;    // every text's sentences, in order
+  std::vector<std::vector<int>> ids;     // their source pieces
+  std::vector<size_t> first, count;      // per text: its first sentence and how many
   DecodeSettings settings;
   Clock::time_point arrived;
-  size_t next = 0;  // the first text not yet taken into a batch
-  size_t done = 0;  // texts translated
-  Result result;
+  size_t next = 0;  // the first sentence not yet taken into a batch
+  size_t done = 0;  // sentences translated
+  bool failed = false;
+  std::vector<std::vector<Translation>> parts;  // per sentence, best first
   std::promise<Result> promise;
+
+  long tokens(size_t s) const { return static_cast<long>(ids[s].size()) + 1; }  // with EOS
 };
 
 Batcher::Batcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
@@ -22,6 +26,7 @@ Batcher::Batcher(const Transformer& model, const Vocab& vocab, const DecodeConfi
     : model_(model), vocab_(vocab), decode_(decode), o_(o), on_batch_(std::move(on_batch)) {
   require(o.max_batch_tokens >= 1 && o.max_queued >= 1 && o.max_wait.count() >= 0,
           "batcher: the token budget and the queue must hold at least one, the wait be >= 0");
+  if (o.split) splitter_ = std::make_unique<SentenceSplitter>();
   worker_ = std::thread([this] { run(); });
 }
 
@@ -39,26 +44,37 @@ std::future<Batcher::Result> Batcher::submit(std::vector<std::string> texts,
   check(s);
   auto r = std::make_shared<Request>();
   r->settings = s;
-  r->tokens.reserve(texts.size());
   long tokens = 0;
-  for (const std::string& t : texts) {  // the budget's measure, outside the lock
-    r->tokens.push_back(static_cast<long>(encode_source(model_, vocab_, t).size()) + 1);
-    tokens += r->tokens.back();
+  for (const std::string& t : texts) {  // cut and encoded outside the queue's lock
+    std::vector<std::string> pieces;
+    if (splitter_) {
+      std::lock_guard<std::mutex> lock(split_mu_);
+      pieces = splitter_->split(t);
+    } else {
+      pieces = {t};
+    }
+    r->first.push_back(r->sentences.size());
+    r->count.push_back(pieces.size());
+    for (std::string& p : pieces) {
+      r->ids.push_back(encode_source(model_, vocab_, p));
+      r->sentences.push_back(std::move(p));
+      tokens += r->tokens(r->sentences.size() - 1);
+    }
   }
-  r->texts = std::move(texts);
-  r->result.resize(r->texts.size());
+  r->parts.resize(r->sentences.size());
   std::future<Result> f = r->promise.get_future();
-  if (r->texts.empty()) {
-    r->promise.set_value({});
+  if (r->sentences.empty()) {
+    r->promise.set_value(Result(texts.size()));
     return f;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) throw Stopping("the server is shutting down");
-    const long n = static_cast<long>(r->texts.size());
+    const long n = static_cast<long>(r->sentences.size());
     if (queued_ + n > o_.max_queued)
       throw QueueFull("the translation queue is full (" + std::to_string(queued_) + " of " +
-                      std::to_string(o_.max_queued) + " texts waiting): try again shortly");
+                      std::to_string(o_.max_queued) + " sentences waiting, " +
+                      std::to_string(n) + " more asked): try again shortly");
     r->arrived = Clock::now();
     queued_ += n;
     queued_tokens_ += tokens;
@@ -112,7 +128,7 @@ void Batcher::run() {
 }
 
 // Waits (lock held) until the budget is full or the oldest text has waited max_wait, then takes
-// texts of the oldest request's settings from the waiting requests in turn.
+// sentences of the oldest request's settings from the waiting requests in turn.
 std::vector<Batcher::Item> Batcher::next_batch(std::unique_lock<std::mutex>& lock) {
   const Clock::time_point deadline = waiting_.front()->arrived + o_.max_wait;
   cv_.wait_until(lock, deadline,
@@ -121,10 +137,10 @@ std::vector<Batcher::Item> Batcher::next_batch(std::unique_lock<std::mutex>& loc
   std::vector<Item> batch;
   long tokens = 0;
   for (bool took = true; took && tokens < o_.max_batch_tokens;) {
-    took = false;  // one round: the next text of every waiting request with these settings
+    took = false;  // one round: the next sentence of every waiting request with these settings
     for (const auto& r : waiting_) {
-      if (!(r->settings == key) || r->next == r->texts.size()) continue;
-      const long t = r->tokens[r->next];
+      if (!(r->settings == key) || r->next == r->sentences.size()) continue;
+      const long t = r->tokens(r->next);
       if (!batch.empty() && tokens + t > o_.max_batch_tokens) continue;
       batch.push_back({r, r->next++});
       tokens += t;
@@ -134,8 +150,22 @@ std::vector<Batcher::Item> Batcher::next_batch(std::unique_lock<std::mutex>& loc
   }
   queued_ -= static_cast<long>(batch.size());
   queued_tokens_ -= tokens;
-  std::erase_if(waiting_, [](const auto& r) { return r->next == r->texts.size(); });
+  std::erase_if(waiting_, [](const auto& r) { return r->next == r->sentences.size(); });
   return batch;
+}
+
+// A request whose every sentence is translated: its texts' sentences joined back.
+Batcher::Result Batcher::finish(Request& r) const {
+  Result out(r.first.size());
+  for (size_t t = 0; t < out.size(); ++t) {
+    const auto b = r.parts.begin() + static_cast<long>(r.first[t]);
+    const std::vector<std::vector<Translation>> parts(std::make_move_iterator(b),
+                                                      std::make_move_iterator(b + static_cast<long>(r.count[t])));
+    const std::vector<std::vector<int>> ids(r.ids.begin() + static_cast<long>(r.first[t]),
+                                            r.ids.begin() + static_cast<long>(r.first[t] + r.count[t]));
+    out[t] = join_sentences(vocab_, ids, parts, r.settings.alignment_layer >= 0);
+  }
+  return out;
 }
 
 void Batcher::translate(const std::vector<Item>& batch) {
@@ -144,34 +174,34 @@ void Batcher::translate(const std::vector<Item>& batch) {
   BatchReport report;
   try {
     std::unique_ptr<Translator>& tr = translators_[s.key()];
-    if (!tr) {
+    if (!tr) {  // sentences in, so the translator splits nothing
       DecodeConfig d = decode_;
       d.beam = s.beam;
       tr = std::make_unique<Translator>(model_, vocab_, d,
-                                        TranslateOptions{s.nbest, o_.split, s.alignment_layer});
+                                        TranslateOptions{s.nbest, false, s.alignment_layer});
     }
-    const TranslateReport before = tr->report();
-    for (const Item& it : batch) tr->add(it.request->texts[it.index]);
-    report.sentences = tr->queued_sentences();
-    Result out = tr->translate_queued();
-    report.output_tokens = tr->report().output_tokens - before.output_tokens;
+    const long before = tr->report().output_tokens;
+    for (const Item& it : batch) tr->add(it.request->sentences[it.index]);
+    std::vector<std::vector<Translation>> out = tr->translate_queued();
+    report.output_tokens = tr->report().output_tokens - before;
     for (size_t k = 0; k < batch.size(); ++k) {
       Request& r = *batch[k].request;
-      r.result[batch[k].index] = std::move(out[k]);
-      if (++r.done == r.texts.size()) r.promise.set_value(std::move(r.result));
+      if (r.failed) continue;
+      r.parts[batch[k].index] = std::move(out[k]);
+      if (++r.done == r.sentences.size()) r.promise.set_value(finish(r));
     }
   } catch (...) {  // every request of the batch gets the error, once
     for (const Item& it : batch) {
       Request& r = *it.request;
-      if (r.done == r.texts.size()) continue;
-      r.done = r.texts.size();
+      if (r.failed || r.done == r.sentences.size()) continue;
+      r.failed = true;
       r.promise.set_exception(std::current_exception());
     }
   }
-  report.texts = static_cast<long>(batch.size());
+  report.sentences = static_cast<long>(batch.size());
   std::vector<const Request*> seen;
   for (const Item& it : batch) {
-    report.source_tokens += it.request->tokens[it.index];
+    report.source_tokens += it.request->tokens(it.index);
     if (std::find(seen.begin(), seen.end(), it.request.get()) == seen.end())
       seen.push_back(it.request.get());
   }

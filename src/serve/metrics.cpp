@@ -38,7 +38,7 @@ std::string Histogram::text(const std::string& name, const std::string& help) co
 
 ServerMetrics::ServerMetrics()
     : latency_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
-      batch_texts_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {}
+      batch_sentences_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {}
 
 void ServerMetrics::request(const std::string& endpoint, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -49,11 +49,15 @@ void ServerMetrics::request(const std::string& endpoint, int status, double seco
 void ServerMetrics::batch(const BatchReport& b) {
   std::lock_guard<std::mutex> lock(mu_);
   ++batches_;
-  texts_ += b.texts;
   sentences_ += b.sentences;
   output_tokens_ += b.output_tokens;
   decode_seconds_ += b.seconds;
-  batch_texts_.observe(static_cast<double>(b.texts));
+  batch_sentences_.observe(static_cast<double>(b.sentences));
+}
+
+void ServerMetrics::texts(long n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  texts_ += n;
 }
 
 std::string ServerMetrics::text(long queued) const {
@@ -76,9 +80,9 @@ std::string ServerMetrics::text(long queued) const {
   counter("spotlight_decode_seconds_total", "Time spent decoding batches.", number(decode_seconds_));
   out += latency_.text("spotlight_request_duration_seconds",
                        "Time from a request's arrival to its answer.");
-  out += batch_texts_.text("spotlight_batch_texts", "Texts per decoded batch.");
-  out += "# HELP spotlight_queue_texts Texts waiting for a batch.\n"
-         "# TYPE spotlight_queue_texts gauge\nspotlight_queue_texts " +
+  out += batch_sentences_.text("spotlight_batch_sentences", "Sentences per decoded batch.");
+  out += "# HELP spotlight_queue_sentences Sentences waiting for a batch.\n"
+         "# TYPE spotlight_queue_sentences gauge\nspotlight_queue_sentences " +
          std::to_string(queued) + "\n";
   return out;
 }

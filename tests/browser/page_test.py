@@ -127,6 +127,8 @@ def main():
         b.call("Page.navigate", url=url)
         b.wait_for("document.readyState === 'complete' && !!document.getElementById('go')",
                    "the page to load")
+        b.wait_for("document.getElementById('pair').textContent.length > 0",
+                   "the language pair (the page asks /languages)")
         check(b.js("document.getElementById('pair').textContent") == "(en \u2192 fr)",
               "the page names the language pair it asked /languages for")
         # Type a sentence (as key input into the focused text box) and press the button.

@@ -251,7 +251,7 @@ TEST_CASE("serve: a full queue answers 429 at once, and the queued request is st
   auto first = std::async(std::launch::async, [&] {
     return s.post("/translate", json{{"q", kTexts}, {"source", "en"}, {"target", "fr"}}.dump());
   });
-  REQUIRE(testing::wait_until([&] { return s.metric("spotlight_queue_texts") == 3.0; }, kTimeout));
+  REQUIRE(testing::wait_until([&] { return s.metric("spotlight_queue_sentences") == 3.0; }, kTimeout));
   auto r = s.client().Post("/translate",
                            json{{"q", {"a", "b"}}, {"source", "en"}, {"target", "fr"}}.dump(),
                            "application/json");
@@ -302,7 +302,7 @@ TEST_CASE("serve: SIGTERM finishes the requests in flight, then exits 0") {
   auto inflight = std::async(std::launch::async, [&] {
     return s->post("/translate", json{{"q", kTexts}, {"source", "en"}, {"target", "fr"}}.dump());
   });
-  REQUIRE(testing::wait_until([&] { return s->metric("spotlight_queue_texts") == 3.0; }, kTimeout));
+  REQUIRE(testing::wait_until([&] { return s->metric("spotlight_queue_sentences") == 3.0; }, kTimeout));
   ::kill(s->child->pid(), SIGTERM);
   const auto [status, a] = inflight.get();
   CHECK(status == 200);

@@ -113,9 +113,9 @@ TEST_CASE("batcher: concurrent requests share batches and each gets its own tran
   // Two batches: the seven one-text greedy requests together, the beam request apart.
   REQUIRE(batches.size() == 2);
   CHECK(batches[0].requests == 7);
-  CHECK(batches[0].texts == 7);
+  CHECK(batches[0].sentences == 7);
   CHECK(batches[1].requests == 1);
-  CHECK(batches[1].texts == 7);
+  CHECK(batches[1].sentences == 7);
   CHECK(b.queued() == 0);
 }
 
@@ -152,10 +152,59 @@ TEST_CASE("batcher: a request of many texts is spread over batches, a small one 
   CHECK(small_done[0]);
   long texts = 0;
   for (const BatchReport& r : batches) {
-    CHECK((r.source_tokens <= o.max_batch_tokens || r.texts == 1));  // a long text stands alone
-    texts += r.texts;
+    CHECK((r.source_tokens <= o.max_batch_tokens || r.sentences == 1));  // a long one alone
+    texts += r.sentences;
   }
   CHECK(texts == 13);
+}
+
+TEST_CASE("batcher: a long paragraph is decoded sentence by sentence over several batches") {
+  Model& m = model();
+  const DecodeSettings beam{3, 2, 1};  // n-best and alignments joined across the sentences
+  // "!" ends a sentence before a lower-case word too (a "." there would not: UAX #29).
+  const std::string paragraph =
+      "the dog runs! a red ball with the cat! the man sits in the park! a small woman! "
+      "the big blue cat runs in the street! a dog with a ball!";
+  std::vector<BatchReport> batches;
+  std::vector<bool> small_done;
+  std::shared_future<Batcher::Result> small_seen;
+  BatcherOptions o;
+  o.split = true;
+  auto tokens = [&](const char* t) {
+    return static_cast<long>(encode_source(*m.ck.model, *m.ck.vocab, t).size()) + 1;
+  };
+  o.max_batch_tokens = tokens("the dog runs!") + tokens("the dog runs");  // room for two
+  o.max_wait = std::chrono::milliseconds(0);
+  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
+    batches.push_back(r);
+    small_done.push_back(small_seen.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  });
+  Hold hold(b);
+  auto big = b.submit({paragraph, "", "a cat! a dog!"}, beam);
+  small_seen = b.submit({"the dog runs"}, beam).share();
+  CHECK(b.queued() == 6 + 1 + 2 + 1);  // sentences, the empty text counting one
+  hold.release();
+  const Batcher::Result got = big.get();
+  b.drain();
+  // What translate gives the same texts, each split and joined by Translator itself.
+  DecodeConfig d = m.ck.config.decode;
+  d.beam = beam.beam;
+  Translator tr(*m.ck.model, *m.ck.vocab, d, TranslateOptions{beam.nbest, true, beam.alignment_layer});
+  for (const char* t : {paragraph.c_str(), "", "a cat! a dog!"}) tr.add(t);
+  const auto want = tr.translate_queued();
+  REQUIRE(got.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    REQUIRE(got[i].size() == want[i].size());
+    for (size_t k = 0; k < got[i].size(); ++k) {
+      CHECK(got[i][k].text == want[i][k].text);
+      CHECK(got[i][k].alignment == want[i][k].alignment);
+      CHECK(got[i][k].ids == want[i][k].ids);
+      CHECK(got[i][k].tokens == want[i][k].tokens);
+    }
+  }
+  CHECK(batches.size() >= 4);  // ten sentences, about two a batch
+  CHECK(small_done[0]);        // the small request rode in the first batch
 }
 
 TEST_CASE("batcher: a full queue refuses at once, bad settings before queueing, drain then refuses") {

@@ -61,6 +61,15 @@ void check_translate_options(const ModelConfig& model, const DecodeConfig& d,
 std::vector<int> encode_source(const Transformer& model, const Vocab& vocab, std::string_view line,
                                bool* truncated = nullptr);
 
+// The translations of a line cut into sentences, from each sentence's (parts[s], best first;
+// sources[s] its piece ids): entry k joins the sentences' k-th (a sentence with fewer repeats
+// its last): texts joined with a space, scores and token counts summed, ids concatenated, and
+// with `alignment` the alignments joined, words numbered across the sentences.
+std::vector<Translation> join_sentences(const Vocab& vocab,
+                                        const std::vector<std::vector<int>>& sources,
+                                        const std::vector<std::vector<Translation>>& parts,
+                                        bool alignment);
+
 // Queues lines and translates them a batch at a time; line numbers (for the report) count every
 // line ever added, from 1.
 class Translator {

@@ -1,12 +1,13 @@
-// batcher.h — translation of concurrent requests in shared batches. Requests queue their texts;
-// one worker thread gathers texts from every waiting request, up to a token budget or until the
-// oldest has waited a few milliseconds, and decodes them together with the batched search
-// (Translator: split into sentences, sorted by length, decoded, joined back), then routes each
-// result to its request. A batch takes texts from the waiting requests in turn (one each per
-// round), so a request of many texts is spread over several batches and cannot hold back a
-// small one that came after it. Texts with different decoding settings (beam, n-best,
-// alignment) never share a batch; the oldest request's settings go first. The queue is bounded:
-// a request that would overfill it is refused at once (QueueFull), not queued.
+// batcher.h — translation of concurrent requests in shared batches. A request's texts are cut
+// into sentences (when splitting is on) and queued; one worker thread gathers sentences from
+// every waiting request, up to a token budget or until the oldest has waited a few
+// milliseconds, and decodes them together with the batched search (Translator: sorted by
+// length, decoded), then routes each result back and joins a text's sentences again
+// (join_sentences). A batch takes sentences from the waiting requests in turn (one each per
+// round), so a request of many texts, or one long paragraph, is spread over several batches and
+// cannot hold back a small request that came after it. Sentences with different decoding
+// settings (beam, n-best, alignment) never share a batch; the oldest request's settings go
+// first. The queue is bounded: a request that would overfill it is refused at once (QueueFull).
 #pragma once
 
 #include <chrono>
@@ -24,6 +25,7 @@
 
 #include "spotlight/check.h"
 #include "spotlight/config.h"
+#include "spotlight/data/sentence_split.h"
 #include "spotlight/data/vocab.h"
 #include "spotlight/decode/translator.h"
 #include "spotlight/model/transformer.h"
@@ -42,10 +44,10 @@ struct DecodeSettings {
 };
 
 struct BatcherOptions {
-  long max_batch_tokens = 2048;  // source pieces gathered into one batch (at least one text)
-  std::chrono::microseconds max_wait{5000};  // how long the oldest text waits for company
-  long max_queued = 1024;        // texts waiting at most; a request beyond it is refused
-  bool split = false;            // cut texts into sentences (TranslateOptions::split)
+  long max_batch_tokens = 2048;  // source pieces gathered into one batch (at least one sentence)
+  std::chrono::microseconds max_wait{5000};  // how long the oldest sentence waits for company
+  long max_queued = 1024;        // sentences waiting at most; a request beyond it is refused
+  bool split = false;            // cut texts into sentences (SentenceSplitter)
 };
 
 // The queue is full (HTTP 429) or the batcher is stopping (HTTP 503).
@@ -58,8 +60,8 @@ struct Stopping : Error {
 
 // What a batch was, for metrics.
 struct BatchReport {
-  long texts = 0, sentences = 0, source_tokens = 0, output_tokens = 0;
-  long requests = 0;  // requests it took texts from
+  long sentences = 0, source_tokens = 0, output_tokens = 0;
+  long requests = 0;  // requests it took sentences from
   double seconds = 0.0;
 };
 
@@ -94,12 +96,12 @@ class Batcher {
   // Stops taking requests and returns once everything queued is translated.
   void drain();
 
-  long queued() const;  // texts waiting, not yet in a batch
+  long queued() const;  // sentences waiting, not yet in a batch
   const BatcherOptions& options() const { return o_; }
 
  private:
   struct Request;
-  struct Item {  // one text of a request, in a batch
+  struct Item {  // one sentence of a request, in a batch
     std::shared_ptr<Request> request;
     size_t index;
   };
@@ -107,6 +109,7 @@ class Batcher {
   void run();
   std::vector<Item> next_batch(std::unique_lock<std::mutex>& lock);
   void translate(const std::vector<Item>& batch);
+  Result finish(Request& r) const;
 
   const Transformer& model_;
   const Vocab& vocab_;
@@ -114,10 +117,12 @@ class Batcher {
   const BatcherOptions o_;
   std::function<void(const BatchReport&)> on_batch_;
   std::map<std::tuple<long, long, long>, std::unique_ptr<Translator>> translators_;  // worker's
+  std::mutex split_mu_;                        // the splitter keeps state: one caller at a time
+  std::unique_ptr<SentenceSplitter> splitter_;  // when o_.split
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<Request>> waiting_;  // oldest first; each has texts not yet taken
+  std::deque<std::shared_ptr<Request>> waiting_;  // oldest first; each has sentences not yet taken
   std::deque<std::function<void()>> tasks_;       // exclusive() calls, run before the next batch
   long queued_ = 0, queued_tokens_ = 0;
   bool stopping_ = false;

@@ -34,6 +34,7 @@ class ServerMetrics {
   ServerMetrics();
   void request(const std::string& endpoint, int status, double seconds);
   void batch(const BatchReport& b);
+  void texts(long n);  // texts of a request answered
   // Everything, with the queue depth given (the batcher knows it).
   std::string text(long queued) const;
 
@@ -42,7 +43,7 @@ class ServerMetrics {
   std::map<std::pair<std::string, int>, long> requests_;
   long texts_ = 0, sentences_ = 0, batches_ = 0, output_tokens_ = 0;
   double decode_seconds_ = 0.0;
-  Histogram latency_, batch_texts_;
+  Histogram latency_, batch_sentences_;
 };
 
 }  // namespace spotlight
