@@ -8,29 +8,24 @@
 #include <httplib.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/pages.h"
 #include "cli/text_io.h"
+#include "cli/watchdog.h"
 #include "spotlight/check.h"
 #include "spotlight/decode/attention_maps.h"
 #include "spotlight/parallel.h"
@@ -57,124 +52,6 @@ struct ServeArgs : DecodeArgs {
   std::string source_lang, target_lang;
   bool split = false, no_split = false;
   ApiLimits limits;
-};
-
-// Closes connections that do not deliver a whole request in time. cpp-httplib bounds each read
-// (set_read_timeout) but not a request: a client sending a byte every few seconds would hold a
-// worker thread forever. Every `tick`, this looks at the server's connected sockets (in
-// /proc/self/fd, by local port) and shuts down each one that is not being answered and has
-// not completed a request for `limit` since it was first seen or last answered. Handlers mark
-// their connection busy while they run (Busy), so a long translation is never cut.
-class Watchdog {
- public:
-  Watchdog(int port, std::chrono::milliseconds limit) : port_(port), limit_(limit) {
-    thread_ = std::thread([this] { run(); });
-  }
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  long closed() const { return closed_.load(); }
-
-  struct Busy {  // while a handler runs for the peer ip:port
-    Watchdog& w;
-    std::string peer;
-    Busy(Watchdog& wd, const httplib::Request& req)
-        : w(wd), peer(req.remote_addr + ":" + std::to_string(req.remote_port)) {
-      std::lock_guard<std::mutex> lock(w.mu_);
-      ++w.busy_[peer];
-    }
-    ~Busy() {
-      std::lock_guard<std::mutex> lock(w.mu_);
-      if (--w.busy_[peer] == 0) w.busy_.erase(peer);
-      w.answered_[peer] = Clock::now();
-    }
-  };
-
- private:
-  // The peer "ip:port" of fd when it is a TCP connection to our port, else "".
-  std::string peer_of(int fd) const {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return "";
-    sockaddr_storage local{}, remote{};
-    socklen_t n = sizeof local, m = sizeof remote;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &n) != 0 ||
-        ::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &m) != 0)
-      return "";
-    char ip[INET6_ADDRSTRLEN] = "";
-    int lport = 0, rport = 0;
-    if (local.ss_family == AF_INET) {
-      lport = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-      const auto* r = reinterpret_cast<sockaddr_in*>(&remote);
-      ::inet_ntop(AF_INET, &r->sin_addr, ip, sizeof ip);
-      rport = ntohs(r->sin_port);
-    } else if (local.ss_family == AF_INET6) {
-      lport = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-      const auto* r = reinterpret_cast<sockaddr_in6*>(&remote);
-      ::inet_ntop(AF_INET6, &r->sin6_addr, ip, sizeof ip);
-      rport = ntohs(r->sin6_port);
-    }
-    return lport == port_ ? std::string(ip) + ":" + std::to_string(rport) : "";
-  }
-
-  void run() {
-    const auto tick = std::chrono::milliseconds(200);
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, tick, [&] { return stop_; })) {
-      lock.unlock();
-      std::map<std::pair<int, std::string>, bool> now_open;
-      if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d)) {
-          const int fd = std::atoi(e->d_name);
-          if (fd <= 2) continue;
-          const std::string peer = peer_of(fd);
-          if (!peer.empty()) now_open[{fd, peer}] = true;
-        }
-        ::closedir(d);
-      }
-      lock.lock();
-      const auto now = Clock::now();
-      std::map<std::pair<int, std::string>, Clock::time_point> seen;
-      for (const auto& [key, unused] : now_open) {
-        const auto it = seen_.find(key);
-        seen[key] = it == seen_.end() ? now : it->second;
-      }
-      seen_.swap(seen);
-      for (auto& [key, first] : seen_) {
-        const std::string& peer = key.second;
-        if (busy_.count(peer) > 0) continue;
-        Clock::time_point since = first;
-        if (const auto a = answered_.find(peer); a != answered_.end() && a->second > since)
-          since = a->second;
-        if (now - since > limit_) {
-          ::shutdown(key.first, SHUT_RDWR);  // the worker's read fails; it closes the socket
-          ++closed_;
-          first = now + std::chrono::hours(1);  // once
-          spdlog::warn("closed the connection from {}: no complete request within {:.1f} s", peer,
-                       std::chrono::duration<double>(limit_).count());
-        }
-      }
-      std::erase_if(answered_, [&](const auto& kv) {
-        return std::none_of(seen_.begin(), seen_.end(),
-                            [&](const auto& s) { return s.first.second == kv.first; });
-      });
-    }
-  }
-
-  const int port_;
-  const std::chrono::milliseconds limit_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::map<std::string, int> busy_;                           // peer → handlers running
-  std::map<std::string, Clock::time_point> answered_;         // peer → last answer
-  std::map<std::pair<int, std::string>, Clock::time_point> seen_;  // (fd, peer) → first seen
-  std::atomic<long> closed_{0};
-  std::thread thread_;
 };
 
 // The model's languages: the flags, else the suffixes of data.train ("train.en", "train.fr"),
