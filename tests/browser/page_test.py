@@ -5,7 +5,7 @@ Translate button; the translation, the n-best list and the attention maps must a
 script error; Ctrl+Enter translates again from the keyboard; at a phone's width (390 px) nothing
 is wider than the screen. Optionally saves a screenshot.
 
-Usage: page_test.py URL EXPECTED_TRANSLATION [--screenshot FILE.png]
+Usage: page_test.py URL EXPECTED_TRANSLATION [--screenshot FILE.png [--screenshot-text TEXT]]
 Exit 0 when every check holds, 1 naming the checks that failed, 77 when chromium or
 python3-websocket is missing (the caller reports the test as skipped)."""
 import json
@@ -104,11 +104,15 @@ class Browser:
 
 def main():
     args = sys.argv[1:]
-    shot = None
-    if "--screenshot" in args:
-        i = args.index("--screenshot")
-        shot = args[i + 1]
-        del args[i:i + 2]
+    shot, shot_text = None, "the dog runs"
+    for flag in ("--screenshot", "--screenshot-text"):
+        if flag in args:
+            i = args.index(flag)
+            if flag == "--screenshot":
+                shot = args[i + 1]
+            else:
+                shot_text = args[i + 1]
+            del args[i:i + 2]
     if len(args) != 2:
         print(__doc__)
         return 2
@@ -174,8 +178,9 @@ def main():
                    e["params"].get("type") == "error")]
         check(not errors, "no script error (%d)" % len(errors))
         if shot:
-            b.js("(() => { document.getElementById('text').value = 'the dog runs';"
-                 " document.getElementById('translation').textContent = ''; })()")
+            b.js("(() => { document.getElementById('text').value = %s;"
+                 " document.getElementById('translation').textContent = ''; })()"
+                 % json.dumps(shot_text))
             b.click("#go")
             b.wait_for("document.getElementById('translation').textContent.length > 1 &&"
                        " document.getElementById('translation').textContent !== '\\u2026'",
