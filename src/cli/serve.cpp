@@ -165,6 +165,7 @@ int run_serve(ServeArgs& a) {
       res.set_header("Access-Control-Allow-Origin", "*");
       try {
         handle(req, res);
+        if (res.status < 0) res.status = 200;  // set_content alone leaves it to httplib
       } catch (const ApiError& e) {
         reply_error(res, e.status, e.what());
       } catch (const QueueFull& e) {
@@ -226,7 +227,9 @@ int run_serve(ServeArgs& a) {
     send(res, 200, out);
   }));
   const std::string page = serve_page();
-  svr.Get("/", route("/", [&](const auto&, auto& res) { res.set_content(page, "text/html; charset=utf-8"); }));
+  svr.Get("/", route("/", [&](const auto&, auto& res) {
+    res.set_content(page, "text/html; charset=utf-8");
+  }));
   svr.Get("/languages", route("/languages", [&](const auto&, auto& res) {
     send(res, 200, languages_answer(pair));
   }));

@@ -170,6 +170,8 @@ TEST_CASE("serve: LibreTranslate's request shapes answer as translate does") {
   for (size_t k = 0; k < 2; ++k) CHECK(a["alternatives"][k] == text_of(nbest[k + 1]));
   // Every request was counted.
   CHECK(s.metric("spotlight_texts_total") == 7.0);  // 1 + 3 + 1 + 1 + 1
+  CHECK(s.metrics().find("spotlight_requests_total{endpoint=\"/metrics\",status=\"200\"}") !=
+        std::string::npos);
   CHECK(s.metrics().find("spotlight_requests_total{endpoint=\"/translate\",status=\"200\"} 5\n") !=
         std::string::npos);
 }
