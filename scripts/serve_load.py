@@ -121,6 +121,7 @@ def main():
                               "p95_ms": 1e3 * percentile(lat, 95),
                               "p99_ms": 1e3 * percentile(lat, 99),
                               "mean_batch": texts / batches if batches else 0.0,
+                              "first_error": err[0].decode("utf-8", "replace") if err else "",
                               "by_sentence_ms": [round(1e3 * by_index.get(i, float("nan")), 3)
                                                  for i in range(len(sentences))]}))
         else:

@@ -142,6 +142,12 @@ int run_serve(ServeArgs& a) {
   svr.set_read_timeout(secs(a.request_timeout), usecs(a.request_timeout));
   svr.set_write_timeout(secs(a.request_timeout), usecs(a.request_timeout));
   svr.set_keep_alive_timeout(std::max<time_t>(1, secs(a.idle_timeout)));
+  // Answers leave at once: with Nagle's algorithm a reply written in two pieces waits for the
+  // client's delayed ACK (40 ms on Linux), which measured 60 ms instead of 20 for one sentence.
+  svr.set_tcp_nodelay(true);
+  // A keep-alive connection serves any number of requests (httplib's default closes it after 5,
+  // and a client then pays a new connection every fifth request).
+  svr.set_keep_alive_max_count(1000000);
 
   auto send = [](httplib::Response& res, int status, const nlohmann::json& body) {
     res.status = status;
