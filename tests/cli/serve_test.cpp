@@ -4,7 +4,7 @@
 // the native API's n-best, alignment and attention match `translate --nbest` and `attend
 // --json`; every bad request gets its status and a JSON error naming the field; a full queue is a
 // 429; a client that sends too slowly is cut off while others are answered; SIGTERM finishes the
-// requests in flight and exits 0.
+// requests in flight, answers a new one on an open connection with 503, and exits 0.
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -301,11 +301,27 @@ TEST_CASE("serve: a client that sends too slowly is cut off while others are ans
 TEST_CASE("serve: SIGTERM finishes the requests in flight, then exits 0") {
   auto s = std::make_unique<Server>(std::vector<std::string>{"--max-wait-ms", "1500",
                                                              "--max-batch-tokens", "100000"});
+  // A client with a keep-alive connection open before the signal: its next request, sent while
+  // the server drains, is answered 503.
+  httplib::Client idle("127.0.0.1", s->port);
+  idle.set_keep_alive(true);
+  idle.set_read_timeout(static_cast<time_t>(kTimeout), 0);
+  auto hello = idle.Get("/health");
+  REQUIRE(hello);
+  CHECK(hello->status == 200);
   auto inflight = std::async(std::launch::async, [&] {
     return s->post("/translate", json{{"q", kTexts}, {"source", "en"}, {"target", "fr"}}.dump());
   });
   REQUIRE(testing::wait_until([&] { return s->metric("spotlight_queue_sentences") == 3.0; }, kTimeout));
   ::kill(s->child->pid(), SIGTERM);
+  REQUIRE(testing::wait_until(
+      [&] { return slurp(s->err).find("SIGTERM: not accepting") != std::string::npos; }, kTimeout));
+  auto late_on_open = idle.Post("/translate",
+                                json{{"q", "a dog"}, {"source", "en"}, {"target", "fr"}}.dump(),
+                                "application/json");
+  REQUIRE(late_on_open);
+  CHECK(late_on_open->status == 503);
+  CHECK(json::parse(late_on_open->body)["error"] == "the server is shutting down");
   const auto [status, a] = inflight.get();
   CHECK(status == 200);
   CHECK(a["translatedText"] == translate(kTexts));
