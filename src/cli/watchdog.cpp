@@ -94,7 +94,6 @@ void Watchdog::run() {
         since = a->second;
       if (now - since > limit_) {
         ::shutdown(key.first, SHUT_RDWR);  // the worker's read fails; it closes the socket
-        ++closed_;
         first = now + std::chrono::hours(1);  // once
         spdlog::warn("closed the connection from {}: no complete request within {:.1f} s", peer,
                      std::chrono::duration<double>(limit_).count());

@@ -9,7 +9,6 @@
 
 #include <httplib.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -26,7 +25,6 @@ class Watchdog {
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
-  long closed() const { return closed_.load(); }
 
   // While a handler runs for the request's peer (ip:port).
   class Busy {
@@ -52,7 +50,6 @@ class Watchdog {
   std::map<std::string, int> busy_;                                // peer → handlers running
   std::map<std::string, Clock::time_point> answered_;              // peer → last answer
   std::map<std::pair<int, std::string>, Clock::time_point> seen_;  // (fd, peer) → first seen
-  std::atomic<long> closed_{0};
   std::thread thread_;
 };
 

@@ -4,6 +4,8 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 
 #include "spotlight/utf8.h"
 
@@ -68,9 +70,9 @@ long integer_of(const json& body, const std::string& name, long fallback, long l
   long v = 0;
   if (it->is_number_integer()) {
     v = it->get<long>();
-  } else if (it->is_number_float() && it->get<double>() == static_cast<double>(
-                                                                static_cast<long>(it->get<double>()))) {
-    v = static_cast<long>(it->get<double>());
+  } else if (const double x = it->is_number_float() ? it->get<double>() : 0.5;
+             std::abs(x) < 1e9 && x == std::floor(x)) {  // 3.0 is 3; bounded before the cast
+    v = static_cast<long>(x);
   } else if (it->is_string()) {
     const std::string s = it->get<std::string>();
     if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) {
