@@ -26,6 +26,7 @@ void fields(C& c, F&& f) {
     f("train", c.train);
     f("valid", c.valid);
     f("max_len", c.max_len);
+    f("store", c.store);
   } else if constexpr (std::is_same_v<T, VocabConfig>) {
     f("path", c.path);
     f("size", c.size);
@@ -106,6 +107,42 @@ void read_value(const std::string& key, const json& v, std::array<std::string, 2
     type_error(key, "a [source_file, target_file] pair of strings", v);
   out = {v[0].get<std::string>(), v[1].get<std::string>()};
 }
+void read_value(const std::string& key, const json& v, std::vector<TrainCorpus>& out) {
+  const char* expected =
+      "a [source_file, target_file] pair of strings, or a list of corpora each a pair or "
+      "{\"src\": F, \"tgt\": F, \"weight\": W}";
+  if (!v.is_array()) type_error(key, expected, v);
+  out.clear();
+  if (v.empty()) return;  // none (training refuses that: Config::validate_for_training)
+  if (v[0].is_string()) {  // one corpus
+    std::array<std::string, 2> pair;
+    read_value(key, v, pair);
+    out.push_back({pair[0], pair[1], 1.0});
+    return;
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string k = key + "[" + std::to_string(i) + "]";
+    const json& c = v[i];
+    TrainCorpus t;
+    if (c.is_array()) {
+      std::array<std::string, 2> pair;
+      read_value(k, c, pair);
+      t.src = pair[0];
+      t.tgt = pair[1];
+    } else if (c.is_object()) {
+      for (const auto& [name, value] : c.items())
+        if (name != "src" && name != "tgt" && name != "weight")
+          throw Error(k + "." + name + ": unknown key (a corpus has src, tgt and weight)");
+      if (!c.contains("src") || !c.contains("tgt")) type_error(k, "an object with src and tgt", c);
+      read_value(k + ".src", c.at("src"), t.src);
+      read_value(k + ".tgt", c.at("tgt"), t.tgt);
+      if (c.contains("weight")) read_value(k + ".weight", c.at("weight"), t.weight);
+    } else {
+      type_error(k, "a [source_file, target_file] pair or a {src, tgt, weight} object", c);
+    }
+    out.push_back(std::move(t));
+  }
+}
 void read_value(const std::string& key, const json& v, Norm& out) {
   if (v == "pre")
     out = Norm::pre;
@@ -136,6 +173,12 @@ json write_value(const T& v) {
 }
 json write_value(const std::array<std::string, 2>& v) {
   return json::array({v[0], v[1]});
+}
+json write_value(const std::vector<TrainCorpus>& v) {
+  if (v.size() == 1 && v[0].weight == 1.0) return json::array({v[0].src, v[0].tgt});
+  json out = json::array();
+  for (const TrainCorpus& c : v) out.push_back({{"src", c.src}, {"tgt", c.tgt}, {"weight", c.weight}});
+  return out;
 }
 json write_value(const Norm& v) {
   return v == Norm::pre ? "pre" : "post";
@@ -185,7 +228,13 @@ void in_range(const char* key, T v, T lo, T hi, const char* what = nullptr) {
 
 void validate_config(const Config& c) {
   constexpr double inf = std::numeric_limits<double>::infinity();
-  in_range("data.max_len", c.data.max_len, 1L, 65535L);
+  in_range("data.max_len", c.data.max_len, 1L, 65534L);
+  for (size_t i = 0; i < c.data.train.size(); ++i) {
+    const std::string k = "data.train[" + std::to_string(i) + "]";
+    require(!c.data.train[i].src.empty() && !c.data.train[i].tgt.empty(),
+            k + ": a corpus needs both a source and a target file");
+    in_range((k + ".weight").c_str(), c.data.train[i].weight, 0.0, 1e6);
+  }
   in_range("vocab.size", c.vocab.size, 5L, 1000000L, "5..1000000 pieces (ids 0-3 are special)");
   require(c.vocab.model_type == "unigram" || c.vocab.model_type == "bpe" ||
               c.vocab.model_type == "char" || c.vocab.model_type == "word",
@@ -249,6 +298,19 @@ void validate_config(const Config& c) {
 
 void Config::validate() const { validate_config(*this); }
 
+std::vector<std::string> DataConfig::train_files() const {
+  std::vector<std::string> files;
+  for (const TrainCorpus& c : train) {
+    files.push_back(c.src);
+    files.push_back(c.tgt);
+  }
+  return files;
+}
+
+std::string DataConfig::store_dir(const std::string& output_dir) const {
+  return store.empty() ? output_dir + "/data" : store;
+}
+
 void Config::validate_for_training() const {
   validate();
   const TrainConfig& t = train;
@@ -258,6 +320,10 @@ void Config::validate_for_training() const {
           "train.lr_schedule: cosine decays to zero at train.max_steps, which must exceed "
           "train.warmup");
   require(!vocab.path.empty(), "vocab.path: empty; name the SentencePiece model file");
+  require(!data.train.empty(), "data.train: no training corpus; give [source_file, target_file]");
+  double weight = 0.0;
+  for (const TrainCorpus& c : data.train) weight += c.weight;
+  require(weight > 0.0, "data.train: every corpus has weight 0, so no pair would be drawn");
   require(data.max_len + 1 <= model.max_positions,
           "data.max_len (" + std::to_string(data.max_len) + ") + 1 exceeds model.max_positions (" +
               std::to_string(model.max_positions) +
@@ -344,7 +410,8 @@ bool may_change_on_resume(const std::string& key) {
   static const std::set<std::string> keys = {
       "train.max_steps", "train.max_epochs",   "train.max_minutes",
       "train.patience",  "train.log_interval", "train.valid_interval",
-      "train.keep_last", "train.threads",      "output_dir"};
+      "train.keep_last", "train.threads",      "output_dir",
+      "data.store"};
   return keys.count(key) > 0 || key.rfind("decode.", 0) == 0;
 }
 

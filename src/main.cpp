@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   spotlight::CommandAction action;
   spotlight::add_train_command(app, action);
+  spotlight::add_prepare_command(app, action);
   spotlight::add_translate_command(app, action);
   spotlight::add_eval_command(app, action);
   spotlight::add_score_command(app, action);

@@ -29,7 +29,7 @@ TEST_CASE("every preset in configs/ loads and round-trips through the resolved J
        {"tiny", "quickstart", "multi30k_en_fr", "tatoeba_en_fr", "transformer_base"}) {
     CAPTURE(name);
     const Config c = load_config(std::string(SPOTLIGHT_SOURCE_DIR) + "/configs/" + name + ".json");
-    CHECK(!c.data.train[0].empty());
+    CHECK(!c.data.train[0].src.empty());
     CHECK(c.model.d_model % c.model.heads == 0);
     const Config again = Config::from_json(c.to_json());
     CHECK(again.to_json() == c.to_json());
@@ -83,7 +83,7 @@ TEST_CASE("--set overrides edit the JSON before it is read") {
   CHECK(c.train.lr == 3e-4);
   CHECK(c.model.norm == Norm::post);
   CHECK(c.output_dir == "runs/x");
-  CHECK(c.data.train[1] == "s.fr");
+  CHECK(c.data.train[0].tgt == "s.fr");
   CHECK_THROWS_WITH_AS(load_config(path, {"train.lrr=1"}),
                        doctest::Contains("train.lrr: unknown key"), Error);
   CHECK_THROWS_WITH_AS(load_config(path, {"train.lr"}),

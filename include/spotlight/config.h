@@ -15,10 +15,25 @@
 
 namespace spotlight {
 
+// One training corpus: line N of src translates line N of tgt.
+struct TrainCorpus {
+  std::string src, tgt;
+  double weight = 1.0;  // times each pair is drawn per epoch on average (data/mix.h)
+  bool operator==(const TrainCorpus&) const = default;
+};
+
 struct DataConfig {
-  std::array<std::string, 2> train;  // [source file, target file], line N translates line N
-  std::array<std::string, 2> valid;  // validation pair, same layout
+  // The training corpora. In JSON, one corpus is a [source_file, target_file] pair; several are
+  // a list of such pairs or of {"src": F, "tgt": F, "weight": W} objects.
+  std::vector<TrainCorpus> train;
+  std::array<std::string, 2> valid;  // validation pair, [source_file, target_file]
   long max_len = 250;  // training pairs with a side longer than this (tokens) are skipped
+  std::string store;   // directory of the encoded corpora (data/store.h); "": <output_dir>/data
+
+  // Every training file in order: src and tgt of each corpus (what the vocabulary trains on).
+  std::vector<std::string> train_files() const;
+  // The store directory (data.store, else <output_dir>/data).
+  std::string store_dir(const std::string& output_dir) const;
 };
 
 struct VocabConfig {

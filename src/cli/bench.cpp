@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -19,7 +20,6 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "spotlight/data/batcher.h"
-#include "spotlight/data/corpus.h"
 #include "spotlight/data/vocab.h"
 #include "spotlight/decode/translator.h"
 #include "spotlight/train/checkpoint.h"
@@ -90,25 +90,27 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
     vocab = std::move(ck.vocab);
     model = std::move(ck.model);
   } else {
-    for (const auto& f : cfg.data.train)
+    for (const auto& f : cfg.data.train_files())
       require(std::filesystem::exists(f),
               "bench: training file " + f +
                   " is missing; get the corpus first (scripts/get_data.sh multi30k) or pass "
                   "--config with other data.train files");
     vocab = prepare_vocabulary(cfg);
   }
-  const ParallelCorpus corpus = load_parallel(cfg.data.train[0], cfg.data.train[1], *vocab,
-                                              cfg.data.max_len, "", a.threads);
-  if (checkpoint.empty()) model = new_model(cfg, corpus);  // as `spotlight train` builds it
+  const TrainingData corpus = open_training_data(cfg, *vocab, a.threads);
+  const PairMix& mix = *corpus.mix;
+  if (checkpoint.empty()) model = new_model(cfg, mix);  // as `spotlight train` builds it
   const ModelConfig& m = model->cfg;
-  const Batcher batcher(corpus, batcher_options(cfg));
+  const Batcher batcher(mix, batcher_options(cfg));
   Rng data_rng(123);
-  BatchPlan plan = batcher.plan(data_rng);
+  std::deque<EpochPlan> epochs;  // the spans below point into these
+  std::vector<std::span<const uint32_t>> plan;  // the batches in order, over epochs
   const size_t needed = static_cast<size_t>(a.warmup + a.runs * a.steps);
-  require(plan.size() >= 1, "bench: the training corpus gave no batch");
   while (plan.size() < needed) {  // a small corpus: repeat its epochs
-    const BatchPlan more = batcher.plan(data_rng);
-    plan.insert(plan.end(), more.begin(), more.end());
+    epochs.push_back(batcher.plan(data_rng));
+    require(epochs.back().size() >= 1, "bench: the training corpus gave no batch");
+    for (long k = 0; k < epochs.back().size() && plan.size() < needed; ++k)
+      plan.push_back(epochs.back().batch(k));
   }
 
   Adam adam(model->params(), adam_config(cfg.train));
@@ -125,7 +127,7 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
     double update_s = 0.0, tokens = 0.0, flops = 0.0;
     const auto t0 = Clock::now();
     for (long k = 0; k < n; ++k) {
-      const Batch b = batcher.make(plan[static_cast<size_t>(step)]);
+      const Batch b = batcher.make(plan[static_cast<size_t>(step)]);  // read from the store
       const LossStats st = forward_backward(*model, cache, std::span<const Batch>(&b, 1),
                                             static_cast<float>(cfg.train.label_smoothing),
                                             drop_rng, &times);

@@ -12,6 +12,8 @@ using CommandAction = std::function<int()>;
 
 // spotlight train --config C.json [--resume] [--set key.path=value ...] [--threads N]
 void add_train_command(CLI::App& app, CommandAction& action);
+// spotlight prepare --config C.json [--set key.path=value ...] [--threads N] [--force]
+void add_prepare_command(CLI::App& app, CommandAction& action);
 // spotlight translate --checkpoint DIR [-i IN] [-o OUT] [--beam N | --greedy] [--nbest N]
 void add_translate_command(CLI::App& app, CommandAction& action);
 // spotlight eval --checkpoint DIR --src F --ref F [--beam N] [--json]

@@ -65,11 +65,13 @@ LanguagePair languages(const Config& c, const ServeArgs& a) {
     return code ? s : std::string();
   };
   LanguagePair p;
-  p.source = a.source_lang.empty() ? suffix(c.data.train[0]) : a.source_lang;
-  p.target = a.target_lang.empty() ? suffix(c.data.train[1]) : a.target_lang;
+  const std::string src = c.data.train.empty() ? "" : c.data.train[0].src;
+  const std::string tgt = c.data.train.empty() ? "" : c.data.train[0].tgt;
+  p.source = a.source_lang.empty() ? suffix(src) : a.source_lang;
+  p.target = a.target_lang.empty() ? suffix(tgt) : a.target_lang;
   require_usage(!p.source.empty() && !p.target.empty(),
-                "cannot tell the model's languages from data.train (" + c.data.train[0] + ", " +
-                    c.data.train[1] + "): give --source-lang and --target-lang, e.g. en and fr");
+                "cannot tell the model's languages from data.train (" + src + ", " + tgt +
+                    "): give --source-lang and --target-lang, e.g. en and fr");
   p.source_name = language_name(p.source);
   p.target_name = language_name(p.target);
   return p;

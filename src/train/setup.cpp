@@ -21,23 +21,40 @@ VocabOptions vocab_options(const Config& c) {
 
 void ensure_vocabulary(const Config& c) {
   if (fs::exists(c.vocab.path)) return;
-  Vocab::train({c.data.train[0], c.data.train[1]}, c.vocab.path, vocab_options(c));
+  Vocab::train(c.data.train_files(), c.vocab.path, vocab_options(c));
 }
 
 std::unique_ptr<Vocab> prepare_vocabulary(Config& c, bool* recorded) {
   ensure_vocabulary(c);
   auto vocab = std::make_unique<Vocab>(c.vocab.path);
   const bool has_record = check_vocab_record(c.vocab.path, vocab->size(), vocab_options(c),
-                                             {c.data.train[0], c.data.train[1]});
+                                             c.data.train_files());
   if (recorded != nullptr) *recorded = has_record;
   set_vocabulary(c.model, *vocab);
   return vocab;
 }
 
-std::vector<int> target_pieces(const ParallelCorpus& corpus, const ModelConfig& m) {
+TrainingData open_training_data(const Config& c, const Vocab& vocab, int threads,
+                                const std::function<void(const std::string&)>& note,
+                                const EncodeProgress& progress) {
+  TrainingData d;
+  const std::string dir = c.data.store_dir(c.output_dir);
+  for (const TrainCorpus& corpus : c.data.train) {
+    bool built = false;
+    d.stores.push_back(open_store(dir, corpus.src, corpus.tgt, vocab, threads, note, progress, &built));
+    d.encoded = d.encoded || built;
+  }
+  std::vector<MixCorpus> parts;
+  for (size_t k = 0; k < d.stores.size(); ++k) parts.push_back({&d.stores[k], c.data.train[k].weight});
+  d.mix = std::make_unique<PairMix>(std::move(parts), c.data.max_len);
+  return d;
+}
+
+std::vector<int> target_pieces(const PairMix& mix, const ModelConfig& m) {
   std::vector<char> seen(static_cast<size_t>(m.vocab_size), 0);
-  for (long p = 0; p < corpus.size(); ++p)
-    for (int id : corpus.tgt(p)) seen[static_cast<size_t>(id)] = 1;
+  mix.scan_kept([&](std::span<const int>, std::span<const int> tgt) {
+    for (int id : tgt) seen[static_cast<size_t>(id)] = 1;
+  });
   seen[static_cast<size_t>(m.eos_id)] = seen[static_cast<size_t>(m.unk_id)] = 1;
   seen[static_cast<size_t>(m.pad_id)] = seen[static_cast<size_t>(m.bos_id)] = 0;
   std::vector<int> ids;
@@ -46,7 +63,7 @@ std::vector<int> target_pieces(const ParallelCorpus& corpus, const ModelConfig& 
   return ids;
 }
 
-std::unique_ptr<Transformer> new_model(const Config& c, const ParallelCorpus& train) {
+std::unique_ptr<Transformer> new_model(const Config& c, const PairMix& train) {
   auto model = std::make_unique<Transformer>(c.model);
   Rng init(static_cast<uint64_t>(c.train.seed));
   model->init(init);

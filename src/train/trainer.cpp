@@ -6,6 +6,7 @@
 // (run_dir.h), the progress line (progress.h) and the checks of the config (config.h).
 #include "spotlight/train/trainer.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -90,7 +91,7 @@ class Trainer {
 
  private:
   void setup();
-  void train_step(const BatchPlan& plan, long first, long count);
+  void train_step(const EpochPlan& plan, long first, long count);
   void validate();
   bool measure_validation();  // loss and BLEU of the model's current weights; true if the best
   void save(bool publish_best);
@@ -110,7 +111,9 @@ class Trainer {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<RunDirectory> run_;  // locked for the whole run
   std::unique_ptr<Vocab> vocab_;
-  ParallelCorpus train_data_, valid_data_;
+  TrainingData train_data_;
+  std::unique_ptr<CorpusStore> valid_store_;
+  std::unique_ptr<PairMix> valid_data_;
   std::unique_ptr<Batcher> train_batches_, valid_batches_;
   std::vector<std::vector<int>> valid_src_;
   std::vector<std::string> valid_refs_;
@@ -185,7 +188,7 @@ void Trainer::setup() {
   }
   cfg_.validate_for_training();  // again: the run's config with the changes taken
   const TrainConfig& t = cfg_.train;
-  for (const std::string& f : cfg_.data.train) require_readable("data.train", f);
+  for (const std::string& f : cfg_.data.train_files()) require_readable("data.train", f);
   for (const std::string& f : cfg_.data.valid) require_readable("data.valid", f);
   if (fs::exists(cfg_.vocab.path)) {
     require(!fs::is_directory(cfg_.vocab.path),
@@ -216,15 +219,23 @@ void Trainer::setup() {
           "bit for bit as with the run's train.threads");
   }
 
-  // The corpora are checked (line counts, UTF-8) before anything is built from them.
-  require_parallel(cfg_.data.train);
+  {
+    const std::string store_dir = cfg_.data.store_dir(cfg_.output_dir);
+    const std::string problem = why_not_writable(store_dir);
+    require(problem.empty(), "data.store: " + store_dir + ": " + problem);
+  }
+  // The corpora are checked (line counts, UTF-8) before a vocabulary is trained from them;
+  // with a vocabulary, encoding them into their stores checks them before anything else.
+  if (!fs::exists(cfg_.vocab.path))
+    for (const TrainCorpus& c : cfg_.data.train) require_parallel({c.src, c.tgt});
   require_parallel(cfg_.data.valid);
   // Vocabulary.
   if (!fs::exists(cfg_.vocab.path))
     log_->info(
-        "training a {} SentencePiece vocabulary of {} pieces on {} + {} → {} (its record: {})",
-        cfg_.vocab.model_type, cfg_.vocab.size, cfg_.data.train[0], cfg_.data.train[1],
-        cfg_.vocab.path, vocab_record_path(cfg_.vocab.path));
+        "training a {} SentencePiece vocabulary of {} pieces on {} (at most {} sampled lines) → "
+        "{} (its record: {})",
+        cfg_.vocab.model_type, cfg_.vocab.size, fmt::join(cfg_.data.train_files(), " + "),
+        cfg_.vocab.input_sentence_size, cfg_.vocab.path, vocab_record_path(cfg_.vocab.path));
   bool recorded = false;
   vocab_ = prepare_vocabulary(cfg_, &recorded);
   if (!recorded)
@@ -235,37 +246,56 @@ void Trainer::setup() {
         cfg_.vocab.path, vocab_record_path(cfg_.vocab.path));
   const ModelConfig& m = cfg_.model;
 
-  // Corpora, encoded once and cached in the run directory.
+  // Corpora, encoded once into their stores (data.store) and read from there.
   const auto t0 = Clock::now();
-  train_data_ = load_parallel(cfg_.data.train[0], cfg_.data.train[1], *vocab_, cfg_.data.max_len,
-                              (out_ / "train.ids.cache").string(), static_cast<int>(t.threads));
-  log_->info(
-      "train: {} pairs from {} lines ({}; {} empty and {} longer than data.max_len = {} "
-      "skipped) in {:.1f} s",
-      train_data_.size(), train_data_.lines_read, train_data_.from_cache ? "cached ids" : "encoded",
-      train_data_.skipped_empty, train_data_.skipped_long, cfg_.data.max_len,
-      std::chrono::duration<double>(Clock::now() - t0).count());
-  require(train_data_.size() > 0, "no training pairs left in " + cfg_.data.train[0] + " / " +
-                                      cfg_.data.train[1] + " after filtering");
+  auto last_note = Clock::now();
+  const EncodeProgress progress = [&](long lines, long done, long total) {
+    if (Clock::now() - last_note < std::chrono::seconds(10)) return;
+    last_note = Clock::now();
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    log_->info("encoding: {} lines ({:.0f}% of the source file) in {:.0f} s, {:.0f} lines/s", lines,
+               100.0 * static_cast<double>(done) / static_cast<double>(std::max(total, 1L)), secs,
+               static_cast<double>(lines) / std::max(secs, 1e-9));
+  };
+  const auto note = [&](const std::string& s) { log_->info("{}", s); };
+  train_data_ = open_training_data(cfg_, *vocab_, static_cast<int>(t.threads), note, progress);
+  const PairMix& mix = *train_data_.mix;
+  for (int k = 0; k < mix.corpora(); ++k) {
+    const PairMix::Counts& n = mix.counts(k);
+    log_->info(
+        "train: {} pairs from {} lines of {} ({}; {} empty and {} longer than data.max_len = {} "
+        "skipped), weight {}",
+        n.kept, n.lines, cfg_.data.train[static_cast<size_t>(k)].src, mix.store(k).path(), n.empty,
+        n.too_long, cfg_.data.max_len, mix.weight(k));
+  }
+  log_->info("train: {} pairs drawn per epoch, data ready in {:.1f} s", mix.epoch_size(),
+             std::chrono::duration<double>(Clock::now() - t0).count());
+  require(mix.epoch_size() > 0, [&] {
+    return "no training pairs left in " + fmt::format("{}", fmt::join(cfg_.data.train_files(), " + ")) +
+           " after filtering (empty pairs and pairs longer than data.max_len = " +
+           std::to_string(cfg_.data.max_len) + " are skipped)";
+  });
   const long valid_max = max_source_pieces(m);
-  valid_data_ = load_parallel(cfg_.data.valid[0], cfg_.data.valid[1], *vocab_, valid_max,
-                              (out_ / "valid.ids.cache").string(), static_cast<int>(t.threads));
-  require(valid_data_.size() > 0, "no validation pairs in " + cfg_.data.valid[0]);
+  valid_store_ = std::make_unique<CorpusStore>(open_store(cfg_.data.store_dir(cfg_.output_dir),
+                                                          cfg_.data.valid[0], cfg_.data.valid[1],
+                                                          *vocab_, static_cast<int>(t.threads), note));
+  valid_data_ = std::make_unique<PairMix>(std::vector<MixCorpus>{{valid_store_.get(), 1.0}}, valid_max);
+  require(valid_data_->kept() > 0, "no validation pairs in " + cfg_.data.valid[0]);
   for (const auto& line : read_lines(cfg_.data.valid[0])) {
     auto ids = vocab_->encode(line);
     if (static_cast<long>(ids.size()) > valid_max) ids.resize(static_cast<size_t>(valid_max));
     valid_src_.push_back(std::move(ids));
   }
   valid_refs_ = read_lines(cfg_.data.valid[1]);
-  log_->info("valid: {} pairs for the loss, {} sentences for BLEU", valid_data_.size(),
+  log_->info("valid: {} pairs for the loss, {} sentences for BLEU", valid_data_->kept(),
              valid_src_.size());
   BatcherOptions bo = batcher_options(cfg_);
-  train_batches_ = std::make_unique<Batcher>(train_data_, bo);
+  train_batches_ = std::make_unique<Batcher>(mix, bo);
   bo.shuffle = false;
-  valid_batches_ = std::make_unique<Batcher>(valid_data_, bo);
+  valid_batches_ = std::make_unique<Batcher>(*valid_data_, bo);
 
   // Model, optimizer, randomness.
-  model_ = new_model(cfg_, train_data_);
+  model_ = new_model(cfg_, mix);
   adam_ = std::make_unique<Adam>(model_->params(), adam_config(t));
   if (t.ema_decay > 0.0) ema_ = std::make_unique<WeightAverage>(model_->params(), t.ema_decay);
   schedule_ = LrSchedule::from_config(t);
@@ -303,12 +333,12 @@ void Trainer::setup() {
           : std::string(), t.threads);
 }
 
-void Trainer::train_step(const BatchPlan& plan, long first, long count) {
+void Trainer::train_step(const EpochPlan& plan, long first, long count) {
   const TrainConfig& t = cfg_.train;
   // Batches of one update, built first: the loss is the mean over all their target tokens.
   std::vector<Batch> group;
   for (long k = first; k < first + count; ++k)
-    group.push_back(train_batches_->make(plan[static_cast<size_t>(k)]));
+    group.push_back(train_batches_->make(plan.batch(k)));
   const LossStats st =
       forward_backward(*model_, cache_, group, static_cast<float>(t.label_smoothing), drop_rng_);
   const double loss = st.loss / static_cast<double>(st.tokens);
@@ -456,7 +486,10 @@ void Trainer::log_progress(bool force) {
                  {"grad_norm", last_grad_norm_},
                  {"tgt_tokens_per_s", tok_s},
                  {"elapsed_s", el},
-                 {"eta_s", eta}});
+                 {"eta_s", eta},
+                 {"unix_time", std::chrono::duration<double>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count()}});
   interval_loss_ = interval_nll_ = 0.0;
   interval_tokens_ = interval_steps_ = 0;
   last_log_ = now;
@@ -500,8 +533,8 @@ TrainSummary Trainer::run() {
   while (!stopped && (t.max_epochs <= 0 || state_.epoch <= t.max_epochs)) {
     // The epoch's plan from the data Rng's state at the epoch start (saved for resuming).
     data_rng_.set_state(state_.epoch_rng);
-    const BatchPlan plan = train_batches_->plan(data_rng_);
-    plan_size_ = static_cast<long>(plan.size());
+    const EpochPlan plan = train_batches_->plan(data_rng_);
+    plan_size_ = plan.size();
     const auto epoch_start = Clock::now();
     while (state_.epoch_position < plan_size_) {
       const long n = std::min(t.update_freq, plan_size_ - state_.epoch_position);

@@ -1,49 +1,75 @@
 // Batcher: token-count batches that respect max_tokens, cover every pair once per epoch, are
-// reproducible from an Rng state (resume) and differ between epochs; the validation plan is
-// sorted and fixed.
+// reproducible from an Rng state (resume) and differ between epochs; the shuffle reaches across
+// the whole corpus; corpus weights hold; the validation plan is sorted and fixed. The pairs come
+// from corpus stores (data/store.h) written from hand-made ids.
 #include "spotlight/data/batcher.h"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <vector>
 
 #include "spotlight/check.h"
 #include "spotlight/rng.h"
+#include "support/text_files.h"
 
 using namespace spotlight;
+using spotlight::testing::TempDir;
 
 namespace {
 
-// A hand-built corpus of P pairs with random lengths in [1, max_len], ids ≥ 4; pair p comes from
-// file line 10·p + 1, so Batch::ids can be told apart from pair indices.
-ParallelCorpus random_corpus(long P, long max_len, uint64_t seed) {
-  Rng rng(seed);
-  ParallelCorpus c;
-  c.offsets.push_back(0);
-  for (long p = 0; p < P; ++p) {
-    for (int side = 0; side < 2; ++side) {
-      const long n = 1 + rng.below(static_cast<uint32_t>(max_len));
-      for (long i = 0; i < n; ++i) c.tokens.push_back(4 + static_cast<int>(rng.below(50)));
-      c.offsets.push_back(static_cast<long>(c.tokens.size()));
-    }
-    c.lines.push_back(10 * p + 1);
+using Plan = std::vector<std::vector<uint32_t>>;
+
+Plan batches(const EpochPlan& p) {
+  Plan out;
+  for (long k = 0; k < p.size(); ++k) {
+    const auto b = p.batch(k);
+    out.emplace_back(b.begin(), b.end());
   }
-  c.lines_read = 10 * P;
-  return c;
+  return out;
 }
+
+// A store of P pairs with random lengths in [1, max_len], ids ≥ 4 (and the ids kept in memory
+// to compare with), opened as a one-corpus mix.
+struct RandomCorpus {
+  TempDir dir;
+  std::vector<std::vector<int>> src, tgt;
+  std::unique_ptr<CorpusStore> store;
+  std::unique_ptr<PairMix> mix;
+  long size() const { return static_cast<long>(src.size()); }
+
+  RandomCorpus(long P, long max_len, uint64_t seed, const std::string& name = "batcher")
+      : dir(name + std::to_string(seed)) {
+    Rng rng(seed);
+    StoreWriter w(dir.file("c.store"), 60);
+    for (long p = 0; p < P; ++p) {
+      std::vector<int> sides[2];
+      for (auto& side : sides) {
+        const long n = 1 + rng.below(static_cast<uint32_t>(max_len));
+        for (long i = 0; i < n; ++i) side.push_back(4 + static_cast<int>(rng.below(50)));
+      }
+      w.add(sides[0], sides[1]);
+      src.push_back(sides[0]);
+      tgt.push_back(sides[1]);
+    }
+    w.commit({});
+    store = std::make_unique<CorpusStore>(dir.file("c.store"));
+    mix = std::make_unique<PairMix>(std::vector<MixCorpus>{{store.get(), 1.0}}, 1000);
+  }
+};
 
 // Checks that a plan holds every pair 0..P-1 exactly once and every batch fits max_tokens
 // (unless it is a single pair).
-void check_plan(const Batcher& batcher, const BatchPlan& plan, long P, long max_tokens) {
+void check_plan(const Batcher& batcher, const Plan& plan, long P, long max_tokens) {
   std::vector<int> seen(static_cast<size_t>(P), 0);
   for (const auto& batch : plan) {
     REQUIRE(!batch.empty());
     long S = 0, T = 0;
-    for (long p : batch) {
-      REQUIRE(p >= 0);
+    for (uint32_t p : batch) {
       REQUIRE(p < P);
-      ++seen[static_cast<size_t>(p)];
+      ++seen[p];
       S = std::max(S, batcher.src_len(p));
       T = std::max(T, batcher.tgt_len(p));
     }
@@ -61,20 +87,20 @@ void check_plan(const Batcher& batcher, const BatchPlan& plan, long P, long max_
 TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("an epoch covers every pair once in batches within max_tokens") {
-  const ParallelCorpus c = random_corpus(500, 30, 1);
+  const RandomCorpus c(500, 30, 1);
   BatcherOptions o;
   o.max_tokens = 200;
   o.pool_size = 120;
-  const Batcher batcher(c, o);
+  const Batcher batcher(*c.mix, o);
   Rng rng(7);
-  const BatchPlan plan = batcher.plan(rng);
+  const Plan plan = batches(batcher.plan(rng));
   check_plan(batcher, plan, c.size(), o.max_tokens);
   CHECK(plan.size() > 10);
   // Length sorting keeps padding low: most padded slots hold real tokens.
   long real = 0, padded = 0;
   for (const auto& batch : plan) {
     long T = 0;
-    for (long p : batch) {
+    for (uint32_t p : batch) {
       real += batcher.tgt_len(p);
       T = std::max(T, batcher.tgt_len(p));
     }
@@ -84,28 +110,28 @@ TEST_CASE("an epoch covers every pair once in batches within max_tokens") {
 }
 
 TEST_CASE("batches carry the corpus pairs framed by EOS/BOS, with file line numbers as ids") {
-  const ParallelCorpus c = random_corpus(60, 10, 2);
+  const RandomCorpus c(60, 10, 2);
   BatcherOptions o;
   o.max_tokens = 64;
   o.pad_id = 0;
   o.bos_id = 2;
   o.eos_id = 3;
-  const Batcher batcher(c, o);
+  const Batcher batcher(*c.mix, o);
   Rng rng(3);
-  const BatchPlan plan = batcher.plan(rng);
-  Rng same(3);
-  const std::vector<Batch> batches = batcher.epoch(same);
-  REQUIRE(batches.size() == plan.size());
+  const Plan plan = batches(batcher.plan(rng));
+  std::vector<Batch> made;
+  for (const auto& pairs : plan) made.push_back(batcher.make(pairs));
   long total = 0;
   for (size_t k = 0; k < plan.size(); ++k) {
-    const Batch& b = batches[k];
+    const Batch& b = made[k];
     REQUIRE(b.batch == static_cast<long>(plan[k].size()));
     CHECK(b.batch * b.src_len_max <= o.max_tokens);
     CHECK(b.batch * b.tgt_len_max <= o.max_tokens);
     for (long i = 0; i < b.batch; ++i) {
-      const long p = plan[k][static_cast<size_t>(i)];
-      CHECK(b.ids[static_cast<size_t>(i)] == 10 * p + 1);
-      const auto s = c.src(p), t = c.tgt(p);
+      const uint32_t p = plan[k][static_cast<size_t>(i)];
+      CHECK(b.ids[static_cast<size_t>(i)] == p);
+      const auto& s = c.src[p];
+      const auto& t = c.tgt[p];
       const long S = b.src_len_max, T = b.tgt_len_max;
       CHECK(b.src_len[static_cast<size_t>(i)] == static_cast<int>(s.size()) + 1);
       CHECK(b.tgt_len[static_cast<size_t>(i)] == static_cast<int>(t.size()) + 1);
@@ -124,77 +150,141 @@ TEST_CASE("batches carry the corpus pairs framed by EOS/BOS, with file line numb
 }
 
 TEST_CASE("the same Rng state gives the same plan and successive epochs differ") {
-  const ParallelCorpus c = random_corpus(300, 20, 4);
+  const RandomCorpus c(300, 20, 4);
   BatcherOptions o;
   o.max_tokens = 150;
   o.pool_size = 100;
-  const Batcher batcher(c, o);
+  const Batcher batcher(*c.mix, o);
   Rng a(11), b(11);
-  const BatchPlan first = batcher.plan(a);
-  CHECK(batcher.plan(b) == first);
+  const Plan first = batches(batcher.plan(a));
+  CHECK(batches(batcher.plan(b)) == first);
   CHECK(a.state() == b.state());
-  const BatchPlan second = batcher.plan(a);
+  const Plan second = batches(batcher.plan(a));
   CHECK(second != first);
   check_plan(batcher, second, c.size(), o.max_tokens);
   Rng other(12);
-  CHECK(batcher.plan(other) != first);
+  CHECK(batches(batcher.plan(other)) != first);
 
   // Resume: a saved state rebuilds the interrupted epoch's plan exactly.
   Rng data(5);
   batcher.plan(data);  // epoch 1
   const auto saved = data.state();
-  const BatchPlan epoch2 = batcher.plan(data);
-  const BatchPlan epoch3 = batcher.plan(data);
+  const Plan epoch2 = batches(batcher.plan(data));
+  const Plan epoch3 = batches(batcher.plan(data));
   Rng resumed;
   resumed.set_state(saved);
-  CHECK(batcher.plan(resumed) == epoch2);
-  CHECK(batcher.plan(resumed) == epoch3);
+  CHECK(batches(batcher.plan(resumed)) == epoch2);
+  CHECK(batches(batcher.plan(resumed)) == epoch3);
 }
 
 TEST_CASE("a pair longer than max_tokens forms a batch of its own") {
-  ParallelCorpus c = random_corpus(40, 5, 6);
-  // Append a pair with a 50-piece source and a 2-piece target.
-  c.tokens.insert(c.tokens.end(), 50, 7);
-  c.offsets.push_back(static_cast<long>(c.tokens.size()));
-  c.tokens.insert(c.tokens.end(), 2, 8);
-  c.offsets.push_back(static_cast<long>(c.tokens.size()));
-  c.lines.push_back(999);
+  TempDir dir("batcher_long");
+  StoreWriter w(dir.file("c.store"), 60);
+  Rng r(6);
+  for (int p = 0; p < 40; ++p)
+    w.add(std::vector<int>(1 + r.below(5), 5), std::vector<int>(1 + r.below(5), 6));
+  w.add(std::vector<int>(50, 7), std::vector<int>(2, 8));  // a 50-piece source, line 40
+  w.commit({});
+  const CorpusStore store(dir.file("c.store"));
+  const PairMix mix({{&store, 1.0}}, 100);
+  const uint32_t big = 40;
   BatcherOptions o;
   o.max_tokens = 30;
-  const Batcher batcher(c, o);
-  const long big = c.size() - 1;
   for (int shuffle = 0; shuffle < 2; ++shuffle) {
     o.shuffle = shuffle == 1;
-    const Batcher b2(c, o);
+    const Batcher b2(mix, o);
     Rng rng(1);
-    const BatchPlan plan = b2.plan(rng);
-    check_plan(b2, plan, c.size(), o.max_tokens);
+    const Plan plan = batches(b2.plan(rng));
+    check_plan(b2, plan, 41, o.max_tokens);
     const auto it = std::find_if(plan.begin(), plan.end(), [&](const auto& batch) {
       return std::find(batch.begin(), batch.end(), big) != batch.end();
     });
     REQUIRE(it != plan.end());
     CHECK(it->size() == 1);
+    CHECK(b2.make(std::vector<uint32_t>{big}).ids == std::vector<long>{40});
   }
-  CHECK(batcher.make(std::vector<long>{big}).ids == std::vector<long>{999});
+}
+
+TEST_CASE("the shuffle reaches across the whole corpus, not only within a pool") {
+  const RandomCorpus c(2000, 20, 21);
+  BatcherOptions o;
+  o.max_tokens = 200;
+  o.pool_size = 100;  // 20 pools
+  const Batcher batcher(*c.mix, o);
+  Rng rng(3);
+  const EpochPlan p = batcher.plan(rng);
+  check_plan(batcher, batches(p), c.size(), o.max_tokens);
+  // The first pool's pairs (the first 100 drawn) come from all over the corpus: every tenth of
+  // it supplies some (with a shuffle local to stretches of the file, one tenth would supply all).
+  std::vector<int> tenth(10, 0);
+  for (size_t i = 0; i < 100; ++i) ++tenth[p.pairs[i] / 200];
+  CHECK(std::count(tenth.begin(), tenth.end(), 0) == 0);
+}
+
+TEST_CASE("corpus weights: whole weights repeat every pair, fractions draw a fresh subset") {
+  // Corpus A (300 pairs) weight 2.5, corpus B (1000 pairs) weight 0.3.
+  const RandomCorpus a(300, 10, 31, "weights_a"), b(1000, 10, 32, "weights_b");
+  const PairMix mix({{a.store.get(), 2.5}, {b.store.get(), 0.3}}, 1000);
+  CHECK(mix.epoch_size() == 2 * 300 + 150 + 300);
+  BatcherOptions o;
+  o.max_tokens = 300;
+  const Batcher batcher(mix, o);
+  Rng rng(5);
+  std::vector<long> seen(1300, 0);
+  const int epochs = 40;
+  std::vector<uint32_t> first_b;
+  for (int e = 0; e < epochs; ++e) {
+    const EpochPlan p = batcher.plan(rng);
+    REQUIRE(static_cast<long>(p.pairs.size()) == mix.epoch_size());
+    std::vector<int> in_epoch(1300, 0);
+    for (uint32_t g : p.pairs) ++in_epoch[g];
+    for (size_t g = 0; g < 300; ++g) CHECK((in_epoch[g] == 2 || in_epoch[g] == 3));
+    for (size_t g = 300; g < 1300; ++g) CHECK(in_epoch[g] <= 1);  // without replacement
+    for (size_t g = 0; g < 1300; ++g) seen[g] += in_epoch[g];
+    if (e == 0)
+      for (size_t g = 300; g < 1300; ++g)
+        if (in_epoch[g] != 0) first_b.push_back(static_cast<uint32_t>(g));
+    CHECK(mix.corpus_of(300) == 1);
+    CHECK(mix.line(300) == 0);
+  }
+  // Over 40 epochs each A pair is drawn 2.5 times per epoch on average, each B pair 0.3 times:
+  // the mean over a corpus is exact (fixed counts per epoch), single pairs vary binomially
+  // (40 draws at p = 0.5 or 0.3: within ±5 standard deviations).
+  for (size_t g = 0; g < 300; ++g) {
+    const double extra = static_cast<double>(seen[g] - 2 * epochs);
+    CHECK(std::abs(extra - 0.5 * epochs) <= 5 * std::sqrt(epochs * 0.25));
+  }
+  for (size_t g = 300; g < 1300; ++g)
+    CHECK(std::abs(static_cast<double>(seen[g]) - 0.3 * epochs) <= 5 * std::sqrt(epochs * 0.21));
+  // The fraction is a fresh subset each epoch, not the same 300 pairs.
+  CHECK(first_b.size() == 300);
+  CHECK(std::count_if(seen.begin() + 300, seen.end(), [](long n) { return n == 0; }) < 10);
+  // Weights 1 are every kept pair once, with no draws of the Rng for them.
+  const PairMix plain({{a.store.get(), 1.0}, {b.store.get(), 1.0}}, 1000);
+  Rng r1(9), r2(9);
+  const auto pairs = plain.epoch_pairs(&r1);
+  CHECK(pairs.size() == 1300);
+  CHECK(r1.state() == r2.state());
+  CHECK_THROWS_WITH_AS(PairMix({{a.store.get(), -1.0}}, 10), doctest::Contains("weight"), Error);
 }
 
 TEST_CASE("the validation plan is sorted by length, fixed, and leaves the Rng alone") {
-  const ParallelCorpus c = random_corpus(200, 25, 8);
+  const RandomCorpus c(200, 25, 8);
   BatcherOptions o;
   o.max_tokens = 120;
   o.shuffle = false;
-  const Batcher batcher(c, o);
-  const BatchPlan plan = batcher.plan();
+  const Batcher batcher(*c.mix, o);
+  const Plan plan = batches(batcher.plan());
   check_plan(batcher, plan, c.size(), o.max_tokens);
-  CHECK(batcher.plan() == plan);
+  CHECK(batches(batcher.plan()) == plan);
   Rng rng(9);
   const auto before = rng.state();
-  CHECK(batcher.plan(rng) == plan);
+  CHECK(batches(batcher.plan(rng)) == plan);
   CHECK(rng.state() == before);
   // Target lengths never decrease along the plan; ties are broken by source length.
   long prev_t = 0, prev_s = 0;
   for (const auto& batch : plan)
-    for (long p : batch) {
+    for (uint32_t p : batch) {
       CHECK(batcher.tgt_len(p) >= prev_t);
       if (batcher.tgt_len(p) == prev_t) CHECK(batcher.src_len(p) >= prev_s);
       prev_t = batcher.tgt_len(p);
@@ -204,22 +294,22 @@ TEST_CASE("the validation plan is sorted by length, fixed, and leaves the Rng al
 }
 
 TEST_CASE("the batcher refuses nonsensical options and pairs") {
-  const ParallelCorpus c = random_corpus(10, 5, 10);
+  const RandomCorpus c(10, 5, 10);
   BatcherOptions o;
   o.max_tokens = 0;
-  CHECK_THROWS_WITH_AS(Batcher(c, o), doctest::Contains("max_tokens"), Error);
+  CHECK_THROWS_WITH_AS(Batcher(*c.mix, o), doctest::Contains("max_tokens"), Error);
   o.max_tokens = 100;
   o.pool_size = 0;
-  CHECK_THROWS_WITH_AS(Batcher(c, o), doctest::Contains("pool_size"), Error);
+  CHECK_THROWS_WITH_AS(Batcher(*c.mix, o), doctest::Contains("pool_size"), Error);
   o.pool_size = 10;
-  const Batcher batcher(c, o);
-  CHECK_THROWS_WITH_AS(batcher.make(std::vector<long>{10}), doctest::Contains("outside"), Error);
+  const Batcher batcher(*c.mix, o);
+  CHECK_THROWS_WITH_AS(batcher.make(std::vector<uint32_t>{10}), doctest::Contains("outside"), Error);
   // An empty corpus gives an empty plan.
-  const ParallelCorpus empty = random_corpus(0, 5, 11);
-  const Batcher none(empty, o);
+  const RandomCorpus empty(0, 5, 11);
+  const Batcher none(*empty.mix, o);
   Rng rng(1);
-  CHECK(none.plan(rng).empty());
-  CHECK(none.plan().empty());
+  CHECK(none.plan(rng).size() == 0);
+  CHECK(none.plan().size() == 0);
 }
 
 TEST_SUITE_END();

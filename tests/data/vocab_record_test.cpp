@@ -179,7 +179,7 @@ TEST_CASE("training refuses a vocabulary whose record disagrees, keeps it, and c
   // Trained on other data: refused.
   other = r.config;
   other.output_dir = r.path("run_other2");
-  other.data.train = {r.path("valid.en"), r.path("valid.fr")};
+  other.data.train = {{r.path("valid.en"), r.path("valid.fr")}};
   CHECK(error_of([&] {
           train(other, quiet);
         }).find("but vocab.path " + r.config.vocab.path + " was trained on") != std::string::npos);

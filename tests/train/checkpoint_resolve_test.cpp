@@ -28,7 +28,7 @@ struct FakeRun {
     run = toy.dir / "run";
     ckpts = run / "checkpoints";
     vocab = toy.path("spm.model");
-    Vocab::train({toy.config.data.train[0], toy.config.data.train[1]}, vocab, VocabOptions{40});
+    Vocab::train(toy.config.data.train_files(), vocab, VocabOptions{40});
     mc.vocab_size = 40;
   }
   void add(const std::string& name, long ffn = 24) const {

@@ -162,7 +162,7 @@ TEST_CASE("averaging checkpoints gives the mean of their weights and refuses mis
   testing::ToyRun toy("average");
   const fs::path ckdir = toy.dir / "checkpoints";
   const std::string vocab = toy.path("spm.model");
-  Vocab::train({toy.config.data.train[0], toy.config.data.train[1]}, vocab, VocabOptions{40});
+  Vocab::train(toy.config.data.train_files(), vocab, VocabOptions{40});
   ModelConfig mc = testing::tiny_config();
   mc.vocab_size = 40;
   Config cfg;

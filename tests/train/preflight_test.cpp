@@ -40,7 +40,7 @@ TEST_CASE("train: missing or unreadable data files are refused before the vocabu
   CHECK(!fs::exists(c.vocab.path));  // no vocabulary trained
   CHECK(!fs::exists(c.output_dir));  // no run directory created
   c = r.config;
-  c.data.train[0] = r.dir.string();
+  c.data.train[0].src = r.dir.string();
   CHECK(error_of(c) == "data.train: " + r.dir.string() + " is not a file (it is a directory)");
   CHECK(!fs::exists(c.vocab.path));
   // Valid files of different lengths: both counts, before the vocabulary too.

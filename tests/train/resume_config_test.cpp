@@ -25,7 +25,7 @@ TEST_SUITE_BEGIN("e2e");
 
 TEST_CASE("resume_config: the run's config, with only the keys that may change mid-run taken") {
   Config run;
-  run.data.train = {"a.en", "a.fr"};
+  run.data.train = {{"a.en", "a.fr"}};
   run.train.max_steps = 100;
   run.output_dir = "runs/x";
   for (const char* key :
@@ -61,10 +61,10 @@ TEST_CASE("resume_config: the run's config, with only the keys that may change m
 
 TEST_CASE("resume_config: any other difference is refused, every key named with both values") {
   Config run;
-  run.data.train = {"train.5k.en", "train.5k.fr"};
+  run.data.train = {{"train.5k.en", "train.5k.fr"}};
   run.output_dir = "runs/x";
   Config given = run;
-  given.data.train = {"train.en", "train.fr"};  // the original --set left out
+  given.data.train = {{"train.en", "train.fr"}};  // the original --set left out
   given.train.lr = 5e-4;
   given.train.max_steps = 900;  // allowed, but the refusal comes first
   std::vector<std::string> changes;
@@ -103,7 +103,7 @@ TEST_CASE("train --resume: the stored config is used, a changed data.train is re
     for (int i = 0; i < 50; ++i) en << "a dog\n", fr << "un chien\n";
   }
   Config other = r.config;
-  other.data.train = {r.path("other.en"), r.path("other.fr")};
+  other.data.train = {{r.path("other.en"), r.path("other.fr")}};
   other.train.max_steps = 40;
   const std::string e = error_of([&] { train(other, quiet(true)); });
   CHECK(e.find("data.train: the run has [\"" + r.path("train.en")) != std::string::npos);

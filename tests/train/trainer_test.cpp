@@ -232,12 +232,12 @@ TEST_CASE("bad training input: clear errors naming the file, line or key and not
   ToyRun r("train_bad");
   // Missing file.
   Config c = r.config;
-  c.data.train[1] = r.path("nope.fr");
+  c.data.train[0].tgt = r.path("nope.fr");
   CHECK_THROWS_WITH_AS(train(c, quiet()), doctest::Contains("nope.fr"), Error);
   // Different line counts: both counts reported.
   std::ofstream(r.path("short.fr")) << "un chien\n";
   c = r.config;
-  c.data.train[1] = r.path("short.fr");
+  c.data.train[0].tgt = r.path("short.fr");
   c.vocab.path = r.path("other.model");
   CHECK_THROWS_WITH_AS(train(c, quiet()), doctest::Contains("400 lines but"), Error);
   // Invalid UTF-8: the line is named.
@@ -247,7 +247,7 @@ TEST_CASE("bad training input: clear errors naming the file, line or key and not
     std::string line;
     for (int i = 1; std::getline(in, line); ++i) out << (i == 7 ? "caf\xe9" : line) << "\n";
   }
-  c.data.train[1] = r.path("bad.fr");
+  c.data.train[0].tgt = r.path("bad.fr");
   CHECK_THROWS_WITH_AS(train(c, quiet()), doctest::Contains("bad.fr:7"), Error);
   // A run directory that already holds a run is not overwritten without --resume.
   c = r.config;
