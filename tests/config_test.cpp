@@ -76,6 +76,32 @@ TEST_CASE("unknown keys and wrong types name the key path") {
   CHECK(Config::from_json(json{{"decode", {{"patience", 3}}}}).decode.patience == 3.0);
 }
 
+TEST_CASE("data.train: one [src, tgt] pair or a list of corpora with weights, written back as read") {
+  using json = nlohmann::json;
+  const json one = json::parse(R"({"data": {"train": ["a.en", "a.fr"]}})");
+  const Config c1 = Config::from_json(one);
+  REQUIRE(c1.data.train.size() == 1);
+  CHECK(c1.data.train[0] == TrainCorpus{"a.en", "a.fr", 1.0});
+  CHECK(c1.to_json()["data"]["train"] == json::array({"a.en", "a.fr"}));  // the pair form kept
+  const json many = json::parse(
+      R"({"data": {"train": [["a.en", "a.fr"], {"src": "b.en", "tgt": "b.fr", "weight": 2.5}]}})");
+  const Config c2 = Config::from_json(many);
+  REQUIRE(c2.data.train.size() == 2);
+  CHECK(c2.data.train[1] == TrainCorpus{"b.en", "b.fr", 2.5});
+  CHECK(c2.data.train_files() == std::vector<std::string>{"a.en", "a.fr", "b.en", "b.fr"});
+  CHECK(Config::from_json(json::parse(c2.to_json().dump())).data.train == c2.data.train);
+  CHECK(c2.data.store_dir("runs/x") == "runs/x/data");
+  CHECK_THROWS_WITH_AS(
+      Config::from_json(json::parse(R"({"data": {"train": [{"src": "b.en", "tgt": "b.fr", "weight": -1}]}})")),
+      doctest::Contains("data.train[0].weight: expected a value in [0.0, 1000000.0], got -1.0"), Error);
+  CHECK_THROWS_WITH_AS(
+      Config::from_json(json::parse(R"({"data": {"train": [{"src": "b.en", "target": "b.fr"}]}})")),
+      doctest::Contains("data.train[0].target: unknown key"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(json::parse(R"({"data": {"train": [["a.en"]]}})")),
+                       doctest::Contains("data.train[0]: expected a [source_file, target_file]"),
+                       Error);
+}
+
 TEST_CASE("--set overrides edit the JSON before it is read") {
   const std::string path = write_temp("ok.json", R"({"train": {"lr": 0.5}, "output_dir": "a"})");
   const Config c = load_config(path, {"train.lr=3e-4", "model.norm=post", "output_dir=runs/x",

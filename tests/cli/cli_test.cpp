@@ -113,7 +113,8 @@ TEST_CASE("spotlight CLI: train, translate, eval, score, bleu, average, info" * 
 TEST_CASE("spotlight CLI: every command has --help with examples and bad input exits non-zero") {
   testing::ToyRun toy("cli_help", 10, 5);
   for (const char* cmd :
-       {"train", "translate", "eval", "score", "bleu", "average", "info", "bench", "attend", "plot"}) {
+       {"train", "prepare", "translate", "eval", "score", "bleu", "average", "info", "bench", "attend",
+        "plot"}) {
     CAPTURE(cmd);
     const CliResult r = run_cli(std::string(cmd) + " --help", toy.dir);
     CHECK(r.code == 0);
@@ -132,6 +133,40 @@ TEST_CASE("spotlight CLI: every command has --help with examples and bad input e
   r = run_cli("bleu --ref " + toy.path("train.en") + " --hyp " + toy.path("valid.en"), toy.dir);
   CHECK(r.code == 1);
   CHECK(r.err.find("has 10") != std::string::npos);
+}
+
+TEST_CASE("spotlight prepare encodes every corpus once, then train starts from the stores") {
+  testing::ToyRun toy("cli_prepare", 300, 20);
+  Config c = toy.config;
+  c.data.store = toy.path("stores");
+  c.data.train.push_back({c.data.valid[0], c.data.valid[1], 2.0});  // a second, weighted corpus
+  c.train.max_steps = 3;
+  std::ofstream(toy.path("cfg.json")) << c.to_json().dump(2);
+  CliResult r = run_cli("prepare --config " + toy.path("cfg.json") + " --json", toy.dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(count_lines(r.out) == 3);  // two training corpora and the validation corpus
+  CHECK(r.out.find("\"encoded\":true") != std::string::npos);
+  CHECK(r.out.find("\"pairs\":300") != std::string::npos);
+  long stores = 0;
+  for (const auto& e : fs::directory_iterator(toy.path("stores"))) stores += e.path().extension() == ".store";
+  CHECK(stores == 2);  // the validation pair is also the second corpus: one store
+  r = run_cli("prepare --config " + toy.path("cfg.json"), toy.dir);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("current, kept") != std::string::npos);
+  CHECK(r.err.find("encoding") == std::string::npos);
+  // Training uses them as they are, with the weights.
+  r = run_cli("train --config " + toy.path("cfg.json"), toy.dir);
+  CHECK(r.code == 0);
+  CHECK(r.err.find("encoding") == std::string::npos);
+  CHECK(r.err.find("340 pairs drawn per epoch") != std::string::npos);  // 300 + 2·20
+  // A corpus whose sides differ in length: refused with both counts, nothing written.
+  std::ofstream(toy.path("short.fr")) << "un\n";
+  r = run_cli("prepare --config " + toy.path("cfg.json") + " --set 'data.train=[\"" +
+                  c.data.train[0].src + "\",\"" + toy.path("short.fr") + "\"]' --set vocab.path=" + toy.path("v2.model"),
+              toy.dir);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("has 300 lines but " + toy.path("short.fr") + " has 1") != std::string::npos);
 }
 
 TEST_SUITE_END();

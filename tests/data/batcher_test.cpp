@@ -205,6 +205,62 @@ TEST_CASE("a pair longer than max_tokens forms a batch of its own") {
   }
 }
 
+// The plan as Spotlight made it before the corpus stores (an in-memory corpus, vectors of pair
+// indices): Fisher–Yates over all pairs, a stable sort by (target, source) length per pool, a
+// greedy cut, then a shuffle of the batch order. Kept here so that the data order of every run
+// is shown to be unchanged.
+namespace {
+Plan previous_plan(const std::vector<long>& S, const std::vector<long>& T, long max_tokens,
+                   long pool, Rng& rng) {
+  std::vector<long> order(S.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<long>(i);
+  for (size_t i = order.size(); i > 1; --i)
+    std::swap(order[i - 1], order[rng.below(static_cast<uint32_t>(i))]);
+  Plan out;
+  for (size_t begin = 0; begin < order.size(); begin += static_cast<size_t>(pool)) {
+    const size_t end = std::min(order.size(), begin + static_cast<size_t>(pool));
+    std::stable_sort(order.begin() + static_cast<long>(begin), order.begin() + static_cast<long>(end),
+                     [&](long a, long b) { return T[a] != T[b] ? T[a] < T[b] : S[a] < S[b]; });
+    std::vector<uint32_t> batch;
+    long bs = 0, bt = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const long p = order[i];
+      const long s = std::max(bs, S[p]), t = std::max(bt, T[p]);
+      const long b = static_cast<long>(batch.size()) + 1;
+      if (!batch.empty() && (b * s > max_tokens || b * t > max_tokens)) {
+        out.push_back(batch);
+        batch.clear();
+        bs = bt = 0;
+      }
+      batch.push_back(static_cast<uint32_t>(p));
+      bs = std::max(bs, S[p]);
+      bt = std::max(bt, T[p]);
+    }
+    if (!batch.empty()) out.push_back(batch);
+  }
+  for (size_t i = out.size(); i > 1; --i) std::swap(out[i - 1], out[rng.below(static_cast<uint32_t>(i))]);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("with one corpus of weight 1 the plan is the one the in-memory batcher made") {
+  const RandomCorpus c(3000, 40, 41);
+  BatcherOptions o;
+  o.max_tokens = 500;
+  o.pool_size = 700;
+  const Batcher batcher(*c.mix, o);
+  std::vector<long> S, T;
+  for (long p = 0; p < c.size(); ++p) {
+    S.push_back(static_cast<long>(c.src[static_cast<size_t>(p)].size()) + 1);
+    T.push_back(static_cast<long>(c.tgt[static_cast<size_t>(p)].size()) + 1);
+  }
+  Rng a(17), b(17);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    CHECK(batches(batcher.plan(a)) == previous_plan(S, T, o.max_tokens, o.pool_size, b));
+    CHECK(a.state() == b.state());
+  }
+}
+
 TEST_CASE("the shuffle reaches across the whole corpus, not only within a pool") {
   const RandomCorpus c(2000, 20, 21);
   BatcherOptions o;
