@@ -420,7 +420,8 @@ std::string source_change(const StoreSource& then, const std::string& path) {
   if (now.bytes != then.bytes)
     return "stale: " + path + " has changed (" + std::to_string(then.bytes) + " bytes then, " +
            std::to_string(now.bytes) + " now)";
-  if (now.mtime_ns == then.mtime_ns && fs::equivalent(path, then.path)) return "";
+  std::error_code ec;  // the recorded path may be gone (the corpus moved): then re-hash
+  if (now.mtime_ns == then.mtime_ns && fs::equivalent(path, then.path, ec) && !ec) return "";
   if (sha256_file(path) == then.sha256) return "";  // touched or copied, same bytes
   return "stale: " + path + " has changed (same size, other contents)";
 }
@@ -438,7 +439,6 @@ std::string store_status(const std::string& path, const std::string& src, const 
   }
   if (info.vocab_size != vocab.size() || info.vocab_sha256 != sha256_file(vocab.path()))
     return "stale: made from another vocabulary than " + vocab.path();
-  std::error_code ec;
   for (const auto& [then, now] : {std::pair{info.src, src}, std::pair{info.tgt, tgt}}) {
     // A store of other files (by content) is stale; one of the same files moved is not.
     const std::string change = source_change(then, now);
