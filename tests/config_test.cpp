@@ -76,7 +76,7 @@ TEST_CASE("unknown keys and wrong types name the key path") {
   CHECK(Config::from_json(json{{"decode", {{"patience", 3}}}}).decode.patience == 3.0);
 }
 
-TEST_CASE("data.train: one [src, tgt] pair or a list of corpora with weights, written back as read") {
+TEST_CASE("data.train: one source-target pair or a list of corpora with weights, written back as read") {
   using json = nlohmann::json;
   const json one = json::parse(R"({"data": {"train": ["a.en", "a.fr"]}})");
   const Config c1 = Config::from_json(one);

@@ -18,15 +18,6 @@ using namespace spotlight;
 namespace fs = std::filesystem;
 using namespace spotlight::testing;
 
-namespace {
-
-void write_raw(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-
-}  // namespace
-
 TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("read_lines strips \\r and a BOM, keeps empty lines and a last line without newline") {

@@ -25,17 +25,6 @@ using namespace spotlight::testing;
 
 namespace {
 
-void write_raw(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-
-void write_file(const std::string& path, const std::vector<std::string>& lines) {
-  std::string bytes;
-  for (const auto& l : lines) bytes += l + "\n";
-  write_raw(path, bytes);
-}
-
 // A directory with a tiny joint vocabulary trained on generated English/French lines.
 struct Fixture {
   TempDir dir;

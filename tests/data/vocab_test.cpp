@@ -22,11 +22,6 @@ using namespace spotlight::testing;
 
 namespace {
 
-void write_file(const std::string& path, const std::vector<std::string>& lines) {
-  std::ofstream out(path, std::ios::binary);
-  for (const auto& l : lines) out << l << "\n";
-}
-
 VocabOptions tiny_options() {
   VocabOptions o;
   o.size = 60;

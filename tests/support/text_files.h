@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,19 @@ struct TempDir {
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
+
+// A file of exactly these bytes.
+inline void write_raw(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// A file of these lines, each ended by "\n".
+inline void write_file(const std::string& path, const std::vector<std::string>& lines) {
+  std::string bytes;
+  for (const auto& l : lines) bytes += l + "\n";
+  write_raw(path, bytes);
+}
 
 // `n` lines of 1..8 random words drawn from `words`.
 inline std::vector<std::string> generated_lines(const std::vector<std::string>& words, long n,
