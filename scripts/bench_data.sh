@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --sample) sample=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --json) json_out=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench_data.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
