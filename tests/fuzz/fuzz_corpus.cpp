@@ -300,8 +300,9 @@ void check_reads(const spotlight::CorpusStore& s) {
     }
     if (!refused) fail("read() of line " + std::to_string(i) + " outside the store");
   }
-  for (const auto& [begin, end] : {std::pair{0L, info.lines}, std::pair{info.lines / 3, info.lines},
-                                   std::pair{-5L, info.lines + 5}, std::pair{info.lines, 0L}}) {
+  for (const auto& range : {std::pair{0L, info.lines}, std::pair{info.lines / 3, info.lines},
+                            std::pair{-5L, info.lines + 5}, std::pair{info.lines, 0L}}) {
+    const long begin = range.first, end = range.second;  // (lambdas cannot capture bindings)
     long next = std::max(0L, begin);
     spotlight::fuzz::expect_clean([&] {
       s.scan(begin, end, [&](long i, std::span<const int> a, std::span<const int> b) {
