@@ -43,6 +43,8 @@ json source_json(const StoreSource& s) {
   return {{"path", s.path}, {"bytes", s.bytes}, {"mtime_ns", s.mtime_ns}, {"sha256", s.sha256}};
 }
 StoreSource source_from(const json& j) {
+  if (!j.at("bytes").is_number_integer() || !j.at("mtime_ns").is_number_integer())
+    throw json::other_error::create(501, "a source's bytes and mtime_ns must be integers", &j);
   return {j.at("path").get<std::string>(), j.at("bytes").get<long>(),
           j.at("mtime_ns").get<int64_t>(), j.at("sha256").get<std::string>()};
 }
@@ -103,24 +105,35 @@ bool read_description(int fd, size_t file_bytes, StoreInfo& info, uint64_t& inde
   }
   try {
     const json j = json::parse(text);
-    info.version = j.at("version").get<int>();
-    info.token_bytes = j.at("token_bytes").get<int>();
+    // Counts must be integers in [0, 2^40]: a float or a huge value would overflow the
+    // conversions and the sums below.
+    auto count = [&](const char* key) {
+      const json& v = j.at(key);
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (1LL << 40))
+        throw json::other_error::create(501, std::string(key) + " is not a count", &v);
+      return static_cast<long>(v.get<int64_t>());
+    };
+    info.version = static_cast<int>(std::min(count("version"), 1000L));
+    info.token_bytes = static_cast<int>(std::min(count("token_bytes"), 1000L));
     info.vocab_sha256 = j.at("vocab_sha256").get<std::string>();
-    info.vocab_size = j.at("vocab_size").get<long>();
+    info.vocab_size = count("vocab_size");
     info.src = source_from(j.at("src"));
     info.tgt = source_from(j.at("tgt"));
-    info.lines = j.at("lines").get<long>();
-    info.tokens = j.at("tokens").get<long>();
-    info.empty = j.at("empty").get<long>();
-    info.too_long = j.at("too_long").get<long>();
+    info.lines = count("lines");
+    info.tokens = count("tokens");
+    info.empty = count("empty");
+    info.too_long = count("too_long");
   } catch (const json::exception& e) {
     why = std::string("damaged (its description: ") + e.what() + ")";
     return false;
   }
+  uint32_t header_tb = 0;
+  std::memcpy(&header_tb, header + 12, 4);
   const uint64_t lines = static_cast<uint64_t>(info.lines), tokens = static_cast<uint64_t>(info.tokens);
   const uint64_t tb = static_cast<uint64_t>(info.token_bytes);
-  if (info.version != kStoreVersion || (tb != 2 && tb != 4) || info.lines < 0 || info.tokens < 0 ||
-      info.vocab_size <= 4 || (tb == 2 && info.vocab_size > 65536) || lines > file_bytes ||
+  if (info.version != kStoreVersion || (tb != 2 && tb != 4) || header_tb != tb || info.lines < 0 || info.tokens < 0 ||
+      info.vocab_size <= 4 || info.vocab_size > (1L << 31) - 1 ||
+      (tb == 2 && info.vocab_size > 65536) || lines > file_bytes ||
       tokens > file_bytes || info.empty < 0 || info.too_long < 0 ||
       info.empty + info.too_long > info.lines) {
     why = "damaged (its counts are inconsistent)";
