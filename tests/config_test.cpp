@@ -82,7 +82,7 @@ TEST_CASE("data.train: one source-target pair or a list of corpora with weights,
   const Config c1 = Config::from_json(one);
   REQUIRE(c1.data.train.size() == 1);
   CHECK(c1.data.train[0] == TrainCorpus{"a.en", "a.fr", 1.0});
-  CHECK(c1.to_json()["data"]["train"] == json::array({"a.en", "a.fr"}));  // the pair form kept
+  CHECK(c1.to_json()["data"]["train"].dump() == R"(["a.en","a.fr"])");  // the pair form kept
   const json many = json::parse(
       R"({"data": {"train": [["a.en", "a.fr"], {"src": "b.en", "tgt": "b.fr", "weight": 2.5}]}})");
   const Config c2 = Config::from_json(many);
