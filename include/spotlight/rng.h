@@ -48,6 +48,18 @@ class Rng {
     return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
   }
 
+  // An independent stream for item k of this state (e.g. the k-th batch of an update): a
+  // function of the state and k alone, so every process that holds the state draws the same
+  // numbers for item k, whichever items it draws for and in whatever order.
+  Rng fork(uint64_t k) const {
+    uint64_t h = 0x6a09e667f3bcc909ULL ^ (k * 0x9e3779b97f4a7c15ULL);
+    for (const uint64_t w : s_) {
+      h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+      h ^= h >> 31;
+    }
+    return Rng(h);
+  }
+
   std::array<uint64_t, 4> state() const { return s_; }
   void set_state(const std::array<uint64_t, 4>& s) { s_ = s; }
 

@@ -170,7 +170,8 @@ void Decoder::step(const Tensor& x, DecoderState& st, Tensor& h) const {
 }
 
 void Decoder::backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,
-                       Workspace& ws, Tensor& dx, Tensor& dmemory) {
+                       Workspace& ws, Tensor& dx, Tensor& dmemory,
+                       const std::function<void(size_t)>& layer_done) {
   const size_t n = layers.size();
   const Tensor& top = n == 0 ? x : c.outs.back();
   dmemory.resize_like(memory);
@@ -180,6 +181,7 @@ void Decoder::backward(const Tensor& x, const Tensor& memory, const Cache& c, co
   for (size_t i = n; i-- > 0;) {
     Tensor* next = i == 0 ? &dx : (d == &ws.dlayer[0] ? &ws.dlayer[1] : &ws.dlayer[0]);
     layers[i].backward(i == 0 ? x : c.outs[i - 1], memory, c.layers[i], *d, ws, *next, dmemory);
+    if (layer_done) layer_done(i);
     d = next;
   }
   if (n == 0) {

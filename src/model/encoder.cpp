@@ -67,7 +67,7 @@ void Encoder::forward(const Tensor& x, long batch, const Keys& keys, Cache& c, W
 }
 
 void Encoder::backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Workspace& ws,
-                       Tensor& dx) {
+                       Tensor& dx, const std::function<void(size_t)>& layer_done) {
   const size_t n = layers.size();
   const Tensor& top = n == 0 ? x : c.outs.back();
   Tensor* d = &ws.dlayer[0];
@@ -75,6 +75,7 @@ void Encoder::backward(const Tensor& x, const Cache& c, const Tensor& dmemory, W
   for (size_t i = n; i-- > 0;) {
     Tensor* next = i == 0 ? &dx : (d == &ws.dlayer[0] ? &ws.dlayer[1] : &ws.dlayer[0]);
     layers[i].backward(i == 0 ? x : c.outs[i - 1], c.layers[i], *d, ws, *next);
+    if (layer_done) layer_done(i);
     d = next;
   }
   if (n == 0) {

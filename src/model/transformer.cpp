@@ -21,8 +21,38 @@ Transformer::Transformer(const ModelConfig& c)
               c.decoder_layers >= 0,
           "model: vocab_size, d_model and ffn must be positive");
   embed.collect(params_);
-  encoder.collect(params_);
-  decoder.collect(params_);
+  const long enc_begin = static_cast<long>(params_.size());
+  std::vector<long> enc_layer, dec_layer;  // where each layer's parameters start
+  for (auto& l : encoder.layers) {
+    enc_layer.push_back(static_cast<long>(params_.size()));
+    l.collect(params_);
+  }
+  if (encoder.final_norm) encoder.layer_norm.collect(params_);
+  const long dec_begin = static_cast<long>(params_.size());
+  for (auto& l : decoder.layers) {
+    dec_layer.push_back(static_cast<long>(params_.size()));
+    l.collect(params_);
+  }
+  if (decoder.final_norm) decoder.layer_norm.collect(params_);
+  const long end = static_cast<long>(params_.size());
+  {  // the same registry as encoder.collect and decoder.collect would make
+    ParamList check;
+    embed.collect(check);
+    encoder.collect(check);
+    decoder.collect(check);
+    require(check == params_, "Transformer: parameter registry out of order");
+  }
+  // Completion order of backward_hidden (see gradient_ranges()); a stack without layers has its
+  // final norm (if any) complete with the embedding.
+  const auto add_stack = [&](const std::vector<long>& starts, long stack_end) {
+    for (size_t i = starts.size(); i-- > 0;)
+      grad_ranges_.emplace_back(starts[i], i + 1 == starts.size() ? stack_end : starts[i + 1]);
+  };
+  add_stack(dec_layer, end);
+  add_stack(enc_layer, dec_begin);
+  if (dec_layer.empty() && dec_begin < end) grad_ranges_.emplace_back(dec_begin, end);
+  if (enc_layer.empty() && enc_begin < dec_begin) grad_ranges_.emplace_back(enc_begin, dec_begin);
+  grad_ranges_.emplace_back(0, enc_begin);
 }
 
 void Transformer::init(Rng& rng) {
@@ -226,14 +256,24 @@ void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
   backward_hidden(b, c, c.dh);
 }
 
-void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh) {
+void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh,
+                                  const GradientsReady& ready) {
   Workspace& ws = c.ws;
-  decoder.backward(c.tgt_x, c.memory, c.dec, dh, ws, ws.dx, ws.dmemory);  // undo the decoder
-  dropout_backward(c.tgt_mask, ws.dx, ws.demb);                          // undo target dropout
-  embed.backward(b.tgt_in, ws.demb);                                     // undo target lookup
-  encoder.backward(c.src_x, c.enc, ws.dmemory, ws, ws.dx);               // undo the encoder
-  dropout_backward(c.src_mask, ws.dx, ws.demb);                          // undo source dropout
-  embed.backward(b.src, ws.demb);                                        // undo source lookup
+  size_t next = 0;  // the next range of grad_ranges_ to report
+  const auto report = [&](size_t) {
+    const auto [first, last] = grad_ranges_[next++];
+    ready(first, last);
+  };
+  std::function<void(size_t)> done;
+  if (ready) done = report;
+  decoder.backward(c.tgt_x, c.memory, c.dec, dh, ws, ws.dx, ws.dmemory, done);  // undo the decoder
+  dropout_backward(c.tgt_mask, ws.dx, ws.demb);  // undo target dropout
+  embed.backward(b.tgt_in, ws.demb);             // undo target lookup
+  encoder.backward(c.src_x, c.enc, ws.dmemory, ws, ws.dx, done);  // undo the encoder
+  dropout_backward(c.src_mask, ws.dx, ws.demb);                   // undo source dropout
+  embed.backward(b.src, ws.demb);                                 // undo source lookup
+  if (ready)
+    while (next < grad_ranges_.size()) report(0);  // layerless stacks' norms, the embedding
 }
 
 }  // namespace spotlight

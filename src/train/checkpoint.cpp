@@ -42,7 +42,8 @@ json TrainerState::to_json() const {
           {"best_bleu", best_bleu},
           {"best_step", best_step},
           {"bad_validations", bad_validations},
-          {"train_seconds", train_seconds}};
+          {"train_seconds", train_seconds},
+          {"batches_per_update", batches_per_update}};
 }
 
 TrainerState TrainerState::from_json(const json& j, const std::string& source) {
@@ -71,7 +72,9 @@ TrainerState TrainerState::from_json(const json& j, const std::string& source) {
     s.best_step = count("best_step");
     s.bad_validations = count("bad_validations");
     s.train_seconds = j.at("train_seconds").get<double>();
+    if (j.contains("batches_per_update")) s.batches_per_update = count("batches_per_update");
     require(s.step >= 0 && s.epoch >= 0 && s.epoch_position >= 0 && s.bad_validations >= 0 &&
+                s.batches_per_update >= 0 &&
                 s.best_step >= -1 && std::isfinite(s.best_bleu) && std::isfinite(s.train_seconds) &&
                 s.train_seconds >= 0,
             "a count is negative or a number is not finite");

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "spotlight/check.h"
+#include "spotlight/parallel.h"
+
 namespace spotlight {
 
 using Clock = std::chrono::steady_clock;
@@ -38,28 +41,80 @@ LossStats projected_loss(Transformer& model, Transformer::Cache& cache, const Ba
   return st;
 }
 
-LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
-                           std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
-                           StepTimes* times) {
-  long tokens = 0;
-  for (const Batch& b : group) tokens += b.target_tokens();
+UpdateGradient update_gradient(Transformer& model, Transformer::Cache& cache,
+                               std::span<const Batch> batches, std::span<const long> index,
+                               long tokens, float label_smoothing, const Rng& update_rng,
+                               const Transformer::GradientsReady& ready, StepTimes* times) {
+  require(index.size() == batches.size(), "update_gradient: one index per batch");
+  const ParamList& params = model.params();
+  UpdateGradient r;
+  r.earlier = batches.size() > 1;
+  if (r.earlier && cache.grad_sum.size() != params.size()) {
+    cache.grad_sum.resize(params.size());
+    for (size_t i = 0; i < params.size(); ++i) cache.grad_sum[i].resize_like(params[i]->grad);
+  }
   model.zero_grad();
-  LossStats st;
-  for (const Batch& b : group) {
+  const float scale = 1.0f / static_cast<float>(std::max(tokens, 1L));
+  for (size_t k = 0; k < batches.size(); ++k) {
+    const Batch& b = batches[k];
+    const bool last = k + 1 == batches.size();
+    Rng rng = update_rng.fork(static_cast<uint64_t>(index[k]));
     const auto t0 = Clock::now();
-    model.forward_hidden(b, cache, &dropout_rng);
+    model.forward_hidden(b, cache, &rng);
     const auto t1 = Clock::now();
-    st += projected_loss(model, cache, b, label_smoothing, 1.0f / static_cast<float>(tokens),
-                         &cache.dh);
+    r.stats += projected_loss(model, cache, b, label_smoothing, scale, &cache.dh);
     const auto t2 = Clock::now();
-    model.backward_hidden(b, cache, cache.dh);
+    model.backward_hidden(b, cache, cache.dh, last ? ready : Transformer::GradientsReady());
     if (times != nullptr) {
       times->forward += std::chrono::duration<double>(t1 - t0).count();
       times->loss += std::chrono::duration<double>(t2 - t1).count();
       times->backward += std::chrono::duration<double>(Clock::now() - t2).count();
     }
+    if (last) break;
+    // This batch's gradient into the sum of the earlier ones; the parameters' back to zero.
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor& g = params[i]->grad;
+      Tensor& sum = cache.grad_sum[i];
+      if (k == 0) {
+        std::swap(g, sum);
+      } else {
+        float* s = sum.data();
+        const float* x = g.data();
+        parallel_for(g.size(), 16384, [&](long i0, long i1) {
+          for (long j = i0; j < i1; ++j) s[j] += x[j];
+        });
+      }
+      g.zero();
+    }
   }
-  return st;
+  return r;
+}
+
+void add_earlier(Transformer& model, const Transformer::Cache& cache) {
+  const ParamList& params = model.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    float* g = params[i]->grad.data();
+    const float* s = cache.grad_sum[i].data();
+    parallel_for(params[i]->grad.size(), 16384, [&](long i0, long i1) {
+      for (long j = i0; j < i1; ++j) g[j] = s[j] + g[j];
+    });
+  }
+}
+
+LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
+                           std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
+                           StepTimes* times) {
+  long tokens = 0;
+  std::vector<long> index;
+  for (const Batch& b : group) {
+    tokens += b.target_tokens();
+    index.push_back(static_cast<long>(index.size()));
+  }
+  const UpdateGradient g =
+      update_gradient(model, cache, group, index, tokens, label_smoothing, dropout_rng, {}, times);
+  if (g.earlier) add_earlier(model, cache);
+  dropout_rng.next();
+  return g.stats;
 }
 
 }  // namespace spotlight

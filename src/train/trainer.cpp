@@ -7,6 +7,7 @@
 #include "spotlight/train/trainer.h"
 
 #include <fmt/ranges.h>
+#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@
 #include "spotlight/eval/bleu.h"
 #include "spotlight/parallel.h"
 #include "spotlight/train/checkpoint.h"
+#include "spotlight/train/distributed.h"
+#include "spotlight/train/gradient_sync.h"
 #include "spotlight/train/loss.h"
 #include "spotlight/train/loss_step.h"
 #include "spotlight/train/optimizer.h"
@@ -82,6 +85,10 @@ class UseAverage {
   WeightAverage* a_;
 };
 
+// Updates between two comparisons of the ranks' weights in a distributed run (and at every
+// checkpoint).
+constexpr long kWeightCheckInterval = 100;
+
 class Trainer {
  public:
   Trainer(const Config& c, const TrainOptions& o) : cfg_(c), opt_(o) {}
@@ -103,10 +110,18 @@ class Trainer {
     return state_.train_seconds +
            std::chrono::duration<double>(Clock::now() - session_start_).count();
   }
-  void write_metrics(const json& j) { run_->write_metrics(j); }
+  void write_metrics(const json& j) {
+    if (run_) run_->write_metrics(j);
+  }
+  void check_same_weights(const char* when);
+  void share_start_state();
 
   Config cfg_;
   TrainOptions opt_;
+  Communicator& comm_ = Communicator::world();
+  std::unique_ptr<GradientSync> sync_;  // distributed runs
+  bool stop_signal_ = false, stop_time_ = false;  // agreed by all ranks after each update
+  std::vector<long> my_valid_;                    // indices of valid_src_ this rank translates
   fs::path out_, ckpt_dir_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<RunDirectory> run_;  // locked for the whole run
@@ -201,9 +216,18 @@ void Trainer::setup() {
                                  (dir.empty() ? std::string(".") : dir.string()) + ": " + problem);
   }
 
-  run_ = std::make_unique<RunDirectory>(out_);
-  log_ = run_->logger(opt_.quiet);
-  tty_ = !opt_.quiet && ::isatty(STDERR_FILENO);
+  if (comm_.root()) {
+    run_ = std::make_unique<RunDirectory>(out_);
+    log_ = run_->logger(opt_.quiet);
+  } else {  // rank 0 alone logs and writes; the others report only errors (main)
+    log_ = std::make_shared<spdlog::logger>("rank", std::make_shared<spdlog::sinks::null_sink_mt>());
+  }
+  tty_ = comm_.root() && !opt_.quiet && ::isatty(STDERR_FILENO);
+  if (comm_.distributed())
+    log_->info("distributed: {} ranks ({}), {} compute threads each", comm_.size(),
+               Communicator::library(), t.threads);
+  // Rank 0 prepares the vocabulary and the stores; the others then open them.
+  if (!comm_.root()) comm_.barrier("waiting for rank 0 to prepare the data", 0.0);
   set_threads(static_cast<int>(t.threads));
   for (const std::string& change : resume_changes) log_->info("--resume: {}", change);
   for (const std::string& change : resume_changes) {
@@ -289,6 +313,9 @@ void Trainer::setup() {
   valid_refs_ = read_lines(cfg_.data.valid[1]);
   log_->info("valid: {} pairs for the loss, {} sentences for BLEU", valid_data_->kept(),
              valid_src_.size());
+  if (comm_.root()) comm_.barrier("waiting for rank 0 to prepare the data", 0.0);
+  for (long i = comm_.rank(); i < static_cast<long>(valid_src_.size()); i += comm_.size())
+    my_valid_.push_back(i);
   BatcherOptions bo = batcher_options(cfg_);
   train_batches_ = std::make_unique<Batcher>(mix, bo);
   bo.shuffle = false;
@@ -321,7 +348,15 @@ void Trainer::setup() {
   } else if (opt_.resume) {
     log_->info("--resume: no checkpoint in {} yet, starting a new run", ckpt_dir_.string());
   }
-  run_->open_metrics(state_.step);
+  if (state_.batches_per_update == 0)
+    state_.batches_per_update =
+        t.update_freq * (opt_.resume && have_last ? 1L : static_cast<long>(comm_.size()));
+  if (comm_.distributed() || state_.batches_per_update != t.update_freq)
+    log_->info("{} batches per update, over {} rank{}", state_.batches_per_update, comm_.size(),
+               comm_.size() > 1 ? "s" : "");
+  if (comm_.distributed()) sync_ = std::make_unique<GradientSync>(comm_, *model_);
+  share_start_state();
+  if (run_) run_->open_metrics(state_.step);
   log_->info(
       "model: {} parameters ({}-{} layers, d_model {}, {} heads, ffn {}, {}-norm), "
       "vocabulary {}{}, {} compute threads",
@@ -333,14 +368,78 @@ void Trainer::setup() {
           : std::string(), t.threads);
 }
 
+// Every rank starts from rank 0's weights, optimizer moments and averaged weights.
+void Trainer::share_start_state() {
+  if (!comm_.distributed()) return;
+  const auto all = [&](std::vector<Tensor>& ts, const char* what) {
+    for (Tensor& x : ts)
+      comm_.broadcast(std::span<float>(x.data(), static_cast<size_t>(x.size())), what);
+  };
+  for (Param* p : model_->params())
+    comm_.broadcast(std::span<float>(p->value.data(), static_cast<size_t>(p->value.size())),
+                    "the start weights");
+  all(adam_->first_moments(), "the optimizer state");
+  all(adam_->second_moments(), "the optimizer state");
+  if (ema_) all(ema_->weights(), "the averaged weights");
+  check_same_weights("at the start");
+}
+
+// Every rank's weights must be the same bits: a digest of them compared across ranks.
+void Trainer::check_same_weights(const char* when) {
+  if (!comm_.distributed()) return;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const Param* p : model_->params())
+    h = digest(std::span<const float>(p->value.data(), static_cast<size_t>(p->value.size())), h);
+  const std::vector<uint64_t> all = comm_.all_gather(h, "the weight consistency check");
+  std::string differ;
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  require(differ.empty(), [&] {
+    return "the weights of rank " + differ + " differ from rank 0's " + when + " (step " +
+           std::to_string(state_.step) +
+           "): the ranks diverged (another OpenBLAS kernel, thread count or build on that "
+           "host?); training stopped. The last checkpoint is " +
+           (last_saved_step_ >= 0 ? (ckpt_dir_ / "last").string() : std::string("(none yet)"));
+  });
+}
+
 void Trainer::train_step(const EpochPlan& plan, long first, long count) {
   const TrainConfig& t = cfg_.train;
-  // Batches of one update, built first: the loss is the mean over all their target tokens.
+  // This rank's batches of the update (round-robin over the update's batches of the plan),
+  // built first: the loss is the mean over all the update's target tokens, on every rank.
   std::vector<Batch> group;
-  for (long k = first; k < first + count; ++k)
-    group.push_back(train_batches_->make(plan.batch(k)));
-  const LossStats st =
-      forward_backward(*model_, cache_, group, static_cast<float>(t.label_smoothing), drop_rng_);
+  std::vector<long> index;
+  double totals[3] = {0, 0, 0};  // target tokens; stop votes: a signal, train.max_minutes
+  for (long k = comm_.rank(); k < count; k += comm_.size()) {
+    group.push_back(train_batches_->make(plan.batch(first + k)));
+    index.push_back(k);
+    totals[0] += static_cast<double>(group.back().target_tokens());
+  }
+  totals[1] = opt_.stop != nullptr && opt_.stop->load() ? 1 : 0;
+  totals[2] = t.max_minutes > 0 && elapsed() >= 60.0 * t.max_minutes ? 1 : 0;
+  comm_.sum(std::span<double>(totals, 3), "the update's token count");
+  stop_signal_ = totals[1] > 0;
+  stop_time_ = totals[2] > 0;
+  const long tokens = static_cast<long>(totals[0]);
+  Transformer::GradientsReady ready;
+  if (sync_) {
+    sync_->begin(cache_, group.size() > 1);
+    ready = [this](long a, long b) { sync_->ready(a, b); };
+  }
+  const UpdateGradient g = update_gradient(*model_, cache_, group, index, tokens,
+                                           static_cast<float>(t.label_smoothing), drop_rng_, ready);
+  drop_rng_.next();  // the same on every rank, whatever batches it computed
+  LossStats st = g.stats;
+  if (sync_) {
+    sync_->finish();
+    double s[2] = {st.loss, st.nll};
+    comm_.sum(std::span<double>(s, 2), "the update's loss");
+    st.loss = s[0];
+    st.nll = s[1];
+    st.tokens = tokens;
+  } else if (g.earlier) {
+    add_earlier(*model_, cache_);
+  }
   const double loss = st.loss / static_cast<double>(st.tokens);
   require(std::isfinite(loss),
           "the training loss became " + std::to_string(loss) + " at step " +
@@ -359,21 +458,51 @@ void Trainer::train_step(const EpochPlan& plan, long first, long count) {
   interval_nll_ += st.nll;
   interval_tokens_ += st.tokens;
   ++interval_steps_;
+  if (sync_ && state_.step % kWeightCheckInterval == 0) check_same_weights("in the periodic check");
 }
 
 bool Trainer::measure_validation() {
   const auto t0 = Clock::now();
+  // Split across the ranks: batches and sentences round-robin, the loss summed, the
+  // translations gathered on rank 0, which scores them and tells the others the score.
   LossStats st;
-  for (const Batch& b : valid_batches_->epoch()) {
+  const std::vector<Batch> batches = valid_batches_->epoch();
+  for (size_t k = static_cast<size_t>(comm_.rank()); k < batches.size();
+       k += static_cast<size_t>(comm_.size())) {
+    const Batch& b = batches[k];
     model_->forward_hidden(b, cache_, nullptr);
     st += projected_loss(*model_, cache_, b, static_cast<float>(cfg_.train.label_smoothing), 0.0f,
                          nullptr);
   }
+  if (comm_.distributed()) {
+    double s[3] = {st.loss, st.nll, static_cast<double>(st.tokens)};
+    comm_.sum(std::span<double>(s, 3), "the validation loss");
+    st.loss = s[0];
+    st.nll = s[1];
+    st.tokens = static_cast<long>(s[2]);
+  }
   DecodeConfig d = cfg_.decode;
-  const auto hyps = greedy_translate(*model_, valid_src_, d);
-  std::vector<std::string> text;
-  for (const auto& h : hyps) text.push_back(vocab_->decode(h.tokens));
-  const BleuResult bleu = corpus_bleu(text, valid_refs_, BleuOptions{cfg_.train.bleu_tokenize});
+  std::vector<std::vector<int>> mine_src, mine;
+  for (const long i : my_valid_) mine_src.push_back(valid_src_[static_cast<size_t>(i)]);
+  for (auto& h : greedy_translate(*model_, mine_src, d)) mine.push_back(std::move(h.tokens));
+  const std::vector<std::vector<int>> got = comm_.gather(mine, "the validation translations");
+  double score = 0.0;
+  if (comm_.root()) {
+    // Rank r's m-th translation is sentence r + m·size.
+    std::vector<std::string> text(valid_src_.size());
+    size_t k = 0;
+    for (int r = 0; r < comm_.size(); ++r)
+      for (size_t i = static_cast<size_t>(r); i < text.size(); i += static_cast<size_t>(comm_.size()))
+        text[i] = vocab_->decode(got[k++]);
+    score = corpus_bleu(text, valid_refs_, BleuOptions{cfg_.train.bleu_tokenize}).score;
+  }
+  uint64_t bits = 0;
+  std::memcpy(&bits, &score, sizeof bits);
+  comm_.broadcast(std::span<uint64_t>(&bits, 1), "the validation BLEU");
+  std::memcpy(&score, &bits, sizeof bits);
+  struct {
+    double score;
+  } bleu{score};
   last_valid_loss_ = st.loss / static_cast<double>(st.tokens);
   require(std::isfinite(last_valid_loss_),
           "the validation loss became " + std::to_string(last_valid_loss_) + " at step " +
@@ -434,6 +563,11 @@ void Trainer::save(bool publish_best) {
   }
   state_.train_seconds = elapsed();
   session_start_ = Clock::now();  // train_seconds now holds everything up to here
+  check_same_weights("at the checkpoint");
+  if (!comm_.root()) {  // rank 0 alone writes
+    last_saved_step_ = state_.step;
+    return;
+  }
   const std::string name = "step_" + std::to_string(state_.step);
   const fs::path dir = ckpt_dir_ / name;
   saved.train_seconds = state_.train_seconds;
@@ -515,9 +649,12 @@ void Trainer::draw_bar() {
 
 bool Trainer::stop_requested(StopReason& why) const {
   const TrainConfig& t = cfg_.train;
-  if (opt_.stop != nullptr && opt_.stop->load()) return why = StopReason::interrupted, true;
+  // A signal or the clock, as all ranks agreed after the update (one process: its own view).
+  const bool one = !comm_.distributed();
+  if (one ? opt_.stop != nullptr && opt_.stop->load() : stop_signal_)
+    return why = StopReason::interrupted, true;
   if (t.max_steps > 0 && state_.step >= t.max_steps) return why = StopReason::max_steps, true;
-  if (t.max_minutes > 0 && elapsed() >= 60.0 * t.max_minutes)
+  if (one ? t.max_minutes > 0 && elapsed() >= 60.0 * t.max_minutes : stop_time_)
     return why = StopReason::max_minutes, true;
   if (t.patience > 0 && state_.bad_validations >= t.patience)
     return why = StopReason::patience, true;
@@ -537,7 +674,7 @@ TrainSummary Trainer::run() {
     plan_size_ = plan.size();
     const auto epoch_start = Clock::now();
     while (state_.epoch_position < plan_size_) {
-      const long n = std::min(t.update_freq, plan_size_ - state_.epoch_position);
+      const long n = std::min(state_.batches_per_update, plan_size_ - state_.epoch_position);
       train_step(plan, state_.epoch_position, n);
       state_.epoch_position += n;
       log_progress(false);

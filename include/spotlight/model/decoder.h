@@ -4,6 +4,7 @@
 // over layers (accumulated explicitly in backward).
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "spotlight/model/encoder.h"
@@ -97,9 +98,11 @@ struct Decoder {
              DecoderState& st) const;
   // One token per row: x [B, D] (embedded at position st.length) → h [B, D]; st.length + 1.
   void step(const Tensor& x, DecoderState& st, Tensor& h) const;
-  // dh → dx (overwritten) and dmemory (overwritten: the sum over all layers).
+  // dh → dx (overwritten) and dmemory (overwritten: the sum over all layers). layer_done(i), if
+  // given, after layer i's gradients are complete (from the top layer down).
   void backward(const Tensor& x, const Tensor& memory, const Cache& c, const Tensor& dh,
-                Workspace& ws, Tensor& dx, Tensor& dmemory);
+                Workspace& ws, Tensor& dx, Tensor& dmemory,
+                const std::function<void(size_t)>& layer_done = {});
 };
 
 }  // namespace spotlight

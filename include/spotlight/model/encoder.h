@@ -3,6 +3,7 @@
 // decoder layer's cross-attention reads.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "spotlight/layers/attention.h"
@@ -59,8 +60,10 @@ struct Encoder {
   // x [B·S, D] (embedded source) → memory [B·S, D].
   void forward(const Tensor& x, long batch, const Keys& keys, Cache& c, Workspace& ws,
                Tensor& memory, Rng* rng) const;
-  // dmemory → dx (overwritten).
-  void backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Workspace& ws, Tensor& dx);
+  // dmemory → dx (overwritten). layer_done(i), if given, after layer i's gradients are complete
+  // (from the top layer down).
+  void backward(const Tensor& x, const Cache& c, const Tensor& dmemory, Workspace& ws, Tensor& dx,
+                const std::function<void(size_t)>& layer_done = {});
 };
 
 }  // namespace spotlight

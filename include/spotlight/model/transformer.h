@@ -15,6 +15,7 @@
 // with the weights as "output_mask" [V] (1 = scored), a float32 buffer like PyTorch's.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -47,6 +48,8 @@ class Transformer {
     Tensor out_w, out_dw;  // [V′, D] gathered output weights and their gradient (a shortlist)
     std::vector<int> targets;  // tgt_out as output columns (chunked training loss)
     Workspace ws;              // the layers' shared scratch
+    // The summed gradients of an update's earlier batches (update_gradient), shaped as params().
+    std::vector<Tensor> grad_sum;
   };
 
   explicit Transformer(const ModelConfig& cfg);
@@ -90,7 +93,15 @@ class Transformer {
   // scores the decoder output in row chunks (projected_loss): forward_hidden leaves
   // the decoder output in c.h [B·T, D]; backward_hidden takes its gradient dh.
   void forward_hidden(const Batch& batch, Cache& c, Rng* rng) const;
-  void backward_hidden(const Batch& batch, Cache& c, const Tensor& dh);
+  // `ready` (if given) is told during the pass as parameters' gradients become complete, with
+  // the registry indices [first, last) of params(): the ranges of gradient_ranges(), in order.
+  using GradientsReady = std::function<void(long first, long last)>;
+  void backward_hidden(const Batch& batch, Cache& c, const Tensor& dh,
+                       const GradientsReady& ready = {});
+  // The order in which backward_hidden completes gradients: each decoder layer from the top (the
+  // top one with the decoder's final norm), then each encoder layer so, the embedding last. The
+  // ranges cover params() once. For overlapping a gradient all-reduce with the backward pass.
+  const std::vector<std::pair<long, long>>& gradient_ranges() const { return grad_ranges_; }
 
   // Decoding state: the decoder's (KV caches, the beams' memory blocks) and the step's scratch,
   // so that a const model can decode.
@@ -121,6 +132,7 @@ class Transformer {
  private:
   OutputProjection output_;
   ParamList params_;
+  std::vector<std::pair<long, long>> grad_ranges_;  // see gradient_ranges()
 };
 
 // Throws with a message naming the problem unless the batch is well formed for this model:

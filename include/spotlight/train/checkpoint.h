@@ -36,6 +36,10 @@ struct TrainerState {
   long best_step = 0;
   long bad_validations = 0;  // validations since the best one (early stopping)
   double train_seconds = 0.0;
+  // Batches of the epoch plan per update, over all ranks (update_freq × the world size the run
+  // started with); kept when a run resumes with another number of ranks. 0: not recorded (a
+  // checkpoint of an older Spotlight: train.update_freq).
+  long batches_per_update = 0;
 
   nlohmann::json to_json() const;
   static TrainerState from_json(const nlohmann::json& j, const std::string& source);

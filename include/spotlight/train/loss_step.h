@@ -26,10 +26,32 @@ LossStats projected_loss(Transformer& model, Transformer::Cache& c, const Batch&
 struct StepTimes {
   double forward = 0.0, loss = 0.0, backward = 0.0;  // seconds, accumulated
 };
-// The gradient of one update: zeroes the gradients, then forward, projection and
-// label-smoothed loss, and backward for each batch of the group, the loss being the mean over
-// all their target tokens. Dropout draws from dropout_rng. Returns the summed loss
-// statistics; times (if given) accumulates the seconds of each phase.
+// One update's gradient on this process, over the batches it computes, summed as the same
+// update is summed over several processes: each batch's gradient is computed alone, from zero,
+// and the batches' gradients are added in order (so one process with update_freq 2 sums the
+// two gradients exactly as an all-reduce over two processes does). The loss is the mean over
+// `tokens` target tokens (the whole update's, the same on every process). Batch k draws its
+// dropout from update_rng.fork(index[k]), index[k] being its place in the update, so a batch
+// gets the same masks whichever process computes it.
+// On return p->grad holds the last batch's gradient (zero without batches) and, with several
+// batches (the result's `earlier`), cache.grad_sum the sum of the others': add_earlier() or a
+// GradientSync completes the sum. `ready` goes to the last batch's backward pass.
+struct UpdateGradient {
+  LossStats stats;
+  bool earlier = false;
+};
+UpdateGradient update_gradient(Transformer& model, Transformer::Cache& cache,
+                               std::span<const Batch> batches, std::span<const long> index,
+                               long tokens, float label_smoothing, const Rng& update_rng,
+                               const Transformer::GradientsReady& ready = {},
+                               StepTimes* times = nullptr);
+// p->grad += cache.grad_sum for every parameter.
+void add_earlier(Transformer& model, const Transformer::Cache& cache);
+
+// The gradient of one update on one process: update_gradient over the whole group (its target
+// tokens, batch k drawing from dropout_rng.fork(k)) with the sum completed, then dropout_rng
+// advanced once. Returns the summed loss statistics; times (if given) accumulates the seconds
+// of each phase.
 LossStats forward_backward(Transformer& model, Transformer::Cache& cache,
                            std::span<const Batch> group, float label_smoothing, Rng& dropout_rng,
                            StepTimes* times = nullptr);
