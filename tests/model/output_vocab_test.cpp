@@ -43,7 +43,7 @@ std::vector<int> every_other(const ModelConfig& c) {
 
 // Mean training loss with a fixed dropout seed, through the trainer's chunked projection.
 double training_loss(Transformer& m, const Batch& b, Transformer::Cache& c, float eps) {
-  Rng drop(1234);
+  Rng drop = Rng(1234).fork(0);  // the stream forward_backward gives the update's first batch
   m.forward_hidden(b, c, &drop);
   const LossStats st = projected_loss(m, c, b, eps, 0.0f, nullptr);
   return st.loss / static_cast<double>(st.tokens);
@@ -77,7 +77,7 @@ TEST_CASE("output vocabulary: every parameter's gradient matches finite differen
   Param& e = m.embed.weight;
   Tensor wrong = e.grad;  // the whole, correct gradient
   m.zero_grad();
-  Rng drop2(1234);
+  Rng drop2 = Rng(1234).fork(0);
   m.forward_hidden(b, c, &drop2);
   const LossStats st = projected_loss(m, c, b, eps, 0.0f, nullptr);
   Tensor dh;

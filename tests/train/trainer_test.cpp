@@ -316,7 +316,8 @@ TEST_CASE("the chunked projection and loss equal the whole-logits forward, loss 
   const float scale = 1.0f / static_cast<float>(b.target_tokens());
 
   Transformer::Cache cw, cc;
-  Rng drop_w(9), drop_c(9);  // the same dropout in both
+  // The same dropout in both: forward_backward draws the first batch's from fork(0).
+  Rng drop_w = Rng(9).fork(0), drop_c(9);
   whole.zero_grad();
   whole.forward(b, cw, &drop_w);
   const LossStats sw = cross_entropy(cw.logits, b.tgt_out, c.pad_id, 0.1f, scale, &cw.logits);
