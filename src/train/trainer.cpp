@@ -607,11 +607,27 @@ void Trainer::log_progress(bool force) {
   const double eta = f > 0 ? el * (1.0 - f) / f : 0.0;
   const double lr = schedule_.lr(state_.step);
   if (tty_) std::fputs("\r\033[K", stderr);
+  // A distributed run: what the collectives moved and how long this rank waited for them.
+  const CommStats& cs = comm_.stats();
+  const double per = 1.0 / static_cast<double>(interval_steps_);
+  const std::string comm_text =
+      comm_.distributed()
+          ? fmt::format(" | all-reduce {:.2f} MB/update, waited {:.1f} ms/update ({:.0f}%)",
+                        cs.bytes * per / 1e6, cs.wait_seconds * per * 1e3,
+                        100.0 * cs.wait_seconds / std::max(secs, 1e-9))
+          : std::string();
   log_->info(
       "train | step {} | epoch {} | loss {:.4f} | lr {:.3g} | gnorm {:.2f} | {:.0f} tgt "
-      "tok/s | elapsed {} | ETA {}",
-      state_.step, state_.epoch, loss, lr, last_grad_norm_, tok_s, duration(el), duration(eta));
-  write_metrics({{"type", "train"},
+      "tok/s | elapsed {} | ETA {}{}",
+      state_.step, state_.epoch, loss, lr, last_grad_norm_, tok_s, duration(el), duration(eta),
+      comm_text);
+  json comm_fields = json::object();
+  if (comm_.distributed())
+    comm_fields = {{"ranks", comm_.size()},
+                   {"comm_bytes_per_update", cs.bytes * per},
+                   {"comm_wait_s_per_update", cs.wait_seconds * per}};
+  comm_.reset_stats();
+  json line = {{"type", "train"},
                  {"step", state_.step},
                  {"epoch", state_.epoch},
                  {"loss", loss},
@@ -623,7 +639,10 @@ void Trainer::log_progress(bool force) {
                  {"eta_s", eta},
                  {"unix_time", std::chrono::duration<double>(
                                    std::chrono::system_clock::now().time_since_epoch())
-                                   .count()}});
+                                   .count()}};
+  line.update(comm_fields);
+  write_metrics(line);
+
   interval_loss_ = interval_nll_ = 0.0;
   interval_tokens_ = interval_steps_ = 0;
   last_log_ = now;
