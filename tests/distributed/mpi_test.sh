@@ -8,7 +8,8 @@
 #      (MPI's reduction tree adds four gradients in another order than one process does);
 #   2. resume across world sizes: a 2-rank run checkpointed at step 20 and resumed with 1 rank
 #      and with 3 ranks ends with the uninterrupted 2-rank run's weights, byte for byte;
-#   3. faults: one rank SIGKILLed mid-run: every rank gone within 30 s, mpirun non-zero, the
+#   3. faults: rank 0 SIGKILLed 6 times at random moments (mostly mid-checkpoint), resumed each
+#      time, ends byte for byte as an uninterrupted run; one rank SIGKILLed mid-run: every rank gone within 30 s, mpirun non-zero, the
 #      last checkpoint loads (spotlight info) and --resume continues;
 #   4. a build without MPI refuses a multi-process launch (simulated: OMPI_COMM_WORLD_SIZE=2
 #      with SPOTLIGHT_NO_MPI unset is only checked when this binary lacks MPI).
@@ -151,6 +152,34 @@ step=$(python3 -c "import json;print(json.load(open('$work/killed/checkpoints/la
 "$bin" train --config "$work/config.json" --set output_dir="\"$work/killed\"" --resume \
   --set train.max_steps=$((step + 5)) > "$work/killed.resume.log" 2>&1 || fail "--resume after the kill"
 echo "ok: the last checkpoint (step $step) loads and --resume continues to step $((step + 5))"
+
+# 3a. Rank 0, the one that writes, SIGKILLed at random moments of a run that checkpoints every 2
+# updates (so mostly while a checkpoint is being written), 6 times, resumed each time: after
+# every kill the last checkpoint loads, and the end equals an uninterrupted 2-rank run's weights
+# byte for byte.
+train ref_ckpt 60 mpirun -np 2 -- --set train.valid_interval=2
+for round in 1 2 3 4 5 6; do
+  ( set +e
+    mpirun -np 2 "$bin" train --config "$work/config.json" --set output_dir="\"$work/crash\"" \
+      --set train.max_steps=60 --set train.valid_interval=2 --resume > "$work/crash.$round.log" 2>&1
+    echo $? > "$work/crash.status" ) &
+  sleep "0.$((RANDOM % 9 + 1))"
+  for _ in $(seq 100); do [ -e "$work/crash/checkpoints/last" ] && break; sleep 0.05; done
+  sleep "0.$((RANDOM % 5))"
+  writer=$(pgrep -f "train --config $work/config.json --set output_dir=\"$work/crash\"" | sort -n | sed -n 2p)
+  [ -n "$writer" ] && kill -9 "$writer" 2> /dev/null || true
+  for _ in $(seq 300); do [ -e "$work/crash.status" ] && break; sleep 0.1; done
+  [ -e "$work/crash.status" ] || fail "crash round $round: the job outlived the killed rank by 30 s"
+  rm -f "$work/crash.status"
+  "$bin" info --checkpoint "$work/crash/checkpoints/last" > /dev/null ||
+    fail "crash round $round: the last checkpoint does not load"
+done
+train crash 60 mpirun -np 2 -- --set train.valid_interval=2 --resume
+for f in model.safetensors optimizer.safetensors; do
+  cmp -s "$work/ref_ckpt/checkpoints/last/$f" "$work/crash/checkpoints/last/$f" ||
+    fail "6 kills of the writing rank: $f differs from the uninterrupted run's"
+done
+echo "ok: rank 0 SIGKILLed 6 times (checkpointing every 2 updates): every last checkpoint loads, the resumed end equals the uninterrupted run byte for byte"
 
 # 3b. A rank that stops answering (SIGSTOP: a hung host): the other gives up after
 # --collective-timeout and ends the job.
