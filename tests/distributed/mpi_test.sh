@@ -137,7 +137,7 @@ done
   echo $? > "$work/killed.status" ) &
 for _ in $(seq 300); do [ -e "$work/killed/checkpoints/last" ] && break; sleep 0.1; done
 [ -e "$work/killed/checkpoints/last" ] || fail "the run to kill never checkpointed"
-victim=$(pgrep -f "train --config $work/config.json --set output_dir=\"$work/killed\"" | sort -n | tail -1)
+victim=$(pgrep -f "train --config $work/config.json --set output_dir=\"$work/killed\"" | sort -n | tail -1 || true)
 [ -n "$victim" ] || fail "no rank to kill"
 t0=$(date +%s.%N)
 kill -9 "$victim"
@@ -166,7 +166,7 @@ for round in 1 2 3 4 5 6; do
   sleep "0.$((RANDOM % 9 + 1))"
   for _ in $(seq 100); do [ -e "$work/crash/checkpoints/last" ] && break; sleep 0.05; done
   sleep "0.$((RANDOM % 5))"
-  writer=$(pgrep -f "train --config $work/config.json --set output_dir=\"$work/crash\"" | sort -n | sed -n 2p)
+  writer=$(pgrep -f "train --config $work/config.json --set output_dir=\"$work/crash\"" | sort -n | sed -n 2p || true)
   [ -n "$writer" ] && kill -9 "$writer" 2> /dev/null || true
   for _ in $(seq 300); do [ -e "$work/crash.status" ] && break; sleep 0.1; done
   [ -e "$work/crash.status" ] || fail "crash round $round: the job outlived the killed rank by 30 s"
@@ -189,7 +189,7 @@ echo "ok: rank 0 SIGKILLed 6 times (checkpointing every 2 updates): every last c
     > "$work/hung.log" 2>&1
   echo $? > "$work/hung.status" ) &
 for _ in $(seq 300); do [ -e "$work/hung/checkpoints/last" ] && break; sleep 0.1; done
-victim=$(pgrep -f "train --config $work/config.json --set output_dir=\"$work/hung\"" | sort -n | tail -1)
+victim=$(pgrep -f "train --config $work/config.json --set output_dir=\"$work/hung\"" | sort -n | tail -1 || true)
 [ -n "$victim" ] || fail "no rank to stop"
 t0=$(date +%s.%N)
 kill -STOP "$victim"
@@ -207,7 +207,7 @@ echo "ok: a hung rank: the job ended after $(python3 -c "print(f'{$t1-$t0:.1f}')
     --set train.max_steps=100000 --set train.valid_interval=10 > "$work/stopped.log" 2>&1
   echo $? > "$work/stopped.status" ) &
 for _ in $(seq 300); do [ -e "$work/stopped/checkpoints/last" ] && break; sleep 0.1; done
-launcher=$(pgrep -f "^mpirun -np 2 $bin train --config $work/config.json --set output_dir=\"$work/stopped\"")
+launcher=$(pgrep -f "^mpirun -np 2 $bin train --config $work/config.json --set output_dir=\"$work/stopped\"" || true)
 [ -n "$launcher" ] || fail "no mpirun to interrupt"
 kill -INT "$launcher"
 for _ in $(seq 300); do [ -e "$work/stopped.status" ] && break; sleep 0.1; done
