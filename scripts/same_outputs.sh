@@ -105,18 +105,7 @@ need_data multi30k
 case " $presets " in *" tatoeba_en_fr "*) need_data tatoeba ;; esac
 mkdir -p "$out/data"
 if [[ " $presets " == *" tiny "* ]]; then  # tiny's toy language, as the tests generate it
-  /usr/bin/python3 - "$out/data" <<'EOF'
-import random, sys
-en = "the a dog cat man woman red blue runs sits on in street park big small ball with".split()
-fr = "le un chien chat homme femme rouge bleu court assis sur dans rue parc grand petit balle avec".split()
-r = random.Random(2024)
-for split, n in (("train", 2000), ("valid", 100)):
-    with open(f"{sys.argv[1]}/tiny.{split}.en", "w") as e, open(f"{sys.argv[1]}/tiny.{split}.fr", "w") as f:
-        for _ in range(n):
-            ws = [r.randrange(len(en)) for _ in range(2 + r.randrange(6))]
-            e.write(" ".join(en[w] for w in ws) + "\n")
-            f.write(" ".join(fr[w] for w in ws) + "\n")
-EOF
+  scripts/toy_language.py "$out/data/tiny" 2024 2000 100
 fi
 head -100 data/multi30k/tok/val.en > "$out/data/base.valid.en"
 head -100 data/multi30k/tok/val.fr > "$out/data/base.valid.fr"

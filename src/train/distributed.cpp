@@ -108,8 +108,8 @@ void Communicator::timed_out(const char* what, double waited) {
 }
 
 void Communicator::wait_request(void* request, const char* what, double timeout_seconds) {
-  const double limit = timeout_seconds < 0 ? timeout_ : timeout_seconds;
 #ifdef SPOTLIGHT_HAVE_MPI
+  const double limit = timeout_seconds < 0 ? timeout_ : timeout_seconds;
   auto* r = static_cast<MPI_Request*>(request);
   const auto t0 = Clock::now();
   int done = 0;
@@ -129,18 +129,26 @@ void Communicator::wait_request(void* request, const char* what, double timeout_
 #endif
 }
 
-void Communicator::sum(std::span<float> x, const char* what) {
+void Communicator::floats(std::span<float> x, int from, const char* what) {
   if (!mpi_ || size_ == 1) return;
 #ifdef SPOTLIGHT_HAVE_MPI
   for (size_t i = 0; i < x.size(); i += kMaxCount) {
     MPI_Request r;
     const int n = static_cast<int>(std::min(kMaxCount, x.size() - i));
-    MPI_Iallreduce(MPI_IN_PLACE, x.data() + i, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+    if (from < 0)
+      MPI_Iallreduce(MPI_IN_PLACE, x.data() + i, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+    else
+      MPI_Ibcast(x.data() + i, n, MPI_FLOAT, from, MPI_COMM_WORLD, &r);
     wait_request(&r, what);
   }
   stats_.bytes += 4.0 * static_cast<double>(x.size());
+#else
+  (void)from;
+  (void)what;
 #endif
 }
+
+void Communicator::sum(std::span<float> x, const char* what) { floats(x, -1, what); }
 
 void Communicator::sum(std::span<double> x, const char* what) {
   if (!mpi_ || size_ == 1) return;
@@ -155,15 +163,18 @@ void Communicator::sum(std::span<double> x, const char* what) {
 }
 
 void Communicator::broadcast(std::span<float> x, const char* what, int from) {
+  floats(x, from, what);
+}
+
+void Communicator::broadcast(double& x, const char* what, int from) {
   if (!mpi_ || size_ == 1) return;
 #ifdef SPOTLIGHT_HAVE_MPI
-  for (size_t i = 0; i < x.size(); i += kMaxCount) {
-    MPI_Request r;
-    const int n = static_cast<int>(std::min(kMaxCount, x.size() - i));
-    MPI_Ibcast(x.data() + i, n, MPI_FLOAT, from, MPI_COMM_WORLD, &r);
-    wait_request(&r, what);
-  }
-  stats_.bytes += 4.0 * static_cast<double>(x.size());
+  MPI_Request r;
+  MPI_Ibcast(&x, 1, MPI_DOUBLE, from, MPI_COMM_WORLD, &r);
+  wait_request(&r, what);
+#else
+  (void)from;
+  (void)what;
 #endif
 }
 

@@ -121,7 +121,8 @@ class Trainer {
   Communicator& comm_ = Communicator::world();
   std::unique_ptr<GradientSync> sync_;  // distributed runs
   bool stop_signal_ = false, stop_time_ = false;  // agreed by all ranks after each update
-  std::vector<long> my_valid_;                    // indices of valid_src_ this rank translates
+  // The validation sources this rank translates: sentences r, r + size, … (all with one rank).
+  std::vector<std::vector<int>> my_valid_src_;
   fs::path out_, ckpt_dir_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<RunDirectory> run_;  // locked for the whole run
@@ -130,7 +131,6 @@ class Trainer {
   std::unique_ptr<CorpusStore> valid_store_;
   std::unique_ptr<PairMix> valid_data_;
   std::unique_ptr<Batcher> train_batches_, valid_batches_;
-  std::vector<std::vector<int>> valid_src_;
   std::vector<std::string> valid_refs_;
   std::unique_ptr<Transformer> model_;
   std::unique_ptr<Adam> adam_;
@@ -305,17 +305,19 @@ void Trainer::setup() {
                                                           *vocab_, static_cast<int>(t.threads), note));
   valid_data_ = std::make_unique<PairMix>(std::vector<MixCorpus>{{valid_store_.get(), 1.0}}, valid_max);
   require(valid_data_->kept() > 0, "no validation pairs in " + cfg_.data.valid[0]);
-  for (const auto& line : read_lines(cfg_.data.valid[0])) {
-    auto ids = vocab_->encode(line);
-    if (static_cast<long>(ids.size()) > valid_max) ids.resize(static_cast<size_t>(valid_max));
-    valid_src_.push_back(std::move(ids));
+  {  // this rank's share of the BLEU sentences: r, r + size, …
+    const std::vector<std::string> lines = read_lines(cfg_.data.valid[0]);
+    for (size_t i = static_cast<size_t>(comm_.rank()); i < lines.size();
+         i += static_cast<size_t>(comm_.size())) {
+      auto ids = vocab_->encode(lines[i]);
+      if (static_cast<long>(ids.size()) > valid_max) ids.resize(static_cast<size_t>(valid_max));
+      my_valid_src_.push_back(std::move(ids));
+    }
   }
   valid_refs_ = read_lines(cfg_.data.valid[1]);
   log_->info("valid: {} pairs for the loss, {} sentences for BLEU", valid_data_->kept(),
-             valid_src_.size());
+             valid_refs_.size());
   if (comm_.root()) comm_.barrier("waiting for rank 0 to prepare the data", 0.0);
-  for (long i = comm_.rank(); i < static_cast<long>(valid_src_.size()); i += comm_.size())
-    my_valid_.push_back(i);
   BatcherOptions bo = batcher_options(cfg_);
   train_batches_ = std::make_unique<Batcher>(mix, bo);
   bo.shuffle = false;
@@ -482,27 +484,20 @@ bool Trainer::measure_validation() {
     st.tokens = static_cast<long>(s[2]);
   }
   DecodeConfig d = cfg_.decode;
-  std::vector<std::vector<int>> mine_src, mine;
-  for (const long i : my_valid_) mine_src.push_back(valid_src_[static_cast<size_t>(i)]);
-  for (auto& h : greedy_translate(*model_, mine_src, d)) mine.push_back(std::move(h.tokens));
+  std::vector<std::vector<int>> mine;
+  for (auto& h : greedy_translate(*model_, my_valid_src_, d)) mine.push_back(std::move(h.tokens));
   const std::vector<std::vector<int>> got = comm_.gather(mine, "the validation translations");
   double score = 0.0;
   if (comm_.root()) {
     // Rank r's m-th translation is sentence r + m·size.
-    std::vector<std::string> text(valid_src_.size());
+    std::vector<std::string> text(valid_refs_.size());
     size_t k = 0;
     for (int r = 0; r < comm_.size(); ++r)
       for (size_t i = static_cast<size_t>(r); i < text.size(); i += static_cast<size_t>(comm_.size()))
         text[i] = vocab_->decode(got[k++]);
     score = corpus_bleu(text, valid_refs_, BleuOptions{cfg_.train.bleu_tokenize}).score;
   }
-  uint64_t bits = 0;
-  std::memcpy(&bits, &score, sizeof bits);
-  comm_.broadcast(std::span<uint64_t>(&bits, 1), "the validation BLEU");
-  std::memcpy(&score, &bits, sizeof bits);
-  struct {
-    double score;
-  } bleu{score};
+  comm_.broadcast(score, "the validation BLEU");
   last_valid_loss_ = st.loss / static_cast<double>(st.tokens);
   require(std::isfinite(last_valid_loss_),
           "the validation loss became " + std::to_string(last_valid_loss_) + " at step " +
@@ -513,9 +508,9 @@ bool Trainer::measure_validation() {
               " (it translates; --resume keeps train.lr and train.warmup, so lower the rate or "
               "lengthen the warm-up in a new run, in another output_dir)");
   const double nll = st.nll / static_cast<double>(st.tokens);
-  const bool better = bleu.score > state_.best_bleu;
+  const bool better = score > state_.best_bleu;
   if (better) {
-    state_.best_bleu = bleu.score;
+    state_.best_bleu = score;
     state_.best_step = state_.step;
     state_.bad_validations = 0;
   } else {
@@ -526,7 +521,7 @@ bool Trainer::measure_validation() {
   log_->info(
       "valid | step {} | epoch {} | loss {:.4f} | nll {:.4f} | ppl {:.2f} | BLEU {:.2f} "
       "(greedy, tok {}){} | {:.1f} s",
-      state_.step, state_.epoch, last_valid_loss_, nll, std::exp(nll), bleu.score,
+      state_.step, state_.epoch, last_valid_loss_, nll, std::exp(nll), score,
       cfg_.train.bleu_tokenize, better ? " | best so far" : "", secs);
   write_metrics({{"type", "valid"},
                  {"step", state_.step},
@@ -534,7 +529,7 @@ bool Trainer::measure_validation() {
                  {"loss", last_valid_loss_},
                  {"nll", nll},
                  {"ppl", std::exp(nll)},
-                 {"bleu", bleu.score},
+                 {"bleu", score},
                  {"best_bleu", state_.best_bleu},
                  {"elapsed_s", elapsed()},
                  {"valid_s", secs},

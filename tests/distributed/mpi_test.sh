@@ -22,21 +22,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # CI runs as r
 export OMPI_MCA_rmaps_base_oversubscribe=1                          # 3 and 4 ranks on 2 cores
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-python3 - "$work" <<'PY'
-import random, sys
-en = "the a dog cat man woman red blue runs sits on in street park big small ball with".split()
-fr = "le un chien chat homme femme rouge bleu court assis sur dans rue parc grand petit balle avec".split()
-r = random.Random(7)
-for split, n in (("train", 1000), ("valid", 60)):
-    with open(f"{sys.argv[1]}/{split}.en", "w") as e, open(f"{sys.argv[1]}/{split}.fr", "w") as f:
-        for _ in range(n):
-            ws = [r.randrange(len(en)) for _ in range(2 + r.randrange(6))]
-            e.write(" ".join(en[w] for w in ws) + "\n")
-            f.write(" ".join(fr[w] for w in ws) + "\n")
-PY
+python3 "$(dirname "$0")/../../scripts/toy_language.py" "$work/toy" 7 1000 60
 cat > "$work/config.json" <<JSON
 {
-  "data": {"train": ["$work/train.en", "$work/train.fr"], "valid": ["$work/valid.en", "$work/valid.fr"],
+  "data": {"train": ["$work/toy.train.en", "$work/toy.train.fr"], "valid": ["$work/toy.valid.en", "$work/toy.valid.fr"],
            "max_len": 64},
   "vocab": {"path": "$work/spm40.model", "size": 40, "model_type": "unigram"},
   "model": {"d_model": 32, "heads": 4, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2,

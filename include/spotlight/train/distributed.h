@@ -47,6 +47,7 @@ class Communicator {
   // Rank `from`'s bytes/values to every rank.
   void broadcast(std::span<float> x, const char* what, int from = 0);
   void broadcast(std::span<uint64_t> x, const char* what, int from = 0);
+  void broadcast(double& x, const char* what, int from = 0);
   void broadcast(std::string& s, const char* what, int from = 0);
   // Every rank's value, in rank order, on every rank.
   std::vector<uint64_t> all_gather(uint64_t v, const char* what);
@@ -79,6 +80,9 @@ class Communicator {
  private:
   Communicator() = default;
   void wait_request(void* request, const char* what, double timeout_seconds = -1.0);
+  // A float buffer summed (from < 0) or broadcast from rank `from`, in pieces MPI's int counts
+  // can hold.
+  void floats(std::span<float> x, int from, const char* what);
   [[noreturn]] void timed_out(const char* what, double waited);
 
   int rank_ = 0, size_ = 1;

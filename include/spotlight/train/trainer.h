@@ -7,7 +7,10 @@
 // Determinism: three Rngs, all from train.seed — init, dropout, and the data order (its state
 // at the start of each epoch is saved, so a resumed run redraws the same epoch plan and skips
 // the batches already consumed). With the same thread count, an interrupted-and-resumed run ends
-// with the same weights, byte for byte, as an uninterrupted one.
+// with the same weights, byte for byte, as an uninterrupted one. Each batch of an update draws
+// its dropout from the update's stream forked by its place in the update, and each batch's
+// gradient is summed to the others', so under mpirun (train/distributed.h) N ranks make the
+// updates of one process with N times the batches per update, and a run resumes with any N.
 #pragma once
 
 #include <atomic>
