@@ -11,8 +11,8 @@
 #   3. faults: rank 0 SIGKILLed 6 times at random moments (mostly mid-checkpoint), resumed each
 #      time, ends byte for byte as an uninterrupted run; one rank SIGKILLed mid-run: every rank gone within 30 s, mpirun non-zero, the
 #      last checkpoint loads (spotlight info) and --resume continues;
-#   4. a build without MPI refuses a multi-process launch (simulated: OMPI_COMM_WORLD_SIZE=2
-#      with SPOTLIGHT_NO_MPI unset is only checked when this binary lacks MPI).
+#   4. SIGINT and SIGTERM to mpirun: one checkpoint at the stop, every rank exits.
+# (A build without MPI refusing a multi-process launch: tests/distributed/no_mpi_check.cpp.)
 # Usage: tests/distributed/mpi_test.sh SPOTLIGHT_BINARY WORKDIR
 set -euo pipefail
 bin=$1
@@ -190,19 +190,24 @@ kill -9 "$victim" 2> /dev/null || true
 grep -q "did not complete within" "$work/hung.log" || fail "no timeout message: $(tail -5 "$work/hung.log")"
 echo "ok: a hung rank: the job ended after $(python3 -c "print(f'{$t1-$t0:.1f}')") s (timeout 5 s), naming the collective"
 
-# 4. SIGINT to mpirun: the ranks agree to stop after the update, rank 0 checkpoints once, all exit.
-( set +e
-  mpirun -np 2 "$bin" train --config "$work/config.json" --set output_dir="\"$work/stopped\"" \
-    --set train.max_steps=100000 --set train.valid_interval=10 > "$work/stopped.log" 2>&1
-  echo $? > "$work/stopped.status" ) &
-for _ in $(seq 300); do [ -e "$work/stopped/checkpoints/last" ] && break; sleep 0.1; done
-launcher=$(pgrep -f "^mpirun -np 2 $bin train --config $work/config.json --set output_dir=\"$work/stopped\"" || true)
-[ -n "$launcher" ] || fail "no mpirun to interrupt"
-kill -INT "$launcher"
-for _ in $(seq 300); do [ -e "$work/stopped.status" ] && break; sleep 0.1; done
-[ -e "$work/stopped.status" ] || fail "the ranks still run 30 s after SIGINT"
-grep -q "stopped: interrupted at step" "$work/stopped.log" || fail "SIGINT: no clean stop on rank 0"
-step=$(python3 -c "import json;print(json.load(open('$work/stopped/checkpoints/last/trainer_state.json'))['step'])")
-grep -q "stopped: interrupted at step $step " "$work/stopped.log" || fail "SIGINT: last is not the stop's step"
-echo "ok: SIGINT to mpirun: checkpoint at the interrupted step $step, every rank exited"
+# 4. SIGINT or SIGTERM to mpirun (which passes SIGTERM to every rank): the ranks agree to stop
+#    after the update, rank 0 checkpoints once, all exit 0.
+for sig in INT TERM; do
+  run=stopped_$sig
+  ( set +e
+    mpirun -np 2 "$bin" train --config "$work/config.json" --set output_dir="\"$work/$run\"" \
+      --set train.max_steps=100000 --set train.valid_interval=10 > "$work/$run.log" 2>&1
+    echo $? > "$work/$run.status" ) &
+  for _ in $(seq 300); do [ -e "$work/$run/checkpoints/last" ] && break; sleep 0.1; done
+  launcher=$(pgrep -f "^mpirun -np 2 $bin train --config $work/config.json --set output_dir=\"$work/$run\"" || true)
+  [ -n "$launcher" ] || fail "no mpirun to send SIG$sig"
+  kill -"$sig" "$launcher"
+  for _ in $(seq 300); do [ -e "$work/$run.status" ] && break; sleep 0.1; done
+  [ -e "$work/$run.status" ] || fail "the ranks still run 30 s after SIG$sig"
+  ! pgrep -f "output_dir=\"$work/$run\"" > /dev/null || fail "SIG$sig: a rank outlived mpirun"
+  grep -q "stopped: interrupted at step" "$work/$run.log" || fail "SIG$sig: no clean stop on rank 0: $(tail -5 "$work/$run.log")"
+  step=$(python3 -c "import json;print(json.load(open('$work/$run/checkpoints/last/trainer_state.json'))['step'])")
+  grep -q "stopped: interrupted at step $step " "$work/$run.log" || fail "SIG$sig: last is not the stop's step"
+  echo "ok: SIG$sig to mpirun: checkpoint at the interrupted step $step, every rank exited (mpirun: $(cat "$work/$run.status"))"
+done
 echo "all MPI checks passed"
