@@ -48,18 +48,39 @@ t = [r for r in rows if r["type"] == "train" and r["step"] > int(sys.argv[2])]
 tok = sum(r["tgt_tokens_per_s"] for r in t) / len(t)
 mb = sum(r.get("comm_bytes_per_update", 0) for r in t) / len(t) / 1e6
 wait = sum(r.get("comm_wait_s_per_update", 0) for r in t) / len(t)
-print(f"{tok:.1f} {mb:.2f} {wait*1e3:.1f}")
+# Seconds per update over the timed lines: elapsed between the first and last of them.
+step = (t[-1]["elapsed_s"] - t[0]["elapsed_s"]) / (t[-1]["step"] - t[0]["step"])
+print(f"{tok:.1f} {mb:.2f} {wait*1e3:.1f} {100 * wait / step:.1f}")
 PY
 }
 # One run first so the vocabulary and the stores exist before anything is timed.
 run preset 1x2 warmup > /dev/null
-echo "| shape | mode | run | tgt tok/s | all-reduce MB/update | wait ms/update |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| shape | mode | run | tgt tok/s | all-reduce MB/update | wait ms/update | wait share of a step % |" | tee "$out/results.md"
+echo "| --- | --- | --- | --- | --- | --- | --- |" | tee -a "$out/results.md"
 for r in $(seq "$runs"); do
   for shape in preset d256; do
     for mode in 1x2 2x1 1x1; do
-      read -r tok mb wait < <(run "$shape" "$mode" "$r")
-      echo "| $shape | $mode | $r | $tok | $mb | $wait |" | tee -a "$out/results.md"
+      read -r tok mb wait share < <(run "$shape" "$mode" "$r")
+      echo "| $shape | $mode | $r | $tok | $mb | $wait | $share |" | tee -a "$out/results.md"
     done
   done
 done
+# Medians (min–max) over the runs, and the 2-rank scaling efficiency of the medians.
+echo
+/usr/bin/python3 - "$out/results.md" <<'PY'
+import statistics, sys
+rows = [l.strip().strip("|").split("|") for l in open(sys.argv[1]) if l.startswith("| preset") or l.startswith("| d256")]
+def col(shape, mode, i):
+    return [float(r[i]) for r in rows if r[0].strip() == shape and r[1].strip() == mode]
+def fmt(v, d=0):
+    return f"{statistics.median(v):,.{d}f} ({min(v):,.{d}f}–{max(v):,.{d}f})"
+print("| shape | 1 process × 2 threads | 2 ranks × 1 thread | 1 process × 1 thread | efficiency | MB/update | wait ms/update | wait share % |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for shape in ("preset", "d256"):
+    a, b, c = col(shape, "1x2", 3), col(shape, "2x1", 3), col(shape, "1x1", 3)
+    if not (a and b and c):
+        continue
+    eff = statistics.median(b) / (2 * statistics.median(c))
+    print(f"| {shape} | {fmt(a)} | {fmt(b)} | {fmt(c)} | {eff:.2f} | {statistics.median(col(shape, '2x1', 4)):.2f} "
+          f"| {fmt(col(shape, '2x1', 5))} | {fmt(col(shape, '2x1', 6), 1)} |")
+PY

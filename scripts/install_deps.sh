@@ -19,7 +19,7 @@ done
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libsentencepiece-dev sentencepiece
       nlohmann-json3-dev libcli11-dev libspdlog-dev doctest-dev libicu-dev libssl-dev
-      libcpp-httplib-dev curl libopenmpi-dev openmpi-bin)
+      libcpp-httplib-dev curl libopenmpi-dev openmpi-bin libdnnl-dev)
 # clang and its runtimes: the libFuzzer harnesses (scripts/fuzz.sh). Not needed to build or train.
 [ "$want_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 # chromium (headless) and python3-websocket drive the server's page in tests/browser/page_test.py.

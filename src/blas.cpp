@@ -1,11 +1,25 @@
+// blas.cpp — gemm() on OpenBLAS or oneDNN (SPOTLIGHT_HAVE_ONEDNN), split over the compute pool.
 #include "spotlight/blas.h"
 
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <string>
+
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+// Debian's oneDNN threads with OpenMP (libgomp): each call would start a team of one thread per
+// core on top of the compute pool. The OpenMP thread count is per thread, so every thread that
+// calls dnnl_sgemm sets its own to 1 once. Declared here (the OpenMP C API, stable since 1.0)
+// rather than through omp.h, which clang finds only with its own runtime's headers.
+extern "C" void omp_set_num_threads(int n);
+#endif
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
@@ -13,22 +27,126 @@
 namespace spotlight {
 
 namespace {
+
 // OpenBLAS runs single-threaded inside each call: the products are split over the one compute
 // pool (parallel.h) instead, so its own threads never spin beside ours. Done once, before the
 // first product (and before blas_description() reports the count).
-void single_threaded_blas() {
+void single_threaded_openblas() {
   static const bool single = (openblas_set_num_threads(1), true);
   (void)single;
 }
 
-std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+void single_threaded_onednn() {
+  thread_local const bool single = (omp_set_num_threads(1), true);
+  (void)single;
+}
+#endif
+
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+// "avx512_core_amx": oneDNN's name of the instruction set its kernels use, without "cpu_isa_".
+std::string isa_name() {
+  std::string s = dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa());
+  if (s.rfind("cpu_isa_", 0) == 0) s.erase(0, 8);
   return s;
 }
+#endif
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+constexpr GemmBackend kDefaultBackend =
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+    GemmBackend::onednn;
+#else
+    GemmBackend::openblas;
+#endif
+
+// -1 until resolved; then the GemmBackend's value.
+std::atomic<int> g_backend{-1};
+
+// One single-threaded product of the backend on blocks of the caller's views.
+void call(GemmBackend backend, const MatView& a, Op op_a, const MatView& b, Op op_b,
+          const MatView& c, long k, float alpha, float beta) {
+  if (backend == GemmBackend::openblas) {
+    cblas_sgemm(CblasRowMajor, op_a == Op::N ? CblasNoTrans : CblasTrans,
+                op_b == Op::N ? CblasNoTrans : CblasTrans, static_cast<int>(c.rows),
+                static_cast<int>(c.cols), static_cast<int>(k), alpha, a.data,
+                static_cast<int>(a.ld), b.data, static_cast<int>(b.ld), beta, c.data,
+                static_cast<int>(c.ld));
+    return;
+  }
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+  single_threaded_onednn();
+  const dnnl_status_t status =
+      dnnl_sgemm(op_a == Op::N ? 'N' : 'T', op_b == Op::N ? 'N' : 'T', c.rows, c.cols, k, alpha,
+                 a.data, a.ld, b.data, b.ld, beta, c.data, c.ld);
+  require(status == dnnl_success, [&] {
+    return "oneDNN sgemm failed (" + std::string(dnnl_status2str(status)) + ") on " +
+           std::to_string(c.rows) + "x" + std::to_string(k) + " · " + std::to_string(k) + "x" +
+           std::to_string(c.cols) + "; --gemm openblas avoids it";
+  });
+#endif
+}
+
 }  // namespace
 
-std::string blas_description() {
-  single_threaded_blas();
+const char* gemm_backend_name(GemmBackend b) {
+  return b == GemmBackend::onednn ? "onednn" : "openblas";
+}
+
+bool gemm_backend_available(GemmBackend b) {
+  return b == GemmBackend::openblas || kDefaultBackend == GemmBackend::onednn;
+}
+
+GemmBackend parse_gemm_backend(std::string_view name, std::string_view where) {
+  const std::string n = lower(name);
+  require_usage(n == "openblas" || n == "onednn", std::string(where) +
+                                                       ": unknown GEMM backend '" +
+                                                       std::string(name) + "' (openblas or onednn)");
+  const GemmBackend b = n == "onednn" ? GemmBackend::onednn : GemmBackend::openblas;
+  require_usage(gemm_backend_available(b),
+                std::string(where) +
+                    ": this spotlight was built without oneDNN: install libdnnl-dev "
+                    "(scripts/install_deps.sh) and rebuild, or use openblas");
+  return b;
+}
+
+GemmBackend gemm_backend() {
+  int b = g_backend.load(std::memory_order_relaxed);
+  if (b < 0) {
+    const char* env = std::getenv("SPOTLIGHT_GEMM");
+    const GemmBackend chosen = env != nullptr && *env != '\0'
+                                   ? parse_gemm_backend(env, "SPOTLIGHT_GEMM (environment)")
+                                   : kDefaultBackend;
+    b = static_cast<int>(chosen);
+    g_backend.store(b, std::memory_order_relaxed);
+  }
+  return static_cast<GemmBackend>(b);
+}
+
+void set_gemm_backend(GemmBackend b) {
+  require_usage(gemm_backend_available(b), "this spotlight was built without oneDNN");
+  g_backend.store(static_cast<int>(b), std::memory_order_relaxed);
+}
+
+std::string blas_description() { return blas_description(gemm_backend()); }
+
+std::string blas_description(GemmBackend backend) {
+  const std::string pool =
+      "compute pool " + std::to_string(threads()) + " thread" + (threads() == 1 ? "" : "s");
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+  if (backend == GemmBackend::onednn) {
+    const dnnl_version_t* v = dnnl_version();
+    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->patch) + ", ISA " + isa_name() +
+           ", 1 OpenMP thread per call, " + pool;
+  }
+#endif
+  single_threaded_openblas();
   // openblas_get_config(): "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ... Haswell MAX_THREADS=64".
   const std::string config = openblas_get_config();
   const size_t version_end = config.find(' ', config.find(' ') + 1);
@@ -36,8 +154,7 @@ std::string blas_description() {
   const int blas_threads = openblas_get_num_threads();
   std::string s = config.substr(0, version_end) + ", core " + core + ", " +
                   std::to_string(blas_threads) + " OpenBLAS thread" +
-                  (blas_threads == 1 ? "" : "s") + ", compute pool " +
-                  std::to_string(threads()) + " thread" + (threads() == 1 ? "" : "s");
+                  (blas_threads == 1 ? "" : "s") + ", " + pool;
   const char* requested = std::getenv("OPENBLAS_CORETYPE");
   if (requested == nullptr) {
     s += ", OPENBLAS_CORETYPE unset (OpenBLAS chose the core)";
@@ -48,6 +165,110 @@ std::string blas_description() {
     s += ")";
   }
   return s;
+}
+
+bool int8_available() { return kDefaultBackend == GemmBackend::onednn; }
+
+bool int8_vnni() {
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+  const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
+         isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
+#else
+  return false;
+#endif
+}
+
+Int8Matrix quantize_rows(const MatView& w) {
+  Int8Matrix m;
+  m.rows = w.rows;
+  m.cols = w.cols;
+  m.range = int8_vnni() ? 127 : 63;
+  m.q.resize(static_cast<size_t>(w.rows * w.cols));
+  m.inv_scale.resize(static_cast<size_t>(w.rows));
+  m.compensation.resize(static_cast<size_t>(w.rows));
+  for (long i = 0; i < w.rows; ++i) {
+    const float* row = w.row(i);
+    float amax = 0.0f;
+    for (long j = 0; j < w.cols; ++j) amax = std::max(amax, std::fabs(row[j]));
+    const float s = amax > 0.0f ? static_cast<float>(m.range) / amax : 0.0f;
+    int8_t* q = m.q.data() + i * w.cols;
+    int32_t sum = 0;
+    for (long j = 0; j < w.cols; ++j) {
+      q[j] = static_cast<int8_t>(std::clamp(std::nearbyint(row[j] * s), -127.0f, 127.0f));
+      sum += q[j];
+    }
+    m.inv_scale[static_cast<size_t>(i)] = amax > 0.0f ? amax / static_cast<float>(m.range) : 0.0f;
+    m.compensation[static_cast<size_t>(i)] = -128 * sum;
+  }
+  return m;
+}
+
+void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c) {
+  require(x.cols == w.cols && c.rows == x.rows && c.cols == w.rows, [&] {
+    return "gemm_int8: shape mismatch: x is " + std::to_string(x.rows) + "x" +
+           std::to_string(x.cols) + ", W is " + std::to_string(w.rows) + "x" +
+           std::to_string(w.cols) + ", c is " + std::to_string(c.rows) + "x" +
+           std::to_string(c.cols);
+  });
+  require(int8_available(), "int8 products need oneDNN: this spotlight was built without it "
+                            "(install libdnnl-dev, scripts/install_deps.sh, and rebuild)");
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+  const long n = x.rows, k = x.cols, out = w.rows;
+  if (n == 0 || out == 0) return;
+  // Buffers of the calling thread, grown as needed and kept: no allocation per product. (Named
+  // through references: inside the lambda below, a thread_local's own name would mean the
+  // worker's instance.)
+  thread_local std::vector<uint8_t> tls_xq;
+  thread_local std::vector<float> tls_x_inv;
+  thread_local std::vector<int32_t> tls_acc;
+  std::vector<uint8_t>& xq = tls_xq;
+  std::vector<float>& x_inv = tls_x_inv;
+  std::vector<int32_t>& acc = tls_acc;
+  xq.resize(std::max(xq.size(), static_cast<size_t>(n * k)));
+  x_inv.resize(std::max(x_inv.size(), static_cast<size_t>(n)));
+  acc.resize(std::max(acc.size(), static_cast<size_t>(n * out)));
+  for (long r = 0; r < n; ++r) {
+    const float* row = x.row(r);
+    float amax = 0.0f;
+    for (long j = 0; j < k; ++j) amax = std::max(amax, std::fabs(row[j]));
+    const float s = amax > 0.0f ? 127.0f / amax : 0.0f;
+    uint8_t* q = xq.data() + r * k;
+    for (long j = 0; j < k; ++j)
+      q[j] = static_cast<uint8_t>(
+          static_cast<int>(std::clamp(std::nearbyint(row[j] * s), -127.0f, 127.0f)) + 128);
+    x_inv[static_cast<size_t>(r)] = amax / 127.0f;
+  }
+  // acc [n, out] = xu · Wqᵀ + compensation (per column): over the pool by columns of the output
+  // (rows of W), as gemm() splits, each block one single-threaded call.
+  auto call = [&](long i0, long cols) {
+    single_threaded_onednn();
+    const dnnl_status_t status = dnnl_gemm_u8s8s32(
+        'N', 'T', 'R', n, cols, k, 1.0f, xq.data(), k, 0, w.q.data() + i0 * k, k, 0, 0.0f,
+        acc.data() + i0, out, w.compensation.data() + i0);
+    require(status == dnnl_success, [&] {
+      return "oneDNN int8 gemm failed (" + std::string(dnnl_status2str(status)) + ")";
+    });
+    for (long r = 0; r < n; ++r) {
+      const int32_t* a = acc.data() + r * out + i0;
+      float* y = c.row(r) + i0;
+      const float sx = x_inv[static_cast<size_t>(r)];
+      for (long i = 0; i < cols; ++i)
+        y[i] = static_cast<float>(a[i]) * (sx * w.inv_scale[static_cast<size_t>(i0 + i)]);
+    }
+  };
+  constexpr long kBlock = 64;
+  const double ops = 2.0 * static_cast<double>(n) * static_cast<double>(out) *
+                     static_cast<double>(k);
+  if (ops < 16e6 || threads() == 1 || out < 2 * kBlock) {
+    call(0, out);
+  } else {
+    parallel_for((out + kBlock - 1) / kBlock, 1, [&](long b0, long b1) {
+      const long i0 = b0 * kBlock;
+      call(i0, std::min(out, b1 * kBlock) - i0);
+    });
+  }
+#endif
 }
 
 void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c, float alpha,
@@ -67,28 +288,24 @@ void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c
       for (long j = 0; j < n; ++j) c.at(i, j) = beta == 0.0f ? 0.0f : beta * c.at(i, j);
     return;
   }
-  single_threaded_blas();
-  auto call = [&](const MatView& ac, const MatView& bc, const MatView& cc) {
-    cblas_sgemm(CblasRowMajor, op_a == Op::N ? CblasNoTrans : CblasTrans,
-                op_b == Op::N ? CblasNoTrans : CblasTrans, static_cast<int>(cc.rows),
-                static_cast<int>(cc.cols), static_cast<int>(k), alpha, ac.data,
-                static_cast<int>(ac.ld), bc.data, static_cast<int>(bc.ld), beta, cc.data,
-                static_cast<int>(cc.ld));
-  };
+  const GemmBackend backend = gemm_backend();
+  if (backend == GemmBackend::openblas) single_threaded_openblas();
   constexpr long kBlock = 32;  // split points are multiples of the kernels' register blocking
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) *
                        static_cast<double>(k);
   if (flops < 4e6 || threads() == 1 || std::max(m, n) < 2 * kBlock) {
-    call(a, b, c);
+    call(backend, a, op_a, b, op_b, c, k, alpha, beta);
   } else if (m >= n) {  // split the rows of c (and of op(a))
     parallel_for((m + kBlock - 1) / kBlock, 1, [&](long b0, long b1) {
       const long r0 = b0 * kBlock, r = std::min(m, b1 * kBlock) - r0;
-      call(op_a == Op::N ? a.block(r0, 0, r, k) : a.block(0, r0, k, r), b, c.block(r0, 0, r, n));
+      call(backend, op_a == Op::N ? a.block(r0, 0, r, k) : a.block(0, r0, k, r), op_a, b, op_b,
+           c.block(r0, 0, r, n), k, alpha, beta);
     });
   } else {  // split the columns of c (and of op(b))
-    parallel_for((n + kBlock - 1) / kBlock, 1, [&](long b0, long b1) {
-      const long c0 = b0 * kBlock, w = std::min(n, b1 * kBlock) - c0;
-      call(a, op_b == Op::N ? b.block(0, c0, k, w) : b.block(c0, 0, w, k), c.block(0, c0, m, w));
+    parallel_for((n + kBlock - 1) / kBlock, 1, [&](long c0b, long c1b) {
+      const long c0 = c0b * kBlock, w = std::min(n, c1b * kBlock) - c0;
+      call(backend, a, op_a, op_b == Op::N ? b.block(0, c0, k, w) : b.block(c0, 0, w, k), op_b,
+           c.block(0, c0, m, w), k, alpha, beta);
     });
   }
 }

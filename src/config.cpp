@@ -78,6 +78,7 @@ void fields(C& c, F&& f) {
     f("max_len_a", c.max_len_a);
     f("max_len_b", c.max_len_b);
     f("batch_size", c.batch_size);
+    f("compute_type", c.compute_type);
   }
 }
 
@@ -291,6 +292,8 @@ void validate_config(const Config& c) {
   in_range("decode.max_len_a", d.max_len_a, 0.0, 1000.0);
   in_range("decode.max_len_b", d.max_len_b, 0L, 65535L);
   in_range("decode.batch_size", d.batch_size, 1L, 4096L);
+  require(d.compute_type == "float" || d.compute_type == "int8",
+          "decode.compute_type: expected \"float\" or \"int8\", got '" + d.compute_type + "'");
   require(!c.output_dir.empty(), "output_dir: empty; name the run directory");
 }
 

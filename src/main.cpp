@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "spotlight/blas.h"
 #include "spotlight/check.h"
 #include "cli/commands.h"
 #include "cli/usage.h"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   spotlight::add_plot_command(app, action);
   spotlight::add_serve_command(app, action);
   try {
+    spotlight::gemm_backend();  // an invalid SPOTLIGHT_GEMM is a usage error before any work
     app.parse(argc, argv);
     return action ? action() : 0;
   } catch (const CLI::CallForHelp& e) {

@@ -1,6 +1,8 @@
-// gemm on views: every transpose combination, strided column blocks (as attention heads use),
-// beta accumulation, and a shape mismatch reported as an error — all against a naive product;
-// and the line naming the BLAS in use.
+// gemm on views, on each backend (OpenBLAS and, where built, oneDNN): every transpose
+// combination, strided column blocks (as attention heads use), beta accumulation, one row, the
+// products split over the compute pool by rows and by columns, and a shape mismatch reported as
+// an error — all against a naive product; no thread beside the pool's; the backend's choice and
+// its errors; and the line naming the library in use.
 #include "spotlight/blas.h"
 
 #include <doctest/doctest.h>
@@ -8,7 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
@@ -59,23 +63,160 @@ void check_strided_gemm(long m, long k, long n, uint64_t seed) {
       CHECK(c.view().at(2, n + 3) == before.view().at(2, n + 3));
     }
 }
+
+// The backends this build has; a test sets each in turn and restores the process's own.
+std::vector<GemmBackend> backends() {
+  std::vector<GemmBackend> b = {GemmBackend::openblas};
+  if (gemm_backend_available(GemmBackend::onednn)) b.push_back(GemmBackend::onednn);
+  return b;
+}
+
+struct BackendScope {
+  explicit BackendScope(GemmBackend b) : saved(gemm_backend()) { set_gemm_backend(b); }
+  ~BackendScope() { set_gemm_backend(saved); }
+  GemmBackend saved;
+};
+
+long process_threads() {
+  long n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
 }  // namespace
 
 TEST_SUITE_BEGIN("unit");
 
 TEST_CASE("gemm equals the naive product for all transposes, on strided views, with beta") {
-  check_strided_gemm(3, 4, 5, 81);
-  Tensor a({6, 10}), c({7, 9});
-  CHECK_THROWS_WITH_AS(gemm(a.view(), Op::N, a.view(), Op::N, c.view()),
-                       doctest::Contains("gemm: shape mismatch"), Error);
+  for (GemmBackend b : backends()) {
+    CAPTURE(gemm_backend_name(b));
+    BackendScope scope(b);
+    check_strided_gemm(3, 4, 5, 81);
+    Tensor a({6, 10}), c({7, 9});
+    CHECK_THROWS_WITH_AS(gemm(a.view(), Op::N, a.view(), Op::N, c.view()),
+                         doctest::Contains("gemm: shape mismatch"), Error);
+  }
 }
 
 TEST_CASE("gemm with one row equals the naive product") {
-  check_strided_gemm(1, 20, 30, 82);
+  for (GemmBackend b : backends()) {
+    CAPTURE(gemm_backend_name(b));
+    BackendScope scope(b);
+    check_strided_gemm(1, 20, 30, 82);
+    check_strided_gemm(30, 20, 1, 83);
+  }
+}
+
+TEST_CASE("gemm split over two threads by rows and by columns equals the naive product") {
+  const int saved_threads = threads();
+  set_threads(2);
+  for (GemmBackend b : backends()) {
+    CAPTURE(gemm_backend_name(b));
+    BackendScope scope(b);
+    check_strided_gemm(150, 110, 70, 84);  // ≥ 4 MFLOP: rows split in blocks of 32 (m ≥ n)
+    check_strided_gemm(70, 110, 150, 85);  // columns split (m < n)
+  }
+  set_threads(saved_threads);
+}
+
+TEST_CASE("gemm starts no thread beside the compute pool's, on any backend") {
+  // oneDNN's Debian build threads with OpenMP: without gemm() keeping each call on one thread,
+  // the first product from each pool thread would start an OpenMP team of its own.
+  const int saved_threads = threads();
+  set_threads(2);
+  Tensor a({256, 256}), b({256, 256}), c({256, 256});
+  Rng rng(86);
+  testing::fill_uniform(a, rng);
+  testing::fill_uniform(b, rng);
+  {
+    BackendScope scope(GemmBackend::openblas);
+    gemm(a.view(), Op::N, b.view(), Op::T, c.view());  // the pool and OpenBLAS are up
+  }
+  const long before = process_threads();
+  for (GemmBackend be : backends()) {
+    CAPTURE(gemm_backend_name(be));
+    BackendScope scope(be);
+    for (int i = 0; i < 3; ++i) {
+      gemm(a.view(), Op::N, b.view(), Op::T, c.view());
+      gemm(a.view().block(0, 0, 1, 256), Op::N, b.view(), Op::N, c.view().block(0, 0, 1, 256));
+    }
+    CHECK(process_threads() == before);
+  }
+  set_threads(saved_threads);
+}
+
+TEST_CASE("the GEMM backend: parsed by name, refused with the option's name, described") {
+  CHECK(parse_gemm_backend("openblas", "--gemm") == GemmBackend::openblas);
+  CHECK(parse_gemm_backend("OpenBLAS", "--gemm") == GemmBackend::openblas);
+  CHECK_THROWS_WITH_AS(parse_gemm_backend("mkl", "--gemm"),
+                       doctest::Contains("--gemm: unknown GEMM backend 'mkl' (openblas or onednn)"),
+                       UsageError);
+  if (gemm_backend_available(GemmBackend::onednn)) {
+    CHECK(parse_gemm_backend("onednn", "--gemm") == GemmBackend::onednn);
+    const std::string d = blas_description(GemmBackend::onednn);
+    MESSAGE(d);
+    CHECK(d.starts_with("oneDNN 2."));
+    CHECK(d.find(", ISA ") != std::string::npos);
+    CHECK(d.find("compute pool " + std::to_string(threads()) + " thread") != std::string::npos);
+  } else {
+    CHECK_THROWS_WITH_AS(parse_gemm_backend("onednn", "SPOTLIGHT_GEMM"),
+                         doctest::Contains("built without oneDNN"), UsageError);
+  }
+  // The process's backend: SPOTLIGHT_GEMM's when set (scripts/test.sh runs the suite under each).
+  if (const char* env = std::getenv("SPOTLIGHT_GEMM"); env != nullptr && *env != '\0')
+    CHECK(gemm_backend_name(gemm_backend()) == std::string(env));
+}
+
+namespace {
+// gemm_int8 against the float product it approximates: each quantized value is off by at most
+// half a step (max|x[r,:]|/254 for x, max|W[i,:]|/2R for W), so |y − x·Wᵀ| ≤ k·(δx·|w|max + δw·|x|max
+// + δx·δw) — a bound from the arithmetic, not a tolerance picked to pass.
+void check_int8(long n, long k, long out, uint64_t seed) {
+  Rng rng(seed);
+  Tensor x({n, k + 3}), w({out, k}), y({n, out + 2});
+  testing::fill_uniform(x, rng);
+  testing::fill_uniform(w, rng);
+  for (long j = 0; j < k; ++j) w.view().row(1)[j] = 0.0f;  // a row of zeros: outputs exactly 0
+  for (long j = 0; j < k; ++j) x.view().row(0)[j] *= 50.0f;  // rows of other scales
+  const MatView xv = x.view().block(0, 1, n, k), yv = y.view().block(0, 1, n, out);
+  const Int8Matrix q = quantize_rows(w.view());
+  CHECK(q.range == (int8_vnni() ? 127 : 63));
+  gemm_int8(xv, q, yv);
+  for (long r = 0; r < n; ++r) {
+    double ax = 0.0;
+    for (long j = 0; j < k; ++j) ax = std::max(ax, std::fabs(static_cast<double>(xv.at(r, j))));
+    for (long i = 0; i < out; ++i) {
+      double aw = 0.0, ref = 0.0;
+      for (long j = 0; j < k; ++j) {
+        aw = std::max(aw, std::fabs(static_cast<double>(w.view().at(i, j))));
+        ref += static_cast<double>(xv.at(r, j)) * w.view().at(i, j);
+      }
+      const double dx = ax / 254.0, dw = aw / (2.0 * q.range);
+      const double bound = static_cast<double>(k) * (dx * aw + dw * ax + dx * dw) + 1e-6 * ax * aw;
+      if (i == 1) CHECK(yv.at(r, i) == 0.0f);
+      else CHECK(std::fabs(yv.at(r, i) - ref) <= bound);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("gemm_int8 approximates the float product within its quantization bound") {
+  if (!int8_available()) {
+    MESSAGE("skipped: this build has no oneDNN");
+    return;
+  }
+  check_int8(1, 256, 64, 87);
+  check_int8(7, 128, 200, 88);
+  const int saved_threads = threads();
+  set_threads(2);
+  check_int8(64, 256, 512, 89);  // split over the pool by output columns
+  set_threads(saved_threads);
+  Tensor x({2, 5}), c({2, 3}), w({3, 4});
+  CHECK_THROWS_WITH_AS(gemm_int8(x.view(), quantize_rows(w.view()), c.view()),
+                       doctest::Contains("gemm_int8: shape mismatch"), Error);
 }
 
 TEST_CASE("blas_description names the OpenBLAS version, core, threads and OPENBLAS_CORETYPE") {
-  const std::string d = blas_description();
+  const std::string d = blas_description(GemmBackend::openblas);
   MESSAGE(d);
   CHECK(d.starts_with("OpenBLAS 0."));
   CHECK(d.find(", core ") != std::string::npos);

@@ -77,6 +77,8 @@ struct DecodeConfig {
   double max_len_a = 1.5;  // output limit a·source_len + b
   long max_len_b = 10;
   long batch_size = 64;  // sentences per decoding batch
+  // float | int8: the linear layers' products in int8 with per-row scales (blas.h; oneDNN)
+  std::string compute_type = "float";
 };
 
 struct Config {

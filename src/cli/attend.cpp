@@ -103,6 +103,7 @@ encoder / decoder / cross weights indexed [layer][head][query][key], plus the al
       if (a->threads > 0) set_threads(a->threads);
       if (a->output.empty()) a->output = a->json ? "-" : "attention.html";
       const OpenCheckpoint ck = open_checkpoint(a->checkpoint);
+      apply_compute_type(ck, decode_config(ck.config, *a).compute_type);
       const Transformer& model = *ck.model;
       const Vocab& vocab = *ck.vocab;
       require(valid_utf8(a->src) && valid_utf8(a->tgt), "--src and --tgt must be valid UTF-8");

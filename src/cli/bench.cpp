@@ -42,6 +42,7 @@ struct BenchArgs {
   int threads = 2;
   long runs = 3, steps = 20, warmup = 5, sentences = 1000, batch_size = 64;
   bool json = false, no_train = false, no_decode = false, no_sgemm = false;
+  std::string compute_type = "float";  // decoding
 };
 
 double seconds_since(Clock::time_point t0) {
@@ -252,12 +253,15 @@ int run_bench(const BenchArgs& a) {
   j["threads"] = a.threads;
   j["config"] = a.checkpoint.empty() ? a.config : a.checkpoint;
   j["model"] = cfg.to_json()["model"];  // the shape measured, so two sides can be matched
+  j["gemm"] = gemm_backend_name(gemm_backend());
+  j["blas"] = blas_description();
   auto say = [&](const std::string& s) {
     if (!a.json) std::fprintf(stderr, "bench: %s\n", s.c_str());
   };
 
   std::string table;
   char line[256];
+  say("GEMM: " + blas_description());
   if (!a.no_train) {
     say("training: " + std::to_string(a.warmup) + " warm-up steps, then " +
         std::to_string(a.runs) + " runs of " + std::to_string(a.steps) + " steps");
@@ -298,6 +302,7 @@ int run_bench(const BenchArgs& a) {
       say("decoding skipped: it needs --checkpoint DIR (a trained model)");
     } else {
       const OpenCheckpoint ck = open_checkpoint(a.checkpoint);
+      apply_compute_type(ck, a.compute_type);
       std::vector<std::string> lines = read_text_lines(a.src);
       if (static_cast<long>(lines.size()) > a.sentences) lines.resize(static_cast<size_t>(a.sentences));
       json dj;
@@ -316,6 +321,7 @@ int run_bench(const BenchArgs& a) {
         table += std::string("  ") + (beam == 1 ? "greedy " : "beam 5 ") + " sentences/s " +
                  fmt(d.sent_per_s) + "   target tokens/s " + fmt(d.tok_per_s) + "\n";
       }
+      dj["compute_type"] = a.compute_type;
       dj["batch_size"] = a.batch_size;
       dj["threads"] = a.threads;
       j["decode"] = dj;
@@ -360,6 +366,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
                   "trained checkpoint: its model and vocabulary are used, and decoding is timed");
   cmd->add_option("--src", a->src, "source sentences to decode (default test_2016_flickr.en)");
   cmd->add_option("--threads", a->threads, "compute threads (default 2)")->check(CLI::PositiveNumber);
+  add_gemm_option(cmd);
+  cmd->add_option("--compute-type", a->compute_type, "decoding: float or int8 (default float)")
+      ->check(CLI::IsMember({"float", "int8"}));
   cmd->add_option("--runs", a->runs, "timed runs per measurement (default 3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--steps", a->steps, "training steps per run (default 20)")

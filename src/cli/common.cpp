@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "spotlight/atomic_file.h"
+#include "spotlight/blas.h"
 #include "spotlight/check.h"
 #include "spotlight/data/corpus.h"
 
@@ -100,6 +101,28 @@ std::string xml_escape(std::string_view s) {
   return out;
 }
 
+void add_gemm_option(CLI::App* cmd) {
+  const std::string help =
+      gemm_backend_available(GemmBackend::onednn)
+          ? "GEMM library: onednn or openblas (default: $SPOTLIGHT_GEMM, else onednn)"
+          : "GEMM library: openblas (this build has no oneDNN)";
+  cmd->add_option_function<std::string>(
+         "--gemm", [](const std::string& v) { set_gemm_backend(parse_gemm_backend(v, "--gemm")); },
+         help)
+      ->type_name("NAME");
+}
+
+void add_compute_type_option(CLI::App* cmd, std::string& compute_type) {
+  cmd->add_option("--compute-type", compute_type,
+                  "float, or int8: the linear layers multiply in int8 with per-row scales, as "
+                  "CTranslate2 does (needs oneDNN; default: the checkpoint's decode.compute_type)")
+      ->check(CLI::IsMember({"float", "int8"}));
+}
+
+void apply_compute_type(const OpenCheckpoint& ck, const std::string& compute_type) {
+  ck.model->set_int8(compute_type == "int8");
+}
+
 void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
   cmd->add_option("-c,--checkpoint", a.checkpoint,
                   "checkpoint directory, or a run directory (output_dir: its checkpoints/best)")
@@ -116,6 +139,8 @@ void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
   cmd->add_option("--batch-size", a.batch_size, "sentences per decoding batch")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a.threads, "compute threads (default: one per core)")->check(CLI::PositiveNumber);
+  add_gemm_option(cmd);
+  add_compute_type_option(cmd, a.compute_type);
 }
 
 DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
@@ -125,6 +150,7 @@ DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
   if (a.alpha >= 0) d.alpha = a.alpha;
   if (a.patience > 0) d.patience = a.patience;
   if (a.batch_size > 0) d.batch_size = a.batch_size;
+  if (!a.compute_type.empty()) d.compute_type = a.compute_type;
   return d;
 }
 

@@ -11,6 +11,7 @@
 #include "spotlight/config.h"
 #include "spotlight/eval/bleu.h"
 #include "spotlight/eval/chrf.h"
+#include "spotlight/train/checkpoint.h"
 
 namespace spotlight {
 
@@ -37,8 +38,12 @@ std::string scores_text(const BleuResult& b, const ChrfResult& c);
 // Text for XML/HTML/SVG content and attribute values: & < > " escaped.
 std::string xml_escape(std::string_view s);
 
-// Decoding options shared by translate, eval and attend: -c/--checkpoint, --beam, --greedy,
-// --alpha, --patience, --batch-size, --threads.
+// --gemm openblas|onednn on every command that computes: the GEMM library (blas.h), set while
+// the options are parsed (process-wide, like --threads).
+void add_gemm_option(CLI::App* cmd);
+
+// Decoding options shared by translate, eval, attend and serve: -c/--checkpoint, --beam,
+// --greedy, --alpha, --patience, --batch-size, --threads, --gemm.
 struct DecodeArgs {
   std::string checkpoint;
   long beam = 0;  // 0: the checkpoint's decode.beam
@@ -47,8 +52,13 @@ struct DecodeArgs {
   double patience = 0.0;  // 0: the checkpoint's decode.patience
   long batch_size = 0;
   int threads = 0;
+  std::string compute_type;  // empty: the checkpoint's decode.compute_type
 };
 void add_decode_options(CLI::App* cmd, DecodeArgs& a);
+// --compute-type float|int8 (also on score and bench).
+void add_compute_type_option(CLI::App* cmd, std::string& compute_type);
+// Quantizes the checkpoint's model for int8 decoding when compute_type says so (blas.h).
+void apply_compute_type(const OpenCheckpoint& ck, const std::string& compute_type);
 // The checkpoint's decode section with the options given on the command line applied.
 DecodeConfig decode_config(const Config& c, const DecodeArgs& a);
 

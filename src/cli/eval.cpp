@@ -36,6 +36,7 @@ int run_eval(const CLI::App* cmd, EvalArgs& a) {
                                          std::to_string(refs.size()));
   const OpenCheckpoint ck = open_checkpoint(a.checkpoint);
   const DecodeConfig d = decode_config(ck.config, a);
+  apply_compute_type(ck, d.compute_type);
   const std::string tokenize = a.tokenize.empty() ? ck.config.train.bleu_tokenize : a.tokenize;
   TranslateOptions o;
   o.split = split_lines(ck.config, a.split, a.no_split);

@@ -16,6 +16,7 @@ struct ScoreArgs {
   std::string checkpoint, src, tgt, out = "-";
   long max_tokens = 4096;
   int threads = 0;
+  std::string compute_type;  // empty: the checkpoint's decode.compute_type
 };
 }  // namespace
 
@@ -30,6 +31,8 @@ void add_score_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--max-tokens", a->max_tokens, "padded tokens per batch")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a->threads, "compute threads (default: one per core)")->check(CLI::PositiveNumber);
+  add_gemm_option(cmd);
+  add_compute_type_option(cmd, a->compute_type);
   cmd->footer(R"(Examples:
   spotlight score --checkpoint runs/m30k/checkpoints/best --src test.en --tgt test.fr
 
@@ -39,6 +42,7 @@ Output: one line per pair, in input order:
     action = [a] {
       if (a->threads > 0) set_threads(a->threads);
       const OpenCheckpoint ck = open_checkpoint(a->checkpoint);
+      apply_compute_type(ck, a->compute_type.empty() ? ck.config.decode.compute_type : a->compute_type);
       const auto src_lines = read_text_lines(a->src), tgt_lines = read_text_lines(a->tgt);
       require(src_lines.size() == tgt_lines.size(),
               a->src + " has " + std::to_string(src_lines.size()) + " lines but " + a->tgt +

@@ -110,6 +110,7 @@ int run_serve(ServeArgs& a) {
   const OpenCheckpoint ck = open_checkpoint(a.checkpoint);
   const Transformer& model = *ck.model;
   const DecodeConfig d = decode_config(ck.config, a);
+  apply_compute_type(ck, d.compute_type);
   const LanguagePair pair = languages(ck.config, a);
   DecodeSettings defaults;
   defaults.beam = d.beam;

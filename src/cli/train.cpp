@@ -6,6 +6,7 @@
 
 #include "spotlight/check.h"
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "spotlight/train/distributed.h"
 #include "spotlight/train/trainer.h"
 
@@ -45,6 +46,7 @@ void add_train_command(CLI::App& app, CommandAction& action) {
                   "override a config value, key.path=value (repeatable), e.g. train.lr=3e-4");
   cmd->add_option("--threads", args->threads, "compute threads (overrides train.threads)")
       ->check(CLI::PositiveNumber);
+  add_gemm_option(cmd);
   cmd->add_option("--collective-timeout", args->collective_timeout,
                   "under mpirun: seconds a collective may wait for the other ranks before the "
                   "job is ended (default 60)")

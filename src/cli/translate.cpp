@@ -75,6 +75,7 @@ int run_translate(const CLI::App* cmd, TranslateArgs& a) {
   LineInput in(a.input);
   const OpenCheckpoint ck = open_checkpoint(a.checkpoint);
   const DecodeConfig d = decode_config(ck.config, a);
+  apply_compute_type(ck, d.compute_type);
   const long nbest = std::max(1L, a.nbest);
   check_search(d, nbest);
   const long layers = ck.model->cfg.decoder_layers;

@@ -276,4 +276,26 @@ void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh,
     while (next < grad_ranges_.size()) report(0);  // layerless stacks' norms, the embedding
 }
 
+void Transformer::set_int8(bool on) {
+  require(!on || int8_available(),
+          "int8 decoding needs oneDNN: this spotlight was built without it (install libdnnl-dev, "
+          "scripts/install_deps.sh, and rebuild), or use --compute-type float");
+  auto apply = [on](MultiHeadAttention& a) {
+    for (Linear* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.out_proj}) on ? l->quantize() : l->drop_quantized();
+  };
+  auto apply_ff = [on](FeedForward& f) {
+    for (Linear* l : {&f.fc1, &f.fc2}) on ? l->quantize() : l->drop_quantized();
+  };
+  for (EncoderLayer& l : encoder.layers) {
+    apply(l.self_attn);
+    apply_ff(l.ff);
+  }
+  for (DecoderLayer& l : decoder.layers) {
+    apply(l.self_attn);
+    apply(l.encoder_attn);
+    apply_ff(l.ff);
+  }
+  int8_ = on;
+}
+
 }  // namespace spotlight

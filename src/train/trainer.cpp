@@ -368,6 +368,7 @@ void Trainer::setup() {
           ? fmt::format(" (the output scores the {} pieces of the target side)",
                         model_->output_size())
           : std::string(), t.threads);
+  log_->info("GEMM: {}", blas_description());
 }
 
 // Every rank starts from rank 0's weights, optimizer moments and averaged weights.

@@ -2,6 +2,9 @@
 //   backward: dx = dy · W (overwritten, or accumulated on request), dW += dyᵀ · x, db += Σ dy.
 #pragma once
 
+#include <optional>
+
+#include "spotlight/blas.h"
 #include "spotlight/layers/param.h"
 #include "spotlight/rng.h"
 
@@ -10,6 +13,9 @@ namespace spotlight {
 struct Linear {
   Param weight;  // [out, in]
   Param bias;    // [out]
+  // For int8 decoding (quantize()): the weight quantized per row; forward() then multiplies in
+  // int8 (blas.h gemm_int8). Training never sets it; backward() needs the float weight.
+  std::optional<Int8Matrix> int8;
 
   Linear() = default;
   Linear(const std::string& name, long in, long out);
@@ -20,6 +26,10 @@ struct Linear {
     ps.push_back(&weight);
     ps.push_back(&bias);
   }
+
+  // Quantizes the weight for forward() (again after the weight changes); drop() goes back.
+  void quantize() { int8 = quantize_rows(weight.value.view()); }
+  void drop_quantized() { int8.reset(); }
 
   // x [N, in] → y [N, out].
   void forward(const Tensor& x, Tensor& y) const;

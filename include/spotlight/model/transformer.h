@@ -124,6 +124,13 @@ class Transformer {
   // the output columns [B, V′].
   void step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const;
 
+  // int8 decoding (decode.compute_type "int8", blas.h): every linear layer of both stacks
+  // multiplies in int8, its weight quantized per row here, once; the embedding, the output
+  // projection, the layer norms and attention's scores and contexts stay float. false: float
+  // again. Decoding only: the quantized copies do not follow later changes of the weights.
+  void set_int8(bool on);
+  bool int8() const { return int8_; }
+
   // Pieces of forward, public for decoding and tests.
   void embed_tokens(std::span<const int> ids, long batch, long len, long offset, Tensor& x) const;
   static Keys source_keys(const Batch& b) { return Keys::padded(b.src_len); }
@@ -133,6 +140,7 @@ class Transformer {
   OutputProjection output_;
   ParamList params_;
   std::vector<std::pair<long, long>> grad_ranges_;  // see gradient_ranges()
+  bool int8_ = false;
 };
 
 // Throws with a message naming the problem unless the batch is well formed for this model:

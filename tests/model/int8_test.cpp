@@ -1,0 +1,60 @@
+// int8 decoding (Transformer::set_int8, blas.h gemm_int8): every linear layer switches to int8
+// and back, the log-probabilities stay close to float's, and switching back restores float's
+// results exactly (the same products on the same weights).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "spotlight/blas.h"
+#include "spotlight/kernels.h"
+#include "support/fixtures.h"
+
+using namespace spotlight;
+using namespace spotlight::testing;
+
+TEST_SUITE_BEGIN("unit");
+
+TEST_CASE("int8 decoding: close to float, and float again after switching back") {
+  if (!int8_available()) {
+    MESSAGE("skipped: this build has no oneDNN");
+    return;
+  }
+  Rng rng(121);
+  Transformer m(tiny_config());
+  m.init(rng);
+  const auto src = random_sequences(rng, {5, 2, 7}, m.cfg.vocab_size);
+  const auto tgt = random_sequences(rng, {6, 3, 6}, m.cfg.vocab_size);
+  const Batch b = make_batch(src, tgt, 0, 2, 3);
+  Transformer::Cache c;
+  m.forward(b, c, nullptr);
+  log_softmax(c.logits.view());
+  const Tensor float_lp = c.logits;
+
+  m.set_int8(true);
+  CHECK(m.int8());
+  CHECK(m.encoder.layers[0].ff.fc1.int8.has_value());
+  CHECK(m.decoder.layers.back().encoder_attn.k_proj.int8.has_value());
+  m.forward(b, c, nullptr);
+  log_softmax(c.logits.view());
+  // Each int8 product is off by about 1% of its scale (half a step of 127 on both operands);
+  // the layer norms keep that from compounding, so the log-probabilities (|lp| ≲ log V ≈ 3.5
+  // here) move by a few hundredths. Bar: 0.1 nats, which float-versus-float noise (1e-6) and a
+  // broken product (a missing compensation shifts scores by hundreds) are both far from.
+  double worst = 0.0, moved = 0.0;
+  for (long i = 0; i < float_lp.size(); ++i) {
+    worst = std::max(worst, std::fabs(static_cast<double>(c.logits[i]) - float_lp[i]));
+    moved += c.logits[i] != float_lp[i];
+  }
+  MESSAGE("int8 against float: max |Δ log p| = " << worst);
+  CHECK(worst <= 0.1);
+  CHECK(moved > 0);  // int8 did run
+
+  m.set_int8(false);
+  CHECK(!m.encoder.layers[0].ff.fc1.int8.has_value());
+  m.forward(b, c, nullptr);
+  log_softmax(c.logits.view());
+  for (long i = 0; i < float_lp.size(); ++i) REQUIRE(c.logits[i] == float_lp[i]);
+}
+
+TEST_SUITE_END();
