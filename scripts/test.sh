@@ -7,8 +7,10 @@
 #   3. builds the same with clang, AddressSanitizer and UndefinedBehaviorSanitizer in build-san/
 #      (scripts/fuzz.sh --build-only) and runs the whole suite again; any report fails it,
 #   4. fuzzes each libFuzzer harness for 20 s (scripts/fuzz.sh, the same build-san/).
-# The log starts, right after the build, with the BLAS the tests run on (version, OpenBLAS core,
-# threads, OPENBLAS_CORETYPE), as the test binary reports it (spotlight_tests --blas-info):
+# Step 2 runs twice where the build has oneDNN: on oneDNN (the default GEMM backend) and again
+# with SPOTLIGHT_GEMM=openblas. Each pass starts with the GEMM library the tests run on (oneDNN's
+# version and ISA; or OpenBLAS's version, core, threads, OPENBLAS_CORETYPE), as the test binary
+# reports it (spotlight_tests --blas-info):
 # results equal only up to rounding differ between cores. To try another core, set it for one
 # command, e.g. `OPENBLAS_CORETYPE=Haswell scripts/test.sh --quick`.
 # Warnings are errors in the Release build (SPOTLIGHT_WERROR).
@@ -32,6 +34,13 @@ cmake --build build -j "$jobs"
 build/spotlight_tests --blas-info
 echo "== running the tests"
 (cd build && ctest --output-on-failure -j "$jobs" "$@")
+# The whole Release suite again on the other GEMM backend (the default is oneDNN where built;
+# OpenBLAS is the reference and the fallback).
+if build/spotlight_tests --blas-info | grep -q '^oneDNN'; then
+  echo "== running the tests again with SPOTLIGHT_GEMM=openblas"
+  SPOTLIGHT_GEMM=openblas build/spotlight_tests --blas-info
+  (cd build && SPOTLIGHT_GEMM=openblas ctest --output-on-failure -j "$jobs" "$@")
+fi
 [ "$quick" = 1 ] && exit 0
 
 scripts/fuzz.sh --build-only
