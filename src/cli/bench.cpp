@@ -43,6 +43,7 @@ struct BenchArgs {
   long runs = 3, steps = 20, warmup = 5, sentences = 1000, batch_size = 64;
   bool json = false, no_train = false, no_decode = false, no_sgemm = false;
   std::string compute_type = "float";  // decoding
+  bool latency = false;
 };
 
 double seconds_since(Clock::time_point t0) {
@@ -170,7 +171,15 @@ TrainResult bench_train(const Config& cfg_in, const std::string& checkpoint, con
 struct DecodeResult {
   Stat sent_per_s, tok_per_s;
   long sentences = 0, output_tokens = 0;
+  // --latency: each sentence translated alone (its median over the runs), in ms: median, p90
+  // and max over the sentences.
+  double latency_p50 = 0.0, latency_p90 = 0.0, latency_max = 0.0;
 };
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+}
 
 DecodeResult bench_decode(const OpenCheckpoint& ck, const std::vector<std::string>& lines,
                           long beam, const BenchArgs& a) {
@@ -194,6 +203,20 @@ DecodeResult bench_decode(const OpenCheckpoint& ck, const std::vector<std::strin
   }
   r.sent_per_s = stat(sps);
   r.tok_per_s = stat(tps);
+  if (a.latency) {
+    std::vector<std::vector<double>> per(lines.size());
+    for (long run = 0; run < a.runs; ++run)
+      for (size_t i = 0; i < lines.size(); ++i) {
+        const auto t0 = Clock::now();
+        translate_lines(*ck.model, *ck.vocab, {lines[i]}, d, 1);
+        per[i].push_back(1000.0 * seconds_since(t0));
+      }
+    std::vector<double> ms;
+    for (auto& v : per) ms.push_back(percentile(v, 0.5));
+    r.latency_p50 = percentile(ms, 0.5);
+    r.latency_p90 = percentile(ms, 0.9);
+    r.latency_max = percentile(ms, 1.0);
+  }
   return r;
 }
 
@@ -320,8 +343,16 @@ int run_bench(const BenchArgs& a) {
                     {"output_tokens", d.output_tokens}};
         table += std::string("  ") + (beam == 1 ? "greedy " : "beam 5 ") + " sentences/s " +
                  fmt(d.sent_per_s) + "   target tokens/s " + fmt(d.tok_per_s) + "\n";
+        if (a.latency) {
+          dj[name]["latency_ms"] = {{"p50", d.latency_p50}, {"p90", d.latency_p90}, {"max", d.latency_max}};
+          std::snprintf(line, sizeof line,
+                        "          one sentence alone: p50 %.2f ms, p90 %.2f ms, max %.2f ms\n",
+                        d.latency_p50, d.latency_p90, d.latency_max);
+          table += line;
+        }
       }
       dj["compute_type"] = a.compute_type;
+      dj["latency"] = a.latency;
       dj["batch_size"] = a.batch_size;
       dj["threads"] = a.threads;
       j["decode"] = dj;
@@ -369,6 +400,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   add_gemm_option(cmd);
   cmd->add_option("--compute-type", a->compute_type, "decoding: float or int8 (default float)")
       ->check(CLI::IsMember({"float", "int8"}));
+  cmd->add_flag("--latency", a->latency,
+                "decoding: also translate each sentence alone and report the median, p90 and "
+                "max ms per sentence (one-sentence latency; use with --sentences 200 --threads 1)");
   cmd->add_option("--runs", a->runs, "timed runs per measurement (default 3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--steps", a->steps, "training steps per run (default 20)")
@@ -389,6 +423,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   spotlight bench --set model.d_model=256 --set model.ffn=1024 --set model.encoder_layers=3 \
       --set model.decoder_layers=3                   # another model shape
   spotlight bench -c runs/multi30k_en_fr/checkpoints/best --json   # + greedy and beam 5
+  spotlight bench -c runs/multi30k_en_fr/checkpoints/best --no-train --no-sgemm --threads 1 \
+      --sentences 200 --batch-size 1 --latency --compute-type int8   # one sentence at a time
+  spotlight bench --no-train --no-decode --gemm openblas   # the sgemm roof of one backend
   scripts/bench.sh --peer                            # side by side with the PyTorch peer
 
 Training batches come from the config's data.train (scripts/get_data.sh multi30k), cut as
