@@ -56,6 +56,9 @@ TEST_CASE("usage errors exit 2 with one line naming the mistake and the fix") {
       {"translate --beam 3", "--checkpoint"},  // the required option, named
       {"eval -c ckpt --src a.en --ref a.fr --tokenize intl", "--tokenize"},
       {"train --config no_such.json", "no_such.json"},
+      {"translate -c ckpt --gemm mkl", "--gemm: unknown GEMM backend 'mkl' (openblas or onednn)"},
+      {"translate -c ckpt --compute-type int4", "--compute-type"},
+      {"bench --gemm cublas", "--gemm: unknown GEMM backend 'cublas'"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.args);
@@ -64,6 +67,16 @@ TEST_CASE("usage errors exit 2 with one line naming the mistake and the fix") {
     CHECK(r.err.find(c.says) != std::string::npos);
     CHECK(lines_of(r.err) == 1);
     CHECK(r.out.empty());
+  }
+  {  // a bad SPOTLIGHT_GEMM is a usage error before any work, naming the variable
+    const char* saved = std::getenv("SPOTLIGHT_GEMM");
+    const std::string keep = saved != nullptr ? saved : "";
+    setenv("SPOTLIGHT_GEMM", "blis", 1);
+    const CliResult r = run_cli("translate -c ckpt", dir);
+    if (saved != nullptr) setenv("SPOTLIGHT_GEMM", keep.c_str(), 1); else unsetenv("SPOTLIGHT_GEMM");
+    CHECK(r.code == 2);
+    CHECK(r.err.find("SPOTLIGHT_GEMM (environment): unknown GEMM backend 'blis'") != std::string::npos);
+    CHECK(lines_of(r.err) == 1);
   }
   for (const char* ok : {"--help", "--version", "translate --help"}) {
     CAPTURE(ok);
