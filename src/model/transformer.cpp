@@ -197,7 +197,7 @@ void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, l
 void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
   forward_hidden(b, c, rng);
   c.logits.resize({c.h.rows(), output_.size()});
-  output_.forward(c.h.view(), output_.weight(c.out_w), c.logits.view());
+  project(c.h.view(), output_int8_ ? MatView{} : output_.weight(c.out_w), c.logits.view());
 }
 
 void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
@@ -241,7 +241,7 @@ void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& log
   require(!output_.shortlist() || st.out_w.rows() == output_.size(),
           "step: the decoder state was not started");
   logprobs.resize({rows, output_.size()});
-  output_.forward(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view());
+  project(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view());
   log_softmax(logprobs.view());
 }
 
@@ -295,7 +295,20 @@ void Transformer::set_int8(bool on) {
     apply(l.encoder_attn);
     apply_ff(l.ff);
   }
+  if (on) {
+    Tensor gathered;
+    output_int8_ = quantize_rows(output_.weight(gathered));
+  } else {
+    output_int8_.reset();
+  }
   int8_ = on;
+}
+
+void Transformer::project(const MatView& h, const MatView& w, const MatView& logits) const {
+  if (output_int8_)
+    gemm_int8(h, *output_int8_, logits);
+  else
+    output_.forward(h, w, logits);
 }
 
 }  // namespace spotlight

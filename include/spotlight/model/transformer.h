@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "spotlight/layers/embedding.h"
@@ -124,10 +125,11 @@ class Transformer {
   // the output columns [B, V′].
   void step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const;
 
-  // int8 decoding (decode.compute_type "int8", blas.h): every linear layer of both stacks
-  // multiplies in int8, its weight quantized per row here, once; the embedding, the output
-  // projection, the layer norms and attention's scores and contexts stay float. false: float
-  // again. Decoding only: the quantized copies do not follow later changes of the weights.
+  // int8 decoding (decode.compute_type "int8", blas.h): every linear layer of both stacks and
+  // the output projection multiply in int8, their weights quantized per row here, once (the
+  // output projection's: the rows of W′ it scores); the embedding lookup, the layer norms and
+  // attention's scores and contexts stay float. false: float again. Decoding and scoring only:
+  // the quantized copies do not follow later changes of the weights.
   void set_int8(bool on);
   bool int8() const { return int8_; }
 
@@ -137,10 +139,14 @@ class Transformer {
   static Keys target_keys(const Batch& b) { return Keys::causal_padded(b.tgt_len); }
 
  private:
+  // logits = h · wᵀ, or in int8 after set_int8 (w unused then).
+  void project(const MatView& h, const MatView& w, const MatView& logits) const;
+
   OutputProjection output_;
   ParamList params_;
   std::vector<std::pair<long, long>> grad_ranges_;  // see gradient_ranges()
   bool int8_ = false;
+  std::optional<Int8Matrix> output_int8_;  // W′ quantized (set_int8)
 };
 
 // Throws with a message naming the problem unless the batch is well formed for this model:
