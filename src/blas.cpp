@@ -23,6 +23,7 @@ extern "C" void omp_set_num_threads(int n);
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
+#include "vec.h"  // private: src/vec.h
 
 namespace spotlight {
 
@@ -167,6 +168,9 @@ std::string blas_description(GemmBackend backend) {
   return s;
 }
 
+// Rows whose largest magnitude is below this quantize to zeros (127/amax would overflow).
+constexpr float kTiny = 1e-30f;
+
 bool int8_available() { return kDefaultBackend == GemmBackend::onednn; }
 
 bool int8_vnni() {
@@ -189,16 +193,19 @@ Int8Matrix quantize_rows(const MatView& w) {
   m.compensation.resize(static_cast<size_t>(w.rows));
   for (long i = 0; i < w.rows; ++i) {
     const float* row = w.row(i);
-    float amax = 0.0f;
-    for (long j = 0; j < w.cols; ++j) amax = std::max(amax, std::fabs(row[j]));
-    const float s = amax > 0.0f ? static_cast<float>(m.range) / amax : 0.0f;
+    // A row that is not finite gives NaN outputs, as the float product would; a row below
+    // kTiny gives zeros (its scale would overflow).
+    const float amax = row_max_abs(row, w.cols);
+    const bool finite = std::isfinite(amax), nonzero = finite && amax >= kTiny;
+    const float s = nonzero ? static_cast<float>(m.range) / amax : 0.0f;
     int8_t* q = m.q.data() + i * w.cols;
     int32_t sum = 0;
-    for (long j = 0; j < w.cols; ++j) {
+    for (long j = 0; j < w.cols && nonzero; ++j) {
       q[j] = static_cast<int8_t>(std::clamp(std::nearbyint(row[j] * s), -127.0f, 127.0f));
       sum += q[j];
     }
-    m.inv_scale[static_cast<size_t>(i)] = amax > 0.0f ? amax / static_cast<float>(m.range) : 0.0f;
+    m.inv_scale[static_cast<size_t>(i)] =
+        !finite ? amax : (nonzero ? amax / static_cast<float>(m.range) : 0.0f);
     m.compensation[static_cast<size_t>(i)] = -128 * sum;
   }
   return m;
@@ -230,14 +237,19 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c) {
   acc.resize(std::max(acc.size(), static_cast<size_t>(n * out)));
   for (long r = 0; r < n; ++r) {
     const float* row = x.row(r);
-    float amax = 0.0f;
-    for (long j = 0; j < k; ++j) amax = std::max(amax, std::fabs(row[j]));
-    const float s = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const float amax = row_max_abs(row, k);  // NaN: the row's outputs are NaN (x_inv below)
+    const float s = std::isfinite(amax) && amax >= kTiny ? 127.0f / amax : 0.0f;
     uint8_t* q = xq.data() + r * k;
-    for (long j = 0; j < k; ++j)
-      q[j] = static_cast<uint8_t>(
-          static_cast<int>(std::clamp(std::nearbyint(row[j] * s), -127.0f, 127.0f)) + 128);
-    x_inv[static_cast<size_t>(r)] = amax / 127.0f;
+    // Round to nearest (even) by adding and subtracting 1.5·2^23, which vectorises where
+    // nearbyint does not; |row[j]·s| ≤ 127 (up to rounding), clamped all the same.
+    constexpr float kShifter = 12582912.0f;
+    if (s == 0.0f) std::fill_n(q, k, uint8_t{128});  // zeros (a NaN row: no int of NaN)
+    for (long j = 0; j < k && s != 0.0f; ++j) {
+      float v = (row[j] * s + kShifter) - kShifter;
+      v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+      q[j] = static_cast<uint8_t>(static_cast<int>(v) + 128);
+    }
+    x_inv[static_cast<size_t>(r)] = s == 0.0f && std::isfinite(amax) ? 0.0f : amax / 127.0f;
   }
   // acc [n, out] = xu · Wqᵀ + compensation (per column): over the pool by columns of the output
   // (rows of W), as gemm() splits, each block one single-threaded call.
@@ -247,7 +259,8 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c) {
         'N', 'T', 'R', n, cols, k, 1.0f, xq.data(), k, 0, w.q.data() + i0 * k, k, 0, 0.0f,
         acc.data() + i0, out, w.compensation.data() + i0);
     require(status == dnnl_success, [&] {
-      return "oneDNN int8 gemm failed (" + std::string(dnnl_status2str(status)) + ")";
+      return "oneDNN int8 gemm failed (" + std::string(dnnl_status2str(status)) +
+             "); --compute-type float avoids it";
     });
     for (long r = 0; r < n; ++r) {
       const int32_t* a = acc.data() + r * out + i0;

@@ -40,8 +40,10 @@ int main(int argc, char** argv) {
   spotlight::add_plot_command(app, action);
   spotlight::add_serve_command(app, action);
   try {
-    spotlight::gemm_backend();  // an invalid SPOTLIGHT_GEMM is a usage error before any work
     app.parse(argc, argv);
+    // The GEMM library: --gemm's, else SPOTLIGHT_GEMM's (an invalid value is a usage error
+    // before any work), else the build's default.
+    spotlight::gemm_backend();
     return action ? action() : 0;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 namespace spotlight {
@@ -53,6 +55,28 @@ inline float row_max(const float* x, long n) {
   for (int k = 0; k < 8; ++k) mx = std::max(mx, m[k]);
   for (; j < n; ++j) mx = std::max(mx, x[j]);
   return mx;
+}
+
+// max_j |x[j]| over n ≥ 0 values (0 for none); NaN if any value is NaN or infinite.
+inline float row_max_abs(const float* x, long n) {
+  f8 m = f8{}, bad = f8{};
+  long j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const f8 v = load8(x + j);
+    const f8 a = v < 0 ? -v : v;
+    m = m > a ? m : a;
+    bad += v * 0.0f;  // 0, or NaN from a NaN or an infinity
+  }
+  float mx = 0.0f, b = 0.0f;
+  for (int k = 0; k < 8; ++k) {
+    mx = std::max(mx, m[k]);
+    b += bad[k];
+  }
+  for (; j < n; ++j) {
+    mx = std::max(mx, std::fabs(x[j]));
+    b += x[j] * 0.0f;
+  }
+  return b == 0.0f ? mx : std::numeric_limits<float>::quiet_NaN();
 }
 
 // Σ_j e^(x[j] − shift) for shift ≥ max x, in eight float lanes added in double; each term is

@@ -42,7 +42,7 @@ struct BenchArgs {
   int threads = 2;
   long runs = 3, steps = 20, warmup = 5, sentences = 1000, batch_size = 64;
   bool json = false, no_train = false, no_decode = false, no_sgemm = false;
-  std::string compute_type = "float";  // decoding
+  std::string compute_type;  // decoding; empty: the checkpoint's decode.compute_type
   bool latency = false;
 };
 
@@ -325,8 +325,11 @@ int run_bench(const BenchArgs& a) {
       say("decoding skipped: it needs --checkpoint DIR (a trained model)");
     } else {
       const OpenCheckpoint ck = open_checkpoint(a.checkpoint);
-      apply_compute_type(ck, a.compute_type);
+      const std::string compute_type =
+          a.compute_type.empty() ? ck.config.decode.compute_type : a.compute_type;
+      apply_compute_type(ck, compute_type);
       std::vector<std::string> lines = read_text_lines(a.src);
+      require_usage(!lines.empty(), "bench: " + a.src + " holds no sentence to decode");
       if (static_cast<long>(lines.size()) > a.sentences) lines.resize(static_cast<size_t>(a.sentences));
       json dj;
       table += "decoding (" + std::to_string(lines.size()) + " sentences of " + a.src +
@@ -351,7 +354,7 @@ int run_bench(const BenchArgs& a) {
           table += line;
         }
       }
-      dj["compute_type"] = a.compute_type;
+      dj["compute_type"] = compute_type;
       dj["latency"] = a.latency;
       dj["batch_size"] = a.batch_size;
       dj["threads"] = a.threads;
@@ -398,7 +401,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--src", a->src, "source sentences to decode (default test_2016_flickr.en)");
   cmd->add_option("--threads", a->threads, "compute threads (default 2)")->check(CLI::PositiveNumber);
   add_gemm_option(cmd);
-  cmd->add_option("--compute-type", a->compute_type, "decoding: float or int8 (default float)")
+  cmd->add_option("--compute-type", a->compute_type, "decoding: float or int8 (default: the checkpoint's decode.compute_type)")
       ->check(CLI::IsMember({"float", "int8"}));
   cmd->add_flag("--latency", a->latency,
                 "decoding: also translate each sentence alone and report the median, p90 and "

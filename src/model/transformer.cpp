@@ -82,6 +82,7 @@ void Transformer::set_output_ids(std::vector<int> ids) {
   require(cfg.output_vocab == OutputVocab::target,
           "output ids given to a model whose model.output_vocab is \"all\"");
   output_.set_pieces(std::move(ids));
+  if (int8_) set_int8(true);  // W′ changed: quantize its rows again
 }
 
 void Transformer::save_weights(const std::string& path,
@@ -147,6 +148,7 @@ void Transformer::load_weights(const std::string& path) {
   require(tensors.empty(), path + ": unexpected tensor '" +
                                (tensors.empty() ? "" : tensors.begin()->first) +
                                "' — the checkpoint is for a different model shape");
+  if (int8_) set_int8(true);  // the quantized copies follow the new weights
 }
 
 void validate_batch(const Batch& b, const ModelConfig& cfg) {
@@ -246,6 +248,7 @@ void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& log
 }
 
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
+  require(!int8_, "backward: the model is set for int8 decoding (set_int8); train it in float");
   require(dlogits.rows() == c.h.rows() && dlogits.cols() == output_.size(),
           "backward: logits gradient shape mismatch");
   const MatView w = output_.weight(c.out_w);
@@ -258,6 +261,7 @@ void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
 
 void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh,
                                   const GradientsReady& ready) {
+  require(!int8_, "backward: the model is set for int8 decoding (set_int8); train it in float");
   Workspace& ws = c.ws;
   size_t next = 0;  // the next range of grad_ranges_ to report
   const auto report = [&](size_t) {
