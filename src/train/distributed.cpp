@@ -32,8 +32,10 @@ long launcher_world_size() {
   return 0;
 }
 
+#ifdef SPOTLIGHT_HAVE_MPI
 // MPI counts are ints: larger buffers go in pieces of this many elements.
 constexpr size_t kMaxCount = size_t{1} << 30;
+#endif
 
 }  // namespace
 
