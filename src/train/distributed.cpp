@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "spotlight/check.h"
@@ -71,10 +72,11 @@ std::string Communicator::library() {
 
 Communicator& Communicator::world() {
   static Communicator* w = [] {
-    auto* c = new Communicator();
+    // Owned here until it is returned (a refused launch throws), then kept for the process.
+    std::unique_ptr<Communicator> c(new Communicator());
     const long launched = launcher_world_size();
     const char* no_mpi = std::getenv("SPOTLIGHT_NO_MPI");
-    if (launched == 0 || (no_mpi != nullptr && std::strcmp(no_mpi, "1") == 0)) return c;
+    if (launched == 0 || (no_mpi != nullptr && std::strcmp(no_mpi, "1") == 0)) return c.release();
 #ifdef SPOTLIGHT_HAVE_MPI
     int provided = 0;
     MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
@@ -94,7 +96,7 @@ Communicator& Communicator::world() {
                                "install libopenmpi-dev and openmpi-bin (scripts/install_deps.sh) "
                                "and rebuild, or run spotlight without mpirun");
 #endif
-    return c;
+    return c.release();
   }();
   return *w;
 }
