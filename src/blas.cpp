@@ -171,6 +171,27 @@ std::string blas_description(GemmBackend backend) {
 // Rows whose largest magnitude is below this quantize to zeros (127/amax would overflow).
 constexpr float kTiny = 1e-30f;
 
+// Quantizes one row: out[j] = round(x[j]·s) + offset with s = range / max|x|, clamped to
+// ±range; returns 1/s, the factor back to float (0 for a row of zeros or below kTiny; NaN for a
+// row that holds NaN or infinity, whose outputs are then written as offset and come out NaN).
+// Rounds to nearest by adding and subtracting 1.5·2^23, which vectorises where nearbyint does not.
+template <class T>
+float quantize_row(const float* x, long n, float range, int offset, T* out) {
+  const float amax = row_max_abs(x, n);
+  if (!std::isfinite(amax) || amax < kTiny) {
+    std::fill_n(out, n, static_cast<T>(offset));
+    return std::isfinite(amax) ? 0.0f : amax;
+  }
+  const float s = range / amax;
+  constexpr float kShifter = 12582912.0f;
+  for (long j = 0; j < n; ++j) {
+    float v = (x[j] * s + kShifter) - kShifter;
+    v = v > range ? range : (v < -range ? -range : v);
+    out[j] = static_cast<T>(static_cast<int>(v) + offset);
+  }
+  return amax / range;
+}
+
 bool int8_available() { return kDefaultBackend == GemmBackend::onednn; }
 
 bool int8_vnni() {
@@ -192,20 +213,11 @@ Int8Matrix quantize_rows(const MatView& w) {
   m.inv_scale.resize(static_cast<size_t>(w.rows));
   m.compensation.resize(static_cast<size_t>(w.rows));
   for (long i = 0; i < w.rows; ++i) {
-    const float* row = w.row(i);
-    // A row that is not finite gives NaN outputs, as the float product would; a row below
-    // kTiny gives zeros (its scale would overflow).
-    const float amax = row_max_abs(row, w.cols);
-    const bool finite = std::isfinite(amax), nonzero = finite && amax >= kTiny;
-    const float s = nonzero ? static_cast<float>(m.range) / amax : 0.0f;
     int8_t* q = m.q.data() + i * w.cols;
-    int32_t sum = 0;
-    for (long j = 0; j < w.cols && nonzero; ++j) {
-      q[j] = static_cast<int8_t>(std::clamp(std::nearbyint(row[j] * s), -127.0f, 127.0f));
-      sum += q[j];
-    }
     m.inv_scale[static_cast<size_t>(i)] =
-        !finite ? amax : (nonzero ? amax / static_cast<float>(m.range) : 0.0f);
+        quantize_row(w.row(i), w.cols, static_cast<float>(m.range), 0, q);
+    int32_t sum = 0;
+    for (long j = 0; j < w.cols; ++j) sum += q[j];
     m.compensation[static_cast<size_t>(i)] = -128 * sum;
   }
   return m;
@@ -235,22 +247,8 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c) {
   xq.resize(std::max(xq.size(), static_cast<size_t>(n * k)));
   x_inv.resize(std::max(x_inv.size(), static_cast<size_t>(n)));
   acc.resize(std::max(acc.size(), static_cast<size_t>(n * out)));
-  for (long r = 0; r < n; ++r) {
-    const float* row = x.row(r);
-    const float amax = row_max_abs(row, k);  // NaN: the row's outputs are NaN (x_inv below)
-    const float s = std::isfinite(amax) && amax >= kTiny ? 127.0f / amax : 0.0f;
-    uint8_t* q = xq.data() + r * k;
-    // Round to nearest (even) by adding and subtracting 1.5·2^23, which vectorises where
-    // nearbyint does not; |row[j]·s| ≤ 127 (up to rounding), clamped all the same.
-    constexpr float kShifter = 12582912.0f;
-    if (s == 0.0f) std::fill_n(q, k, uint8_t{128});  // zeros (a NaN row: no int of NaN)
-    for (long j = 0; j < k && s != 0.0f; ++j) {
-      float v = (row[j] * s + kShifter) - kShifter;
-      v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-      q[j] = static_cast<uint8_t>(static_cast<int>(v) + 128);
-    }
-    x_inv[static_cast<size_t>(r)] = s == 0.0f && std::isfinite(amax) ? 0.0f : amax / 127.0f;
-  }
+  for (long r = 0; r < n; ++r)  // x as unsigned bytes: xq + 128
+    x_inv[static_cast<size_t>(r)] = quantize_row(x.row(r), k, 127.0f, 128, xq.data() + r * k);
   // acc [n, out] = xu · Wqᵀ + compensation (per column): over the pool by columns of the output
   // (rows of W), as gemm() splits, each block one single-threaded call.
   auto call = [&](long i0, long cols) {

@@ -281,7 +281,7 @@ void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh,
 }
 
 void Transformer::set_int8(bool on) {
-  require(!on || int8_available(),
+  require_usage(!on || int8_available(),
           "int8 decoding needs oneDNN: this spotlight was built without it (install libdnnl-dev, "
           "scripts/install_deps.sh, and rebuild), or use --compute-type float");
   auto apply = [on](MultiHeadAttention& a) {
