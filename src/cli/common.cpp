@@ -120,7 +120,7 @@ void add_compute_type_option(CLI::App* cmd, std::string& compute_type) {
 }
 
 void apply_compute_type(const OpenCheckpoint& ck, const std::string& compute_type) {
-  ck.model->set_int8(compute_type == "int8");
+  if (compute_type == "int8") ck.model->set_int8(true);  // a loaded model is float
 }
 
 void add_decode_options(CLI::App* cmd, DecodeArgs& a) {

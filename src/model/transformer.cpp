@@ -232,7 +232,8 @@ void Transformer::encode(std::span<const int> src, long batch, std::span<const i
 void Transformer::start(const Cache& c, std::span<const int> src_len, long capacity,
                         DecodeState& st) const {
   decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st.decoder);
-  output_.weight(st.out_w);  // a shortlist's rows, gathered once: fixed while decoding
+  // A shortlist's rows, gathered once: fixed while decoding (int8 has its own copy of them).
+  if (!output_int8_) output_.weight(st.out_w);
 }
 
 void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const {
@@ -240,7 +241,7 @@ void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& log
   require(static_cast<long>(tokens.size()) == rows, "step: one token per row expected");
   embed_tokens(tokens, rows, 1, st.decoder.length, st.x);
   decoder.step(st.x, st.decoder, st.h);
-  require(!output_.shortlist() || st.out_w.rows() == output_.size(),
+  require(!output_.shortlist() || output_int8_ || st.out_w.rows() == output_.size(),
           "step: the decoder state was not started");
   logprobs.resize({rows, output_.size()});
   project(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view());
@@ -284,20 +285,25 @@ void Transformer::set_int8(bool on) {
   require_usage(!on || int8_available(),
           "int8 decoding needs oneDNN: this spotlight was built without it (install libdnnl-dev, "
           "scripts/install_deps.sh, and rebuild), or use --compute-type float");
-  auto apply = [on](MultiHeadAttention& a) {
-    for (Linear* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.out_proj}) on ? l->quantize() : l->drop_quantized();
+  auto set = [on](Linear& l) {
+    if (on)
+      l.quantize();
+    else
+      l.drop_quantized();
   };
-  auto apply_ff = [on](FeedForward& f) {
-    for (Linear* l : {&f.fc1, &f.fc2}) on ? l->quantize() : l->drop_quantized();
+  auto set_attention = [&](MultiHeadAttention& a) {
+    for (Linear* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.out_proj}) set(*l);
   };
   for (EncoderLayer& l : encoder.layers) {
-    apply(l.self_attn);
-    apply_ff(l.ff);
+    set_attention(l.self_attn);
+    set(l.ff.fc1);
+    set(l.ff.fc2);
   }
   for (DecoderLayer& l : decoder.layers) {
-    apply(l.self_attn);
-    apply(l.encoder_attn);
-    apply_ff(l.ff);
+    set_attention(l.self_attn);
+    set_attention(l.encoder_attn);
+    set(l.ff.fc1);
+    set(l.ff.fc2);
   }
   if (on) {
     Tensor gathered;
