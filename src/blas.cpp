@@ -8,10 +8,13 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #ifdef SPOTLIGHT_HAVE_ONEDNN
-#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <oneapi/dnnl/dnnl_debug.h>
 
 // Debian's oneDNN threads with OpenMP (libgomp): each call would start a team of one thread per
@@ -204,7 +207,127 @@ bool int8_vnni() {
 #endif
 }
 
-Int8Matrix quantize_rows(const MatView& w) {
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+// The packed weight: q as the K×N operand of a matmul (dims {cols, rows}), in the blocked layout
+// oneDNN's brgemm kernels chose for it (e.g. BA16a64b4a), which is the same for every row count.
+struct PackedInt8 {
+  dnnl::memory::desc desc;
+  dnnl::memory weights;  // owns its buffer
+};
+
+namespace {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// Products take rows in chunks of at most kChunkRows; a chunk of r rows runs the primitive made
+// for the smallest bucket ≥ r (1, 2, 4, 8, 16, 32, 48, 64), reading and writing padded buffers.
+// So each weight shape needs at most eight primitives, made once (oneDNN's brgemm kernels are
+// compiled for fixed dimensions; with a run-time row count it falls back to a GEMM that repacks).
+constexpr long kChunkRows = 16;
+long bucket_rows(long r) {
+  if (r > 16) return r <= 32 ? 32 : (r <= 48 ? 48 : 64);
+  long b = 1;
+  while (b < r) b *= 2;
+  return b;
+}
+
+dnnl::matmul::primitive_desc int8_matmul_desc(long rows, long k, long n,
+                                              const dnnl::memory::desc& weights) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const dnnl::memory::desc src({rows, k}, dt::u8, tag::ab), dst({rows, n}, dt::s32, tag::ab);
+  return {dnnl::matmul::desc(src, weights, dst), cpu_engine()};
+}
+
+// The primitive for (rows, k, n) on weights laid out as `packed`, with memory objects for its
+// source and destination (pointed at the caller's buffers per call), made on first use by each
+// thread (oneDNN's own primitive cache makes the second thread's cheap). No primitive if oneDNN
+// would want another weight layout for this row count.
+struct Int8Primitive {
+  std::optional<dnnl::matmul> matmul;
+  dnnl::memory src, dst;
+};
+Int8Primitive& int8_primitive(long rows, long k, long n, const dnnl::memory::desc& packed) {
+  thread_local std::map<std::tuple<long, long, long>, Int8Primitive> cache;
+  auto [it, added] = cache.try_emplace({rows, k, n});
+  Int8Primitive& p = it->second;
+  if (added) {
+    try {
+      using dt = dnnl::memory::data_type;
+      using tag = dnnl::memory::format_tag;
+      auto pd = int8_matmul_desc(rows, k, n, dnnl::memory::desc({k, n}, dt::s8, tag::any));
+      if (pd.weights_desc() == packed) {
+        p.matmul = dnnl::matmul(int8_matmul_desc(rows, k, n, packed));
+        p.src = dnnl::memory(pd.src_desc(), cpu_engine(), DNNL_MEMORY_NONE);
+        p.dst = dnnl::memory(pd.dst_desc(), cpu_engine(), DNNL_MEMORY_NONE);
+      }
+    } catch (const dnnl::error&) {
+      p.matmul.reset();  // no kernel for this shape: the caller takes dnnl_gemm_u8s8s32
+    }
+  }
+  return p;
+}
+
+std::shared_ptr<const PackedInt8> pack_int8(const Int8Matrix& m) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  single_threaded_onednn();
+  try {
+    auto pd = int8_matmul_desc(1, m.cols, m.rows,
+                               dnnl::memory::desc({m.cols, m.rows}, dt::s8, tag::any));
+    const dnnl::memory::desc plain({m.cols, m.rows}, dt::s8, tag::ba);  // q is [rows, cols]
+    if (pd.weights_desc() == plain) return nullptr;  // no blocked kernel: nothing to gain
+    auto packed = std::make_shared<PackedInt8>();
+    packed->desc = pd.weights_desc();
+    packed->weights = dnnl::memory(packed->desc, cpu_engine());
+    dnnl::memory source(plain, cpu_engine(), const_cast<int8_t*>(m.q.data()));
+    dnnl::stream stream(cpu_engine());
+    dnnl::reorder(source, packed->weights).execute(stream, source, packed->weights);
+    stream.wait();
+    return packed;
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
+// acc [rows, n] (leading dimension ld) = xu [rows, k] · Wqᵀ in int32, without the compensation.
+// xu and acc hold bucket_rows(rows) rows (the padding is scratch).
+void int8_product(const Int8Matrix& w, long i0, long n, const uint8_t* xu, long rows,
+                  int32_t* acc, long ld) {
+  single_threaded_onednn();
+  const long k = w.cols;
+  if (w.packed && i0 == 0 && n == w.rows && ld == n) {
+    const long padded = bucket_rows(rows);
+    Int8Primitive& p = int8_primitive(padded, k, n, w.packed->desc);
+    if (p.matmul) {
+      thread_local dnnl::stream stream(cpu_engine());
+      p.src.set_data_handle(const_cast<uint8_t*>(xu));
+      p.dst.set_data_handle(acc);
+      p.matmul->execute(stream, {{DNNL_ARG_SRC, p.src},
+                                 {DNNL_ARG_WEIGHTS, w.packed->weights},
+                                 {DNNL_ARG_DST, p.dst}});
+      return;
+    }
+  }
+  const int32_t zero = 0;
+  const dnnl_status_t status =
+      dnnl_gemm_u8s8s32('N', 'T', 'F', rows, n, k, 1.0f, xu, k, 0, w.q.data() + i0 * k, k, 0,
+                        0.0f, acc, ld, &zero);
+  require(status == dnnl_success, [&] {
+    return "oneDNN int8 gemm failed (" + std::string(dnnl_status2str(status)) +
+           "); --compute-type float avoids it";
+  });
+}
+
+}  // namespace
+#else
+struct PackedInt8 {};
+#endif
+
+Int8Matrix quantize_rows(const MatView& w, bool pack) {
   Int8Matrix m;
   m.rows = w.rows;
   m.cols = w.cols;
@@ -220,6 +343,11 @@ Int8Matrix quantize_rows(const MatView& w) {
     for (long j = 0; j < w.cols; ++j) sum += q[j];
     m.compensation[static_cast<size_t>(i)] = -128 * sum;
   }
+#ifdef SPOTLIGHT_HAVE_ONEDNN
+  if (pack && w.rows > 0 && w.cols > 0) m.packed = pack_int8(m);
+#else
+  (void)pack;
+#endif
   return m;
 }
 
@@ -236,47 +364,66 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c) {
   const long n = x.rows, k = x.cols, out = w.rows;
   if (n == 0 || out == 0) return;
   // Buffers of the calling thread, grown as needed and kept: no allocation per product. (Named
-  // through references: inside the lambda below, a thread_local's own name would mean the
-  // worker's instance.)
+  // through references: inside the lambdas below, a thread_local's own name would mean the
+  // worker's instance.) Rows are padded to a whole chunk, which the packed kernels may touch.
   thread_local std::vector<uint8_t> tls_xq;
   thread_local std::vector<float> tls_x_inv;
   thread_local std::vector<int32_t> tls_acc;
   std::vector<uint8_t>& xq = tls_xq;
   std::vector<float>& x_inv = tls_x_inv;
   std::vector<int32_t>& acc = tls_acc;
-  xq.resize(std::max(xq.size(), static_cast<size_t>(n * k)));
+  const long padded = (n + kChunkRows - 1) / kChunkRows * kChunkRows;
+  xq.resize(std::max(xq.size(), static_cast<size_t>(padded * k)));
   x_inv.resize(std::max(x_inv.size(), static_cast<size_t>(n)));
-  acc.resize(std::max(acc.size(), static_cast<size_t>(n * out)));
-  for (long r = 0; r < n; ++r)  // x as unsigned bytes: xq + 128
-    x_inv[static_cast<size_t>(r)] = quantize_row(x.row(r), k, 127.0f, 128, xq.data() + r * k);
-  // acc [n, out] = xu · Wqᵀ + compensation (per column): over the pool by columns of the output
-  // (rows of W), as gemm() splits, each block one single-threaded call.
-  auto call = [&](long i0, long cols) {
-    single_threaded_onednn();
-    const dnnl_status_t status = dnnl_gemm_u8s8s32(
-        'N', 'T', 'R', n, cols, k, 1.0f, xq.data(), k, 0, w.q.data() + i0 * k, k, 0, 0.0f,
-        acc.data() + i0, out, w.compensation.data() + i0);
-    require(status == dnnl_success, [&] {
-      return "oneDNN int8 gemm failed (" + std::string(dnnl_status2str(status)) +
-             "); --compute-type float avoids it";
-    });
-    for (long r = 0; r < n; ++r) {
+  acc.resize(std::max(acc.size(), static_cast<size_t>(padded * out)));
+  // y[r, i0 + i] = (acc + compensation) · sx[r] / s[i]: the +128 shift of x taken back out.
+  auto dequantize = [&](long r0, long r1, long i0, long cols) {
+    for (long r = r0; r < r1; ++r) {
       const int32_t* a = acc.data() + r * out + i0;
+      const int32_t* comp = w.compensation.data() + i0;
+      const float* inv = w.inv_scale.data() + i0;
       float* y = c.row(r) + i0;
       const float sx = x_inv[static_cast<size_t>(r)];
-      for (long i = 0; i < cols; ++i)
-        y[i] = static_cast<float>(a[i]) * (sx * w.inv_scale[static_cast<size_t>(i0 + i)]);
+      for (long i = 0; i < cols; ++i) y[i] = static_cast<float>(a[i] + comp[i]) * (sx * inv[i]);
     }
   };
-  constexpr long kBlock = 64;
   const double ops = 2.0 * static_cast<double>(n) * static_cast<double>(out) *
                      static_cast<double>(k);
-  if (ops < 16e6 || threads() == 1 || out < 2 * kBlock) {
-    call(0, out);
+  const bool split = ops >= 16e6 && threads() > 1;
+  if (w.packed) {
+    // By chunks of rows (each chunk: quantize, one packed product, dequantize), over the pool.
+    auto chunks = [&](long b0, long b1) {
+      for (long b = b0; b < b1; ++b) {
+        const long r0 = b * kChunkRows, r1 = std::min(n, r0 + kChunkRows);
+        for (long r = r0; r < r1; ++r)  // x as unsigned bytes: xq + 128
+          x_inv[static_cast<size_t>(r)] =
+              quantize_row(x.row(r), k, 127.0f, 128, xq.data() + r * k);
+        int8_product(w, 0, out, xq.data() + r0 * k, r1 - r0, acc.data() + r0 * out, out);
+        dequantize(r0, r1, 0, out);
+      }
+    };
+    const long count = padded / kChunkRows;
+    if (split && count > 1) {
+      parallel_for(count, 1, chunks);
+    } else {
+      chunks(0, count);
+    }
+    return;
+  }
+  for (long r = 0; r < n; ++r)  // x as unsigned bytes: xq + 128
+    x_inv[static_cast<size_t>(r)] = quantize_row(x.row(r), k, 127.0f, 128, xq.data() + r * k);
+  // Unpacked: over the pool by columns of the output (rows of W), as gemm() splits.
+  auto columns = [&](long i0, long cols) {
+    int8_product(w, i0, cols, xq.data(), n, acc.data() + i0, out);
+    dequantize(0, n, i0, cols);
+  };
+  constexpr long kBlock = 64;
+  if (!split || out < 2 * kBlock) {
+    columns(0, out);
   } else {
     parallel_for((out + kBlock - 1) / kBlock, 1, [&](long b0, long b1) {
       const long i0 = b0 * kBlock;
-      call(i0, std::min(out, b1 * kBlock) - i0);
+      columns(i0, std::min(out, b1 * kBlock) - i0);
     });
   }
 #endif

@@ -180,7 +180,19 @@ void check_int8(long n, long k, long out, uint64_t seed) {
   for (long j = 0; j < k; ++j) x.view().row(0)[j] *= 50.0f;  // rows of other scales
   const MatView xv = x.view().block(0, 1, n, k), yv = y.view().block(0, 1, n, out);
   const Int8Matrix q = quantize_rows(w.view());
+  // oneDNN's blocked kernels exist for AVX-512 with VNNI (and AMX): there the weight must be
+  // packed, or every product would repack it.
+  if (int8_vnni() && blas_description(GemmBackend::onednn).find("avx512_core") != std::string::npos)
+    CHECK(q.packed != nullptr);
   gemm_int8(xv, q, yv);
+  // The packed kernels (rows in padded chunks) and dnnl_gemm_u8s8s32 on the plain weight sum
+  // the same int32 products: the same floats, bit for bit.
+  Tensor y_plain({n, out});
+  gemm_int8(xv, quantize_rows(w.view(), false), y_plain.view());
+  long differ = 0;
+  for (long r = 0; r < n; ++r)
+    for (long i = 0; i < out; ++i) differ += yv.at(r, i) != y_plain.view().at(r, i);
+  CHECK(differ == 0);
   for (long r = 0; r < n; ++r) {
     double ax = 0.0;
     for (long j = 0; j < k; ++j) ax = std::max(ax, std::fabs(static_cast<double>(xv.at(r, j))));
@@ -204,11 +216,13 @@ TEST_CASE("gemm_int8 approximates the float product within its quantization boun
     MESSAGE("skipped: this build has no oneDNN");
     return;
   }
-  check_int8(1, 256, 64, 87);
-  check_int8(7, 128, 200, 88);
+  // Row counts on and off the packed kernels' chunk sizes (1, 2, 4, 8, 16; remainders padded).
+  for (const long n : {1L, 3L, 7L, 16L, 17L, 40L})
+    check_int8(n, n == 7 ? 128 : 256, n == 7 ? 200 : 64, 87 + static_cast<uint64_t>(n));
   const int saved_threads = threads();
   set_threads(2);
-  check_int8(64, 256, 512, 89);  // split over the pool by output columns
+  check_int8(64, 256, 512, 89);   // plain: split over the pool by output columns
+  check_int8(100, 256, 512, 90);  // packed: chunks of rows over the pool
   set_threads(saved_threads);
   Tensor x({2, 5}), c({2, 3}), w({3, 4});
   CHECK_THROWS_WITH_AS(gemm_int8(x.view(), quantize_rows(w.view()), c.view()),

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,18 +49,27 @@ void set_gemm_backend(GemmBackend b);
 // dot products sum in int32); elsewhere R = 63, so that the AVX2/AVX-512 pairwise int16 sums of
 // u8·s8 products (at most 2·255·63 = 32,130) cannot saturate ("reduce range", as PyTorch's
 // fbgemm does).
+//
+// The weight is also packed once into the blocked layout oneDNN's int8 matmul kernels read
+// (brgemm; VNNI or AMX tiles), as CTranslate2 pre-packs: dnnl_gemm_u8s8s32 on the plain q would
+// repack W on every call, which costs more than the product for the few rows of a decoding step.
+struct PackedInt8;  // blas.cpp
 struct Int8Matrix {
   long rows = 0, cols = 0;
   int range = 127;                     // R
   std::vector<int8_t> q;               // [rows, cols]
   std::vector<float> inv_scale;        // [rows] 1 / s[i] (0 for a row of zeros)
   std::vector<int32_t> compensation;   // [rows] −128·Σ_j q[i,j]
+  // q in oneDNN's blocked layout; null where oneDNN has no such kernel (or packing was not
+  // asked for): then each product goes through dnnl_gemm_u8s8s32 on q. Shared by copies.
+  std::shared_ptr<const PackedInt8> packed;
   size_t bytes() const { return q.size() + 8 * static_cast<size_t>(rows); }
 };
 bool int8_available();
 // The CPU's int8 dot products add in int32 without saturating (VNNI, AMX): R = 127.
 bool int8_vnni();
-Int8Matrix quantize_rows(const MatView& w);
+// pack = false leaves `packed` null (tests compare the two paths; they give the same int32 sums).
+Int8Matrix quantize_rows(const MatView& w, bool pack = true);
 // c [N, w.rows] = x [N, w.cols] · dequantized(W)ᵀ, overwritten.
 void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c);
 
