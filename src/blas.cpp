@@ -222,9 +222,10 @@ dnnl::engine& cpu_engine() {
   return engine;
 }
 
-// Products take rows in chunks of at most kChunkRows; a chunk of r rows runs the primitive made
-// for the smallest bucket ≥ r (1, 2, 4, 8, 16, 32, 48, 64), reading and writing padded buffers.
-// So each weight shape needs at most eight primitives, made once (oneDNN's brgemm kernels are
+// Products take rows in chunks of at most kChunkRows (16: a chunk's int32 sums over a 5,798-wide
+// output stay in L2 for the dequantize pass; 64 did not); a chunk of r rows runs the primitive
+// made for the smallest bucket ≥ r (1, 2, 4, 8, 16), reading and writing padded buffers. So
+// each weight shape needs at most five primitives, made once (oneDNN's brgemm kernels are
 // compiled for fixed dimensions; with a run-time row count it falls back to a GEMM that repacks).
 constexpr long kChunkRows = 16;
 long bucket_rows(long r) {
@@ -278,8 +279,10 @@ std::shared_ptr<const PackedInt8> pack_int8(const Int8Matrix& m) {
   try {
     auto pd = int8_matmul_desc(1, m.cols, m.rows,
                                dnnl::memory::desc({m.cols, m.rows}, dt::s8, tag::any));
+    // Without a blocked int8 kernel (AVX2, AVX-512 without VNNI: oneDNN 2.6 then picks its
+    // GEMM-based matmul and a plain layout, which repacks per call anyway) a copy gains nothing.
+    if (pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) return nullptr;
     const dnnl::memory::desc plain({m.cols, m.rows}, dt::s8, tag::ba);  // q is [rows, cols]
-    if (pd.weights_desc() == plain) return nullptr;  // no blocked kernel: nothing to gain
     auto packed = std::make_shared<PackedInt8>();
     packed->desc = pd.weights_desc();
     packed->weights = dnnl::memory(packed->desc, cpu_engine());
@@ -304,11 +307,16 @@ void int8_product(const Int8Matrix& w, long i0, long n, const uint8_t* xu, long 
     Int8Primitive& p = int8_primitive(padded, k, n, w.packed->desc);
     if (p.matmul) {
       thread_local dnnl::stream stream(cpu_engine());
-      p.src.set_data_handle(const_cast<uint8_t*>(xu));
-      p.dst.set_data_handle(acc);
-      p.matmul->execute(stream, {{DNNL_ARG_SRC, p.src},
-                                 {DNNL_ARG_WEIGHTS, w.packed->weights},
-                                 {DNNL_ARG_DST, p.dst}});
+      try {
+        p.src.set_data_handle(const_cast<uint8_t*>(xu));
+        p.dst.set_data_handle(acc);
+        p.matmul->execute(stream, {{DNNL_ARG_SRC, p.src},
+                                   {DNNL_ARG_WEIGHTS, w.packed->weights},
+                                   {DNNL_ARG_DST, p.dst}});
+      } catch (const dnnl::error& e) {
+        require(false, "oneDNN int8 matmul failed (" + std::string(e.what()) +
+                           "); --compute-type float avoids it");
+      }
       return;
     }
   }
