@@ -19,7 +19,10 @@ done
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libsentencepiece-dev sentencepiece
       nlohmann-json3-dev libcli11-dev libspdlog-dev doctest-dev libicu-dev libssl-dev
-      libcpp-httplib-dev curl libopenmpi-dev openmpi-bin libdnnl-dev)
+      libcpp-httplib-dev curl libopenmpi-dev openmpi-bin libdnnl-dev ocl-icd-opencl-dev)
+# ocl-icd-opencl-dev: Debian's oneDNN is built with its OpenCL GPU runtime, and its CMake config
+# (dnnl-config.cmake) requires OpenCL's headers and loader even for CPU use; libdnnl-dev only
+# recommends the package, and recommends are not installed here.
 # clang and its runtimes: the libFuzzer harnesses (scripts/fuzz.sh). Not needed to build or train.
 [ "$want_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 # chromium (headless) and python3-websocket drive the server's page in tests/browser/page_test.py.

@@ -13,9 +13,12 @@
 #include "spotlight/blas.h"
 #include "spotlight/check.h"
 #include "cli/commands.h"
+#include "cli/signals.h"
 #include "cli/usage.h"
 
 int main(int argc, char** argv) {
+  // Before any other thread starts: SIGINT and SIGTERM go to one thread that never computes.
+  spotlight::route_stop_signals();
   CLI::App app{"spotlight — an encoder–decoder Transformer for machine translation"};
   app.set_version_flag("--version", "spotlight " SPOTLIGHT_VERSION);  // project()'s, CMakeLists.txt
   app.require_subcommand(1);

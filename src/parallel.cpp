@@ -1,5 +1,6 @@
 #include "spotlight/parallel.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -94,6 +96,8 @@ class Pool {
 
   void loop(int index, uint64_t seen) {
     in_parallel = true;
+    // Named for top -H and perf, and for the test that reads each thread's signal mask.
+    pthread_setname_np(pthread_self(), ("compute " + std::to_string(index)).c_str());
     for (;;) {
       // Spin a little (the next job usually follows within microseconds), yield a while, then
       // sleep until the generation changes.
