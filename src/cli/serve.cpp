@@ -120,12 +120,12 @@ int run_serve(ServeArgs& a) {
                     " is below the checkpoint's beam " + std::to_string(d.beam));
 
   ServerMetrics metrics;
-  BatcherOptions bo;
+  RequestBatcherOptions bo;
   bo.max_batch_tokens = a.max_batch_tokens;
   bo.max_wait = std::chrono::microseconds(static_cast<long>(a.max_wait_ms * 1000.0));
   bo.max_queued = a.max_queue;
   bo.split = split_lines(ck.config, a.split, a.no_split);
-  Batcher batcher(model, *ck.vocab, d, bo, [&](const BatchReport& r) { metrics.batch(r); });
+  RequestBatcher batcher(model, *ck.vocab, d, bo, [&](const BatchReport& r) { metrics.batch(r); });
   batcher.check(defaults);  // bad defaults are refused now, not at the first request
 
   httplib::Server svr;

@@ -6,7 +6,7 @@ namespace spotlight {
 
 using Clock = std::chrono::steady_clock;
 
-struct Batcher::Request {
+struct RequestBatcher::Request {
   std::vector<std::string> sentences;    // every text's sentences, in order
   std::vector<std::vector<int>> ids;     // their source pieces
   std::vector<size_t> first, count;      // per text: its first sentence and how many
@@ -21,8 +21,8 @@ struct Batcher::Request {
   long tokens(size_t s) const { return static_cast<long>(ids[s].size()) + 1; }  // with EOS
 };
 
-Batcher::Batcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
-                 const BatcherOptions& o, std::function<void(const BatchReport&)> on_batch)
+RequestBatcher::RequestBatcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
+                 const RequestBatcherOptions& o, std::function<void(const BatchReport&)> on_batch)
     : model_(model), vocab_(vocab), decode_(decode), o_(o), on_batch_(std::move(on_batch)) {
   require(o.max_batch_tokens >= 1 && o.max_queued >= 1 && o.max_wait.count() >= 0,
           "batcher: the token budget and the queue must hold at least one, the wait be >= 0");
@@ -30,16 +30,16 @@ Batcher::Batcher(const Transformer& model, const Vocab& vocab, const DecodeConfi
   worker_ = std::thread([this] { run(); });
 }
 
-Batcher::~Batcher() { drain(); }
+RequestBatcher::~RequestBatcher() { drain(); }
 
-void Batcher::check(const DecodeSettings& s) const {
+void RequestBatcher::check(const DecodeSettings& s) const {
   DecodeConfig d = decode_;
   d.beam = s.beam;
   require(s.alignment_layer >= -1, "the alignment layer must be -1 (none), 0 (all) or a layer");
   check_translate_options(model_.cfg, d, TranslateOptions{s.nbest, o_.split, s.alignment_layer});
 }
 
-std::future<Batcher::Result> Batcher::submit(std::vector<std::string> texts,
+std::future<RequestBatcher::Result> RequestBatcher::submit(std::vector<std::string> texts,
                                              const DecodeSettings& s) {
   check(s);
   auto r = std::make_shared<Request>();
@@ -84,7 +84,7 @@ std::future<Batcher::Result> Batcher::submit(std::vector<std::string> texts,
   return f;
 }
 
-void Batcher::drain() {
+void RequestBatcher::drain() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -93,12 +93,12 @@ void Batcher::drain() {
   if (worker_.joinable()) worker_.join();
 }
 
-long Batcher::queued() const {
+long RequestBatcher::queued() const {
   std::lock_guard<std::mutex> lock(mu_);
   return queued_;
 }
 
-void Batcher::enqueue(std::function<void()> task) {
+void RequestBatcher::enqueue(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) throw Stopping("the server is shutting down");
@@ -107,7 +107,7 @@ void Batcher::enqueue(std::function<void()> task) {
   cv_.notify_all();
 }
 
-void Batcher::run() {
+void RequestBatcher::run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !tasks_.empty(); });
@@ -129,7 +129,7 @@ void Batcher::run() {
 
 // Waits (lock held) until the budget is full or the oldest text has waited max_wait, then takes
 // sentences of the oldest request's settings from the waiting requests in turn.
-std::vector<Batcher::Item> Batcher::next_batch(std::unique_lock<std::mutex>& lock) {
+std::vector<RequestBatcher::Item> RequestBatcher::next_batch(std::unique_lock<std::mutex>& lock) {
   const Clock::time_point deadline = waiting_.front()->arrived + o_.max_wait;
   cv_.wait_until(lock, deadline,
                  [&] { return stopping_ || queued_tokens_ >= o_.max_batch_tokens; });
@@ -155,7 +155,7 @@ std::vector<Batcher::Item> Batcher::next_batch(std::unique_lock<std::mutex>& loc
 }
 
 // A request whose every sentence is translated: its texts' sentences joined back.
-Batcher::Result Batcher::finish(Request& r) const {
+RequestBatcher::Result RequestBatcher::finish(Request& r) const {
   Result out(r.first.size());
   for (size_t t = 0; t < out.size(); ++t) {
     const auto b = r.parts.begin() + static_cast<long>(r.first[t]);
@@ -168,7 +168,7 @@ Batcher::Result Batcher::finish(Request& r) const {
   return out;
 }
 
-void Batcher::translate(const std::vector<Item>& batch) {
+void RequestBatcher::translate(const std::vector<Item>& batch) {
   const Clock::time_point start = Clock::now();
   const DecodeSettings& s = batch.front().request->settings;
   BatchReport report;

@@ -94,7 +94,13 @@ Trained& trained() {
   return t;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
+// GCC defines __SANITIZE_ADDRESS__ under ASan; clang 14 only answers __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPOTLIGHT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(SPOTLIGHT_ASAN)
 constexpr long kRssLimitMb = 1500;  // ASan's shadow memory and quarantine
 #else
 constexpr long kRssLimitMb = 400;

@@ -69,7 +69,7 @@ std::vector<std::string> texts_of(const std::vector<std::vector<Translation>>& r
 struct Hold {
   std::latch started{1}, go{1};
   std::thread t;
-  explicit Hold(Batcher& b) {
+  explicit Hold(RequestBatcher& b) {
     t = std::thread([&] {
       b.exclusive([&] {
         started.count_down();
@@ -94,14 +94,14 @@ TEST_CASE("batcher: concurrent requests share batches and each gets its own tran
   const DecodeSettings greedy{1, 1, -1}, beam{4, 2, 1};
   std::vector<BatchReport> batches;
   std::mutex mu;
-  BatcherOptions o;
+  RequestBatcherOptions o;
   o.max_wait = std::chrono::milliseconds(50);
-  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
+  RequestBatcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
     std::lock_guard<std::mutex> lock(mu);
     batches.push_back(r);
   });
   Hold hold(b);  // everything below is queued before the first batch forms
-  std::vector<std::future<Batcher::Result>> greedy_results, beam_results;
+  std::vector<std::future<RequestBatcher::Result>> greedy_results, beam_results;
   for (const std::string& t : kTexts) greedy_results.push_back(b.submit({t}, greedy));
   beam_results.push_back(b.submit(kTexts, beam));
   CHECK(b.queued() == 2 * static_cast<long>(kTexts.size()));
@@ -109,11 +109,11 @@ TEST_CASE("batcher: concurrent requests share batches and each gets its own tran
   const auto want_greedy = together(kTexts, greedy), want_beam = together(kTexts, beam);
   for (size_t i = 0; i < kTexts.size(); ++i) {
     CAPTURE(i);
-    const Batcher::Result r = greedy_results[i].get();
+    const RequestBatcher::Result r = greedy_results[i].get();
     REQUIRE(r.size() == 1);
     CHECK(texts_of(r) == texts_of({want_greedy[i]}));
   }
-  const Batcher::Result r = beam_results[0].get();
+  const RequestBatcher::Result r = beam_results[0].get();
   REQUIRE(r.size() == kTexts.size());
   CHECK(texts_of(r) == texts_of(want_beam));
   for (size_t i = 0; i < kTexts.size(); ++i) {
@@ -136,14 +136,14 @@ TEST_CASE("batcher: a request of many texts is spread over batches, a small one 
   const DecodeSettings greedy{1, 1, -1};
   std::vector<BatchReport> batches;  // written by the worker; read after drain()
   std::vector<bool> small_done;      // after each batch: is the small request answered?
-  std::shared_future<Batcher::Result> small_seen;
-  BatcherOptions o;
+  std::shared_future<RequestBatcher::Result> small_seen;
+  RequestBatcherOptions o;
   // Room for two short sentences: the big request's first and the small one (its EOS counts).
   const long short_tokens =
       static_cast<long>(encode_source(*m.ck.model, *m.ck.vocab, "the dog runs").size()) + 1;
   o.max_batch_tokens = 2 * short_tokens;
   o.max_wait = std::chrono::milliseconds(0);
-  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
+  RequestBatcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
     batches.push_back(r);
     small_done.push_back(small_seen.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
   });
@@ -153,7 +153,7 @@ TEST_CASE("batcher: a request of many texts is spread over batches, a small one 
   auto big_result = b.submit(big, greedy);                  // first in the queue
   small_seen = b.submit({"the dog runs"}, greedy).share();  // behind it
   hold.release();
-  const Batcher::Result all = big_result.get();
+  const RequestBatcher::Result all = big_result.get();
   b.drain();
   CHECK(texts_of(small_seen.get()) == texts_of(alone({"the dog runs"}, greedy)));
   CHECK(texts_of(all) == texts_of(alone(big, greedy)));
@@ -179,15 +179,15 @@ TEST_CASE("batcher: a long paragraph is decoded sentence by sentence over severa
       "the big blue cat runs in the street! a dog with a ball!";
   std::vector<BatchReport> batches;
   std::vector<bool> small_done;
-  std::shared_future<Batcher::Result> small_seen;
-  BatcherOptions o;
+  std::shared_future<RequestBatcher::Result> small_seen;
+  RequestBatcherOptions o;
   o.split = true;
   auto tokens = [&](const char* t) {
     return static_cast<long>(encode_source(*m.ck.model, *m.ck.vocab, t).size()) + 1;
   };
   o.max_batch_tokens = tokens("the dog runs!") + tokens("the dog runs");  // room for two
   o.max_wait = std::chrono::milliseconds(0);
-  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
+  RequestBatcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
     batches.push_back(r);
     small_done.push_back(small_seen.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
   });
@@ -196,7 +196,7 @@ TEST_CASE("batcher: a long paragraph is decoded sentence by sentence over severa
   small_seen = b.submit({"the dog runs"}, beam).share();
   CHECK(b.queued() == 6 + 1 + 2 + 1);  // sentences, the empty text counting one
   hold.release();
-  const Batcher::Result got = big.get();
+  const RequestBatcher::Result got = big.get();
   b.drain();
   // What translate gives the same texts, each split and joined by Translator itself.
   DecodeConfig d = m.ck.config.decode;
@@ -221,9 +221,9 @@ TEST_CASE("batcher: a long paragraph is decoded sentence by sentence over severa
 
 TEST_CASE("batcher: a full queue refuses at once, bad settings before queueing, drain then refuses") {
   Model& m = model();
-  BatcherOptions o;
+  RequestBatcherOptions o;
   o.max_queued = 3;
-  Batcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o);
+  RequestBatcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o);
   const DecodeSettings greedy{1, 1, -1};
   Hold hold(b);
   auto first = b.submit({"the dog runs", "a cat"}, greedy);

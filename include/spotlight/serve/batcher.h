@@ -43,7 +43,7 @@ struct DecodeSettings {
   bool operator==(const DecodeSettings& o) const { return key() == o.key(); }
 };
 
-struct BatcherOptions {
+struct RequestBatcherOptions {
   long max_batch_tokens = 2048;  // source pieces gathered into one batch (at least one sentence)
   std::chrono::microseconds max_wait{5000};  // how long the oldest sentence waits for company
   long max_queued = 1024;        // sentences waiting at most; a request beyond it is refused
@@ -65,17 +65,17 @@ struct BatchReport {
   double seconds = 0.0;
 };
 
-class Batcher {
+class RequestBatcher {
  public:
   using Result = std::vector<std::vector<Translation>>;  // per text, best first
 
   // model, vocab and decode must outlive the batcher. on_batch is called on the worker thread
   // after each batch.
-  Batcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
-          const BatcherOptions& o, std::function<void(const BatchReport&)> on_batch = {});
-  ~Batcher();  // drain()
-  Batcher(const Batcher&) = delete;
-  Batcher& operator=(const Batcher&) = delete;
+  RequestBatcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
+          const RequestBatcherOptions& o, std::function<void(const BatchReport&)> on_batch = {});
+  ~RequestBatcher();  // drain()
+  RequestBatcher(const RequestBatcher&) = delete;
+  RequestBatcher& operator=(const RequestBatcher&) = delete;
 
   // Throws Error naming the problem unless the settings fit the model and the search (checked
   // before anything is queued).
@@ -97,7 +97,7 @@ class Batcher {
   void drain();
 
   long queued() const;  // sentences waiting, not yet in a batch
-  const BatcherOptions& options() const { return o_; }
+  const RequestBatcherOptions& options() const { return o_; }
 
  private:
   struct Request;
@@ -114,7 +114,7 @@ class Batcher {
   const Transformer& model_;
   const Vocab& vocab_;
   const DecodeConfig decode_;
-  const BatcherOptions o_;
+  const RequestBatcherOptions o_;
   std::function<void(const BatchReport&)> on_batch_;
   std::map<std::tuple<long, long, long>, std::unique_ptr<Translator>> translators_;  // worker's
   std::mutex split_mu_;                        // the splitter keeps state: one caller at a time
