@@ -34,8 +34,7 @@ class Tensor {
   }
 
   // Sets the shape. Storage only grows, so a steady-state step does not allocate; the
-  // contents after a resize are unspecified (call zero() when they matter), except that the
-  // first min(old, new) elements are kept, e.g. the leading rows when only the row count changes.
+  // contents after a resize are unspecified (call zero() when they matter).
   void resize(std::initializer_list<long> shape);
   void resize_like(const Tensor& other);
   void zero();

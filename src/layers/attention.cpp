@@ -189,37 +189,16 @@ void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch
 
 void KVCache::reorder(std::span<const int> rows, Tensor& spare) {
   const long n = static_cast<long>(rows.size()), nb = blocks();
-  long moved = 0;  // kept blocks that change place
-  for (long r = 0; r < n; ++r) {
-    const int from = rows[static_cast<size_t>(r)];
-    require(from >= 0 && from < nb, "KVCache::reorder: block out of range");
-    moved += from != r;
-  }
-  auto gather = [&](Tensor& t) {
+  for (int r : rows) require(r >= 0 && r < nb, "KVCache::reorder: block out of range");
+  auto gather = [&](Tensor& t) {  // the filled rows of each kept block, then swap
+    spare.resize({n * capacity, t.cols()});
     const long width = length * t.cols();
-    if (2 * moved >= n) {  // most blocks move: all of them through spare, which is swapped in
-      spare.resize({n * capacity, t.cols()});
-      parallel_for(n, 16, [&](long r0, long r1) {
-        for (long r = r0; r < r1; ++r)
-          std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * capacity), width,
-                      spare.view().row(r * capacity));
-      });
-      std::swap(t, spare);
-      return;
-    }
-    // Most blocks stay (beams that extend their own history, sentences before the first that
-    // finished): only the others are copied, out to spare (a source may be another's
-    // destination) and back; dropped blocks are cut off the end.
-    spare.resize({moved * capacity, t.cols()});
-    for (int pass = 0; pass < 2; ++pass)
-      for (long r = 0, j = 0; r < n; ++r) {
-        const long from = rows[static_cast<size_t>(r)];
-        if (from == r) continue;
-        float* block = t.view().row(pass == 0 ? from * capacity : r * capacity);
-        float* slot = spare.view().row(j++ * capacity);
-        pass == 0 ? std::copy_n(block, width, slot) : std::copy_n(slot, width, block);
-      }
-    t.resize({n * capacity, t.cols()});  // keeps the first n blocks
+    parallel_for(n, 16, [&](long r0, long r1) {
+      for (long r = r0; r < r1; ++r)
+        std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * capacity), width,
+                    spare.view().row(r * capacity));
+    });
+    std::swap(t, spare);
   };
   gather(k);
   gather(v);
