@@ -9,7 +9,7 @@
 // thread started after it (the compute pool's, OpenMP's, the server's, which inherit the mask),
 // and starts one thread, named "signals", that only waits with them unblocked. The commands'
 // handlers are unchanged (async-signal-safe) and run there, or on OpenBLAS's own threads, which
-// start before main and never run oneDNN. tests/cli/signals_test.cpp reads every thread's mask.
+// start before main and never run oneDNN. tests/train/trainer_test.cpp reads every thread's mask.
 #pragma once
 
 namespace spotlight {

@@ -264,6 +264,12 @@ TEST_CASE(
   const fs::path log = fs::path(r.config.output_dir) / "metrics.jsonl";
   for (int i = 0; i < 1500 && (!fs::exists(log) || fs::file_size(log) < 2000); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!fs::exists(log) || fs::file_size(log) < 2000) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  REQUIRE_MESSAGE((fs::exists(log) && fs::file_size(log) >= 2000),
+                  "the run made no progress in 30 s: " << log.string());
   const uint64_t stop = (uint64_t{1} << (SIGINT - 1)) | (uint64_t{1} << (SIGTERM - 1));
   std::map<std::string, int> blocking, taking;  // thread names
   const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
