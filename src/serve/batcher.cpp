@@ -21,8 +21,9 @@ struct RequestBatcher::Request {
   long tokens(size_t s) const { return static_cast<long>(ids[s].size()) + 1; }  // with EOS
 };
 
-RequestBatcher::RequestBatcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
-                 const RequestBatcherOptions& o, std::function<void(const BatchReport&)> on_batch)
+RequestBatcher::RequestBatcher(const Transformer& model, const Vocab& vocab,
+                               const DecodeConfig& decode, const RequestBatcherOptions& o,
+                               std::function<void(const BatchReport&)> on_batch)
     : model_(model), vocab_(vocab), decode_(decode), o_(o), on_batch_(std::move(on_batch)) {
   require(o.max_batch_tokens >= 1 && o.max_queued >= 1 && o.max_wait.count() >= 0,
           "batcher: the token budget and the queue must hold at least one, the wait be >= 0");

@@ -65,6 +65,8 @@ struct BatchReport {
   double seconds = 0.0;
 };
 
+// (Not `Batcher`: data/batcher.h has the training batches' spotlight::Batcher, and two classes
+// of one name are an ODR violation that the linker resolves silently.)
 class RequestBatcher {
  public:
   using Result = std::vector<std::vector<Translation>>;  // per text, best first
@@ -72,7 +74,8 @@ class RequestBatcher {
   // model, vocab and decode must outlive the batcher. on_batch is called on the worker thread
   // after each batch.
   RequestBatcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
-          const RequestBatcherOptions& o, std::function<void(const BatchReport&)> on_batch = {});
+                 const RequestBatcherOptions& o,
+                 std::function<void(const BatchReport&)> on_batch = {});
   ~RequestBatcher();  // drain()
   RequestBatcher(const RequestBatcher&) = delete;
   RequestBatcher& operator=(const RequestBatcher&) = delete;
