@@ -1,6 +1,7 @@
 #include "spotlight/tensor.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "spotlight/check.h"
@@ -32,14 +33,23 @@ void Tensor::resize(std::initializer_list<long> shape) {
     n *= d;
   }
   size_ = n;
-  if (static_cast<size_t>(n) > buf_.size()) buf_.resize(static_cast<size_t>(n));
+  grow(n);
 }
 
 void Tensor::resize_like(const Tensor& other) {
   ndim_ = other.ndim_;
   shape_ = other.shape_;
   size_ = other.size_;
-  if (static_cast<size_t>(size_) > buf_.size()) buf_.resize(static_cast<size_t>(size_));
+  grow(size_);
+}
+
+void Tensor::grow(long n) {
+  if (static_cast<size_t>(n) <= buf_.size()) return;
+  buf_ = {};  // freed first: nothing is copied into the new storage
+  buf_.resize(static_cast<size_t>(n));
+#ifdef SPOTLIGHT_POISON_TENSORS
+  std::fill(buf_.begin(), buf_.end(), std::numeric_limits<float>::quiet_NaN());
+#endif
 }
 
 void Tensor::zero() {

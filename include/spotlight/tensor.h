@@ -7,6 +7,9 @@
 #include <array>
 #include <cstddef>
 #include <initializer_list>
+#include <memory>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace spotlight {
@@ -24,6 +27,28 @@ struct MatView {
   }
 };
 
+// std::allocator, except that a vector's resize leaves new floats uninitialised instead of
+// zeroing them: a Tensor's contents after resize() are unspecified anyway, and zeroing the
+// decoder's KV caches (tens of MB, regrown as batches get longer) cost ~3% of beam search.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;  // default-initialised: no value for a float
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 class Tensor {
  public:
   Tensor() = default;
@@ -34,7 +59,9 @@ class Tensor {
   }
 
   // Sets the shape. Storage only grows, so a steady-state step does not allocate; the
-  // contents after a resize are unspecified (call zero() when they matter).
+  // contents after a resize are unspecified (call zero() when they matter): growing does not
+  // keep them (nor zero the new storage; the sanitizer build fills it with NaN, so that a
+  // reader of unset values fails the suite).
   void resize(std::initializer_list<long> shape);
   void resize_like(const Tensor& other);
   void zero();
@@ -56,7 +83,9 @@ class Tensor {
   MatView view() const { return {const_cast<float*>(buf_.data()), rows(), cols(), cols()}; }
 
  private:
-  std::vector<float> buf_;
+  void grow(long n);  // storage for at least n floats, contents unspecified
+
+  std::vector<float, UninitializedAllocator<float>> buf_;
   std::array<long, 4> shape_{};
   int ndim_ = 0;
   long size_ = 0;
