@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -223,10 +224,64 @@ TEST_CASE("gemm_int8 approximates the float product within its quantization boun
   set_threads(2);
   check_int8(64, 256, 512, 89);   // plain: split over the pool by output columns
   check_int8(100, 256, 512, 90);  // packed: chunks of rows over the pool
+  check_int8(600, 256, 128, 91);  // packed, 256-row chunks (a narrow output) over the pool
   set_threads(saved_threads);
+  check_int8(300, 128, 64, 92);   // 256-row chunks, the last one 44 rows padded to 48
   Tensor x({2, 5}), c({2, 3}), w({3, 4});
   CHECK_THROWS_WITH_AS(gemm_int8(x.view(), quantize_rows(w.view()), c.view()),
                        doctest::Contains("gemm_int8: shape mismatch"), Error);
+}
+
+TEST_CASE("gemm_int8 adds the bias and hands over every row once, final, to rows_done") {
+  if (!int8_available()) {
+    MESSAGE("skipped: this build has no oneDNN");
+    return;
+  }
+  const int saved_threads = threads();
+  for (const int t : {1, 2}) {
+    set_threads(t);
+    // 5,798 columns: chunks of 16 rows; 128: one chunk of up to 256; both plain and packed.
+    for (const long out : {5798L, 128L}) {
+      for (const bool pack : {true, false}) {
+        CAPTURE(t);
+        CAPTURE(out);
+        CAPTURE(pack);
+        const long n = 70, k = 128;
+        Rng rng(93);
+        Tensor x({n, k}), w({out, k}), bias({out}), y({n, out}), y_bias({n, out});
+        testing::fill_uniform(x, rng);
+        testing::fill_uniform(w, rng);
+        testing::fill_uniform(bias, rng);
+        const Int8Matrix q = quantize_rows(w.view(), pack);
+        gemm_int8(x.view(), q, y.view());
+        // rows_done sees each row once, already final (bias added): it records a row checksum
+        // there, compared with the finished result afterwards.
+        std::vector<int> seen(static_cast<size_t>(n), 0);
+        std::vector<double> sum_then(static_cast<size_t>(n), 0.0);
+        std::mutex m;
+        gemm_int8(x.view(), q, y_bias.view(), bias.data(), [&](long r0, long r1) {
+          std::lock_guard<std::mutex> lock(m);
+          for (long r = r0; r < r1; ++r) {
+            ++seen[static_cast<size_t>(r)];
+            for (long i = 0; i < out; ++i) sum_then[static_cast<size_t>(r)] += y_bias.view().at(r, i);
+          }
+        });
+        long bad_bias = 0, bad_rows = 0;
+        for (long r = 0; r < n; ++r) {
+          double sum_now = 0.0;
+          for (long i = 0; i < out; ++i) {
+            const float want = y.view().at(r, i) + bias[i], got = y_bias.view().at(r, i);
+            bad_bias += std::fabs(got - want) > 1e-6f + 1e-6f * std::fabs(want);
+            sum_now += got;
+          }
+          bad_rows += seen[static_cast<size_t>(r)] != 1 || sum_now != sum_then[static_cast<size_t>(r)];
+        }
+        CHECK(bad_bias == 0);
+        CHECK(bad_rows == 0);
+      }
+    }
+  }
+  set_threads(saved_threads);
 }
 
 TEST_CASE("gemm_int8 at full scale does not saturate, and NaN stays NaN") {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -70,8 +71,14 @@ bool int8_available();
 bool int8_vnni();
 // pack = false leaves `packed` null (tests compare the two paths; they give the same int32 sums).
 Int8Matrix quantize_rows(const MatView& w, bool pack = true);
-// c [N, w.rows] = x [N, w.cols] · dequantized(W)ᵀ, overwritten.
-void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c);
+// c [N, w.rows] = x [N, w.cols] · dequantized(W)ᵀ (+ bias [w.rows] on every row, if given),
+// overwritten. rows_done(r0, r1), if given, is called once for each block of rows [r0, r1) of
+// c as soon as they are final, on the thread that computed them (blocks run in parallel), while
+// they are still in cache: for a row-wise pass such as log_softmax that would otherwise read
+// them back from memory.
+using RowsDone = std::function<void(long r0, long r1)>;
+void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const float* bias = nullptr,
+               const RowsDone& rows_done = {});
 
 // One line naming the GEMM library that gemm() runs on, as the library reports it: for OpenBLAS
 // its version, the kernel set (core) in use, its own thread count (1: gemm() splits over the

@@ -23,10 +23,11 @@ void Linear::forward(const Tensor& x, Tensor& y) const {
            std::to_string(in());
   });
   y.resize({x.rows(), out()});
-  if (int8)
-    gemm_int8(x.view(), *int8, y.view());
-  else
-    gemm(x.view(), Op::N, weight.value.view(), Op::T, y.view());  // y = x · Wᵀ
+  if (int8) {
+    gemm_int8(x.view(), *int8, y.view(), bias.value.data());  // the bias added as it scales
+    return;
+  }
+  gemm(x.view(), Op::N, weight.value.view(), Op::T, y.view());  // y = x · Wᵀ
   add_bias(y.view(), bias.value.data());
 }
 

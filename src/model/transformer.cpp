@@ -244,8 +244,7 @@ void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& log
   require(!output_.shortlist() || output_int8_ || st.out_w.rows() == output_.size(),
           "step: the decoder state was not started");
   logprobs.resize({rows, output_.size()});
-  project(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view());
-  log_softmax(logprobs.view());
+  project(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view(), true);
 }
 
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
@@ -314,11 +313,19 @@ void Transformer::set_int8(bool on) {
   int8_ = on;
 }
 
-void Transformer::project(const MatView& h, const MatView& w, const MatView& logits) const {
-  if (output_int8_)
-    gemm_int8(h, *output_int8_, logits);
-  else
-    output_.forward(h, w, logits);
+void Transformer::project(const MatView& h, const MatView& w, const MatView& logits,
+                          bool log_probs) const {
+  if (output_int8_) {
+    RowsDone normalise;
+    if (log_probs)
+      normalise = [&](long r0, long r1) {
+        log_softmax(logits.block(r0, 0, r1 - r0, logits.cols));  // inline on the pool thread
+      };
+    gemm_int8(h, *output_int8_, logits, nullptr, normalise);
+    return;
+  }
+  output_.forward(h, w, logits);
+  if (log_probs) log_softmax(logits);
 }
 
 }  // namespace spotlight

@@ -139,8 +139,10 @@ class Transformer {
   static Keys target_keys(const Batch& b) { return Keys::causal_padded(b.tgt_len); }
 
  private:
-  // logits = h · wᵀ, or in int8 after set_int8 (w unused then).
-  void project(const MatView& h, const MatView& w, const MatView& logits) const;
+  // logits = h · wᵀ, or in int8 after set_int8 (w unused then); log_softmax'ed in place when
+  // asked (int8: each chunk of rows as it is computed, while in cache).
+  void project(const MatView& h, const MatView& w, const MatView& logits,
+               bool log_probs = false) const;
 
   OutputProjection output_;
   ParamList params_;
