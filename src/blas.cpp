@@ -411,12 +411,14 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
   };
   // c[r, i] = (acc[r, i] + compensation[i]) · sx[r] / s[i] (+ bias[i]): the +128 shift of x
   // taken back out, then both factors; acc's rows from r0, leading dimension ld, columns i0 ….
-  auto finish = [&](long r0, long r1, const int32_t* acc, long ld, long i0, long cols) {
+  // dst: rows r0 … r1 of c, or of a thread's buffer (c.data null).
+  auto finish = [&](long r0, long r1, const int32_t* acc, long ld, long i0, long cols,
+                    const MatView& dst) {
     const int32_t* comp = w.compensation.data() + i0;
     const float* inv = w.inv_scale.data() + i0;
     for (long r = r0; r < r1; ++r) {
       const int32_t* a = acc + (r - r0) * ld + i0;
-      float* y = c.row(r) + i0;
+      float* y = dst.row(r - r0) + i0;
       const float sx = x_inv[static_cast<size_t>(r)];
       if (bias != nullptr) {
         const float* b = bias + i0;
@@ -436,14 +438,19 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
   if (w.packed && has_packed_kernel(w, chunk) && has_packed_kernel(w, last)) {
     auto chunks = [&](long b0, long b1) {
       thread_local std::vector<int32_t> tls_acc;
+      thread_local std::vector<float> tls_rows;
       std::vector<int32_t>& acc = tls_acc;
+      std::vector<float>& own = tls_rows;
       acc.resize(std::max(acc.size(), static_cast<size_t>(chunk * out)));
+      if (c.data == nullptr) own.resize(std::max(own.size(), static_cast<size_t>(chunk * out)));
       for (long b = b0; b < b1; ++b) {
         const long r0 = b * chunk, r1 = std::min(n, r0 + chunk);
+        const MatView dst = c.data != nullptr ? c.block(r0, 0, r1 - r0, out)
+                                              : MatView{own.data(), r1 - r0, out, out};
         quantize(r0, r1);
         packed_product(w, xq.data() + r0 * k, r1 - r0, acc.data());
-        finish(r0, r1, acc.data(), out, 0, out);
-        if (rows_done) rows_done(r0, r1);
+        finish(r0, r1, acc.data(), out, 0, out, dst);
+        if (rows_done) rows_done(r0, r1, dst);
       }
     };
     if (split && count > 1) {
@@ -456,11 +463,17 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
   quantize(0, n);
   // Plain: over the pool by columns of the output (rows of W), as gemm() splits.
   thread_local std::vector<int32_t> tls_acc;
+  thread_local std::vector<float> tls_all;
   std::vector<int32_t>& acc = tls_acc;
   acc.resize(std::max(acc.size(), static_cast<size_t>(n * out)));
+  MatView dst = c;
+  if (c.data == nullptr) {
+    tls_all.resize(std::max(tls_all.size(), static_cast<size_t>(n * out)));
+    dst = {tls_all.data(), n, out, out};
+  }
   auto columns = [&](long i0, long cols) {
     plain_product(w, i0, cols, xq.data(), n, acc.data() + i0, out);
-    finish(0, n, acc.data(), out, i0, cols);
+    finish(0, n, acc.data(), out, i0, cols, dst);
   };
   constexpr long kBlock = 64;
   if (!split || out < 2 * kBlock) {
@@ -471,7 +484,7 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
       columns(i0, std::min(out, b1 * kBlock) - i0);
     });
   }
-  if (rows_done) rows_done(0, n);
+  if (rows_done) rows_done(0, n, dst);
 #else
   (void)bias;
   (void)rows_done;

@@ -58,13 +58,58 @@ void masked_softmax_backward(const MatView& p, const MatView& dp, float scale) {
   }
 }
 
+float row_log_sum_exp(const float* x, long n) {
+  const float mx = row_max(x, n);
+  return mx + static_cast<float>(std::log(sum_exp(x, n, mx, nullptr)));
+}
+
 void log_softmax(const MatView& x) {
   for_rows(x.rows, x.cols, [&](long i) {
     float* r = x.row(i);
-    const float mx = row_max(r, x.cols);
-    const float lse = mx + static_cast<float>(std::log(sum_exp(r, x.cols, mx, nullptr)));
+    const float lse = row_log_sum_exp(r, x.cols);
     for (long j = 0; j < x.cols; ++j) r[j] -= lse;
   });
+}
+
+void RowTop::resize(long rows, long entries) {
+  count = entries;
+  value.resize(static_cast<size_t>(rows * entries));
+  column.resize(static_cast<size_t>(rows * entries));
+  size.assign(static_cast<size_t>(rows), 0);
+}
+
+void row_top(const float* x, long n, float shift, const char* skip, RowTop& top, long r) {
+  const long cap = top.count;
+  float* val = top.value.data() + r * cap;
+  int* col = top.column.data() + r * cap;
+  long size = 0;
+  auto offer = [&](long j) {
+    const float v = x[j] - shift;
+    if (!(size < cap ? v == v : v > val[size - 1])) return;  // NaN, or not above the last
+    if (skip != nullptr && skip[j] != 0) return;
+    long at = size < cap ? size++ : cap - 1;
+    for (; at > 0 && v > val[at - 1]; --at) {  // equal values keep their order: lower j first
+      val[at] = val[at - 1];
+      col[at] = col[at - 1];
+    }
+    val[at] = v;
+    col[at] = static_cast<int>(j);
+  };
+  long j = 0;
+  if (cap > 0) {
+    for (; j + 8 <= n; j += 8) {
+      if (size == cap) {  // a block enters only if one of its values beats the last entry
+        const f8 v = load8(x + j) - shift;
+        const i8 above = v > val[cap - 1];
+        bool any = false;
+        for (int l = 0; l < 8; ++l) any |= above[l] != 0;
+        if (!any) continue;
+      }
+      for (long l = j; l < j + 8; ++l) offer(l);
+    }
+    for (; j < n; ++j) offer(j);
+  }
+  top.size[static_cast<size_t>(r)] = static_cast<int>(size);
 }
 
 void layer_norm(const MatView& x, const float* gamma, const float* beta, float eps,

@@ -259,7 +259,7 @@ TEST_CASE("gemm_int8 adds the bias and hands over every row once, final, to rows
         std::vector<int> seen(static_cast<size_t>(n), 0);
         std::vector<double> sum_then(static_cast<size_t>(n), 0.0);
         std::mutex m;
-        gemm_int8(x.view(), q, y_bias.view(), bias.data(), [&](long r0, long r1) {
+        gemm_int8(x.view(), q, y_bias.view(), bias.data(), [&](long r0, long r1, const MatView&) {
           std::lock_guard<std::mutex> lock(m);
           for (long r = r0; r < r1; ++r) {
             ++seen[static_cast<size_t>(r)];

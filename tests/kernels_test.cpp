@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "support/grad_check.h"
 #include "support/near.h"
@@ -135,6 +138,50 @@ TEST_CASE("dropout: expected scale, backward uses the same mask, p = 0 is identi
   CHECK(mask.size() == 0);
   for (long i = 0; i < y.size(); ++i) REQUIRE(y[i] == x[i]);
   CHECK_THROWS_AS(dropout(1.0f, rng, x, mask, y), Error);
+}
+
+TEST_CASE("row_top keeps the best entries, ties to the lower column, never NaN or a skipped one") {
+  // Against sorting every (value, column) pair: values from a small set, so ties are common;
+  // NaN, −∞ and skipped columns mixed in; lengths on and off the eight-lane blocks.
+  Rng rng(31);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  long compared = 0;
+  for (const long n : {1L, 7L, 8L, 9L, 64L, 100L, 5798L}) {
+    for (const long count : {1L, 3L, 10L, 16L}) {
+      for (const bool with_skip : {false, true}) {
+        CAPTURE(n);
+        CAPTURE(count);
+        CAPTURE(with_skip);
+        std::vector<float> x(static_cast<size_t>(n));
+        std::vector<char> skip(static_cast<size_t>(n), 0);
+        for (long j = 0; j < n; ++j) {
+          const float u = rng.uniform(0.0f, 1.0f);
+          x[static_cast<size_t>(j)] = u < 0.05f ? nan : (u < 0.1f ? -inf : std::floor(u * 20.0f));
+          skip[static_cast<size_t>(j)] = with_skip && rng.uniform(0.0f, 1.0f) < 0.3f;
+        }
+        const float shift = 2.5f;
+        RowTop top;
+        top.resize(2, count);
+        row_top(x.data(), n, shift, with_skip ? skip.data() : nullptr, top, 1);
+        std::vector<std::pair<float, int>> all;
+        for (long j = 0; j < n; ++j)
+          if (!std::isnan(x[static_cast<size_t>(j)]) && skip[static_cast<size_t>(j)] == 0)
+            all.push_back({x[static_cast<size_t>(j)] - shift, static_cast<int>(j)});
+        std::stable_sort(all.begin(), all.end(),
+                         [](const auto& a, const auto& b) { return a.first > b.first; });
+        const long want = std::min<long>(count, static_cast<long>(all.size()));
+        REQUIRE(top.size[1] == want);
+        CHECK(top.size[0] == 0);  // row 0 untouched
+        for (long e = 0; e < want; ++e) {
+          CHECK(top.columns(1)[e] == all[static_cast<size_t>(e)].second);
+          CHECK(top.values(1)[e] == all[static_cast<size_t>(e)].first);
+          ++compared;
+        }
+      }
+    }
+  }
+  CHECK(compared > 200);
 }
 
 TEST_SUITE_END();

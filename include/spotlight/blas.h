@@ -72,11 +72,13 @@ bool int8_vnni();
 // pack = false leaves `packed` null (tests compare the two paths; they give the same int32 sums).
 Int8Matrix quantize_rows(const MatView& w, bool pack = true);
 // c [N, w.rows] = x [N, w.cols] · dequantized(W)ᵀ (+ bias [w.rows] on every row, if given),
-// overwritten. rows_done(r0, r1), if given, is called once for each block of rows [r0, r1) of
-// c as soon as they are final, on the thread that computed them (blocks run in parallel), while
-// they are still in cache: for a row-wise pass such as log_softmax that would otherwise read
-// them back from memory.
-using RowsDone = std::function<void(long r0, long r1)>;
+// overwritten. rows_done(r0, r1, rows), if given, is called once for each block of rows
+// [r0, r1) as soon as they are final (`rows`: those rows of c), on the thread that computed them
+// (blocks run in parallel), while they are still in cache: for a row-wise pass that would
+// otherwise read them back from memory. With c.data null (c giving only the shape), the rows
+// go to a buffer of the thread instead, valid during rows_done only: for a consumer that needs
+// no more (a search's best columns of each row), the product never reaches memory.
+using RowsDone = std::function<void(long r0, long r1, const MatView& rows)>;
 void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const float* bias = nullptr,
                const RowsDone& rows_done = {});
 

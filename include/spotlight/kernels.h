@@ -24,6 +24,24 @@ void masked_softmax_backward(const MatView& probs, const MatView& dprobs, float 
 
 // Each row of x becomes log(softmax(row)) in place (decoding).
 void log_softmax(const MatView& x);
+// The amount log_softmax subtracts from a row of n ≥ 1 values: its log Σ e^x, computed the
+// same way, so x[j] − row_log_sum_exp(x, n) is bit for bit what log_softmax writes.
+float row_log_sum_exp(const float* x, long n);
+
+// Per row, the best entries of a matrix: a search's candidates without writing the matrix out.
+struct RowTop {
+  long count = 0;             // entries asked for per row
+  std::vector<float> value;   // [rows · count] row r's entries at r·count, best first
+  std::vector<int> column;    // [rows · count]
+  std::vector<int> size;      // [rows] entries filled (fewer than count if a row has fewer)
+  void resize(long rows, long entries);
+  const float* values(long r) const { return value.data() + r * count; }
+  const int* columns(long r) const { return column.data() + r * count; }
+};
+// Row r of `top` := the `top.count` largest x[j] − shift over j < n with skip[j] == 0 (skip
+// may be null), largest first, ties to the lower j; NaN never enters. Reads the row once,
+// eight lanes at a time, skipping blocks that cannot enter once the list is full.
+void row_top(const float* x, long n, float shift, const char* skip, RowTop& top, long r);
 
 // y = (x − mean) · rstd · gamma + beta per row, biased variance. mean, rstd: [rows].
 void layer_norm(const MatView& x, const float* gamma, const float* beta, float eps,

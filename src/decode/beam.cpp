@@ -62,7 +62,6 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
                                                  const BeamOptions& o) {
   const long k = o.beam;
   const SearchColumns cols(model);
-  const long vocab = static_cast<long>(cols.piece.size());  // V′
   require(k >= 1, "beam_search: the beam size must be at least 1");
   require(o.nbest >= 1 && o.nbest <= k, "beam_search: nbest must lie between 1 and the beam size");
   require(o.patience > 0.0 && o.patience <= 1000.0, "beam_search: patience must lie in (0, 1000]");
@@ -97,27 +96,32 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
   std::vector<int> tokens(static_cast<size_t>(model.rows()), model.specials().bos), next_tokens;
   std::vector<int> parent, still;  // old row each new row continues; sentences going on
   std::vector<std::vector<Candidate>> tops;  // per sentence: best 2·beam candidates, best first
-  Tensor logprobs;  // [rows, V′]
+  RowTop best;               // per model row: its best 2·beam columns (step_top)
+  std::vector<char> at_limit;  // per model row: at its sentence's limit, only EOS may follow
 
   for (long t = 0; !active.empty(); ++t) {  // every live hypothesis holds t tokens
-    model.step(tokens, logprobs);
-    const long lp_rows = compact && t == 0 ? 1 : k;  // rows of logprobs per sentence
-    require(logprobs.rows() == static_cast<long>(active.size()) * lp_rows &&
-                logprobs.cols() == vocab,
-            "beam_search: the model returned log-probabilities of the wrong shape");
+    const long lp_rows = compact && t == 0 ? 1 : k;  // model rows per sentence
+    require(model.rows() == static_cast<long>(active.size()) * lp_rows,
+            "beam_search: the model holds the wrong number of rows");
+    at_limit.resize(static_cast<size_t>(model.rows()));
+    for (size_t i = 0; i < active.size(); ++i)
+      std::fill_n(at_limit.begin() + static_cast<long>(i) * lp_rows, lp_rows,
+                  t >= max_len[static_cast<size_t>(active[i])]);
+    // A sentence's best 2·beam extensions over beam × V′ (never pad or BOS; only EOS at the
+    // limit) are among its rows' best 2·beam columns each, so the model gives only those.
+    model.step_top(tokens, {2 * k, cols.banned.data(), at_limit, eos}, best);
+    require(static_cast<long>(best.size.size()) == model.rows() && best.count == 2 * k,
+            "beam_search: the model returned candidates of the wrong shape");
     parent.clear();
     next_tokens.clear();
     next_score.clear();
     still.clear();
     const double length_norm = std::pow(static_cast<double>(t + 1), o.alpha);  // EOS counts
-    // The best 2·beam extensions of each sentence over beam × V′ (never pad or BOS; only EOS at
-    // the limit), sentences split over the threads. A float pre-filter skips the tokens that
-    // cannot beat the current 2·beam-th candidate (with a margin, so the exact comparison in
-    // offer() still decides every close call).
+    // The best 2·beam of each sentence, ranked exactly (offer()), sentences split over the
+    // threads.
     tops.resize(active.size());
-    parallel_for(static_cast<long>(active.size()), 1, [&](long i0, long i1) {
+    parallel_for(static_cast<long>(active.size()), 16, [&](long i0, long i1) {
       for (long i = i0; i < i1; ++i) {
-        const bool forced = t >= max_len[static_cast<size_t>(active[static_cast<size_t>(i)])];
         std::vector<Candidate>& top = tops[static_cast<size_t>(i)];
         const size_t cap = static_cast<size_t>(2 * k);
         top.clear();
@@ -125,20 +129,12 @@ std::vector<std::vector<Hypothesis>> beam_search(StepModel& model, long sentence
         for (long b = 0; b < k; ++b) {
           const double base = score[static_cast<size_t>(i * k + b)];
           if (base == kNoHypothesis) continue;
-          const float* lp = logprobs.view().row(i * lp_rows + b);  // b = 0 when compact
-          auto cutoff = [&] {
-            return top.size() < cap ? -std::numeric_limits<float>::infinity()
-                                    : static_cast<float>(top.back().score - base) - 1e-3f;
-          };
-          float cut = cutoff();
-          for (int v = 0; v < vocab; ++v) {
-            if (lp[v] < cut) continue;
-            if (cols.banned[static_cast<size_t>(v)] != 0 || (forced && v != eos)) continue;
-            const double c = base + lp[v];
-            if (c > kNoHypothesis) {
-              offer(top, cap, {c, static_cast<int>(b), v});
-              cut = cutoff();
-            }
+          const long row = i * lp_rows + b;  // b = 0 when compact
+          const float* lp = best.values(row);
+          const int* col = best.columns(row);
+          for (int e = 0; e < best.size[static_cast<size_t>(row)]; ++e) {
+            const double c = base + lp[e];
+            if (c > kNoHypothesis) offer(top, cap, {c, static_cast<int>(b), col[e]});
           }
         }
       }

@@ -1,6 +1,9 @@
 #include "spotlight/decode/search.h"
 
+#include <algorithm>
+
 #include "spotlight/check.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -23,6 +26,22 @@ void TransformerStepModel::start(const std::vector<std::vector<int>>& sources, l
 
 void TransformerStepModel::step(std::span<const int> pieces, Tensor& logprobs) {
   model_.step(pieces, state_, logprobs);
+}
+
+void TransformerStepModel::step_top(std::span<const int> pieces, const TopRequest& request,
+                                    RowTop& top) {
+  const long rows = static_cast<long>(pieces.size());
+  require(request.forced.empty() || static_cast<long>(request.forced.size()) == rows,
+          "step_top: one forced flag per row expected");
+  top.resize(rows, request.count);
+  model_.step_logits(pieces, state_, [&](long r0, long r1, const MatView& logits) {
+    parallel_for(r1 - r0, std::max(1L, 16384 / std::max(1L, logits.cols)), [&](long a, long b) {
+      for (long i = a; i < b; ++i) {  // nested in an int8 chunk: runs inline
+        const float* x = logits.row(i);
+        top_of_row(x, logits.cols, row_log_sum_exp(x, logits.cols), request, r0 + i, top);
+      }
+    });
+  });
 }
 
 std::vector<Hypothesis> greedy_translate(const Transformer& model,

@@ -236,15 +236,32 @@ void Transformer::start(const Cache& c, std::span<const int> src_len, long capac
   if (!output_int8_) output_.weight(st.out_w);
 }
 
-void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const {
-  const long rows = st.rows();
-  require(static_cast<long>(tokens.size()) == rows, "step: one token per row expected");
-  embed_tokens(tokens, rows, 1, st.decoder.length, st.x);
+void Transformer::step_hidden(std::span<const int> tokens, DecodeState& st) const {
+  require(static_cast<long>(tokens.size()) == st.rows(), "step: one token per row expected");
+  embed_tokens(tokens, st.rows(), 1, st.decoder.length, st.x);
   decoder.step(st.x, st.decoder, st.h);
   require(!output_.shortlist() || output_int8_ || st.out_w.rows() == output_.size(),
           "step: the decoder state was not started");
-  logprobs.resize({rows, output_.size()});
+}
+
+void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const {
+  step_hidden(tokens, st);
+  logprobs.resize({st.rows(), output_.size()});
   project(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view(), true);
+}
+
+void Transformer::step_logits(std::span<const int> tokens, DecodeState& st,
+                              const LogitRows& consume) const {
+  step_hidden(tokens, st);
+  const long rows = st.rows();
+  if (output_int8_) {  // each chunk of rows consumed in a thread's buffer, in cache
+    gemm_int8(st.h.view(), *output_int8_, MatView{nullptr, rows, output_.size(), output_.size()},
+              nullptr, consume);
+    return;
+  }
+  st.logits.resize({rows, output_.size()});
+  project(st.h.view(), output_.weight_as_gathered(st.out_w), st.logits.view());
+  consume(0, rows, st.logits.view());
 }
 
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
@@ -318,9 +335,7 @@ void Transformer::project(const MatView& h, const MatView& w, const MatView& log
   if (output_int8_) {
     RowsDone normalise;
     if (log_probs)
-      normalise = [&](long r0, long r1) {
-        log_softmax(logits.block(r0, 0, r1 - r0, logits.cols));  // inline on the pool thread
-      };
+      normalise = [](long, long, const MatView& rows) { log_softmax(rows); };  // runs inline
     gemm_int8(h, *output_int8_, logits, nullptr, normalise);
     return;
   }

@@ -1,6 +1,7 @@
 // int8 decoding (Transformer::set_int8, blas.h gemm_int8): every linear layer switches to int8
 // and back, the log-probabilities stay close to float's, and switching back restores float's
-// results exactly (the same products on the same weights).
+// results exactly (the same products on the same weights). And the search's fused step
+// (TransformerStepModel::step_top) against the plain one, in float and int8.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -97,6 +98,53 @@ TEST_CASE("int8 decoding steps over a shortlist stay close to float's, quantizin
   MESSAGE("int8 against float over a shortlist, 4 steps: max |Δ log p| = " << worst);
   CHECK(worst <= 0.1);  // the bar of the case above, for the same reasons
   CHECK(worst > 0.0);
+}
+
+TEST_CASE("TransformerStepModel::step_top gives what step() and reading its rows give, bit for bit") {
+  // The override never writes log-probabilities out (int8: the output projection's rows are
+  // consumed chunk by chunk in a thread's buffer); StepModel's own step_top runs step() (with
+  // log_softmax) and reads the rows. Same entries, same order, same floats.
+  Rng rng(123);
+  const ModelConfig cfg = tiny_config();
+  Transformer m(cfg);
+  m.init(rng);
+  const auto src = random_sequences(rng, {5, 3, 7}, cfg.vocab_size);
+  std::vector<char> banned(static_cast<size_t>(m.output_size()), 0);
+  banned[static_cast<size_t>(cfg.pad_id)] = banned[static_cast<size_t>(cfg.bos_id)] = 1;
+  auto compare = [&](long count) {
+    TransformerStepModel fused(m), plain(m);
+    fused.start(src, 10);
+    plain.start(src, 10);
+    RowTop a, b;
+    long entries = 0;
+    for (int t = 0; t < 4; ++t) {
+      const std::vector<int> pieces{t == 0 ? cfg.bos_id : 5 + t, t == 0 ? cfg.bos_id : 6,
+                                    t == 0 ? cfg.bos_id : 4};
+      const std::vector<char> forced{0, static_cast<char>(t == 3), 0};  // a row at its limit
+      const TopRequest request{count, banned.data(), forced, cfg.eos_id};
+      fused.step_top(pieces, request, a);
+      plain.StepModel::step_top(pieces, request, b);
+      REQUIRE(a.size == b.size);
+      for (long r = 0; r < 3; ++r)
+        for (int e = 0; e < a.size[static_cast<size_t>(r)]; ++e) {
+          CHECK(a.columns(r)[e] == b.columns(r)[e]);
+          CHECK(a.values(r)[e] == b.values(r)[e]);
+          CHECK(banned[static_cast<size_t>(a.columns(r)[e])] == 0);
+          ++entries;
+        }
+      if (t == 3) CHECK((a.size[1] == 1 && a.columns(1)[0] == cfg.eos_id));
+    }
+    CHECK(entries == (4 * 3 - 1) * count + 1);  // the forced row-step: EOS alone
+  };
+  for (const long count : {1L, 10L}) {
+    CAPTURE(count);
+    compare(count);
+    if (int8_available()) {
+      m.set_int8(true);
+      compare(count);
+      m.set_int8(false);
+    }
+  }
 }
 
 TEST_SUITE_END();

@@ -32,6 +32,8 @@ class TransformerStepModel : public StepModel {
   long output_size() const override { return model_.output_size(); }
   int piece(long column) const override { return model_.output().piece(column); }
   void step(std::span<const int> pieces, Tensor& logprobs) override;
+  // From the logits (Transformer::step_logits): per row its log Σ e^x, then its best columns.
+  void step_top(std::span<const int> pieces, const TopRequest& request, RowTop& top) override;
   void select(std::span<const int> rows) override { state_.select(rows); }
   void expand(long copies) override { state_.expand(copies); }
 

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "spotlight/kernels.h"
 #include "spotlight/tensor.h"
 
 namespace spotlight {
@@ -17,6 +18,23 @@ namespace spotlight {
 struct SpecialPieces {
   int pad = 0, bos = 2, eos = 3;
 };
+
+// What step_top() keeps of a step: per row, the best `count` columns by log-probability
+// (largest first, ties to the lower column) among those not banned; a forced row keeps only
+// `eos` (a sentence at its length limit). That is all a search ranks: a sentence's best
+// candidates over all its rows are among its rows' best lists of that length.
+struct TopRequest {
+  long count = 1;
+  const char* banned = nullptr;  // [V′] or null
+  std::span<const char> forced;  // [rows] or empty: none forced
+  long eos = -1;
+};
+
+// Row r of top (sized by the caller: top.resize(rows, request.count)) from one row x of V′
+// log-probabilities, or of logits with shift their row_log_sum_exp: the best x[j] − shift as
+// TopRequest says.
+void top_of_row(const float* x, long n, float shift, const TopRequest& request, long r,
+                RowTop& top);
 
 class StepModel {
  public:
@@ -28,6 +46,10 @@ class StepModel {
   virtual int piece(long column) const { return static_cast<int>(column); }
   // pieces [rows] (BOS at the first step) → logprobs [rows, V′] for the next piece.
   virtual void step(std::span<const int> pieces, Tensor& logprobs) = 0;
+  // The same step, reduced to each row's best columns (TopRequest); the values are step()'s
+  // log-probabilities bit for bit. This one runs step() and reads its rows; a model may find
+  // them without writing every log-probability out (TransformerStepModel does).
+  virtual void step_top(std::span<const int> pieces, const TopRequest& request, RowTop& top);
   // Keeps only these rows, in this order.
   virtual void select(std::span<const int> rows) = 0;
   // Repeats every row `copies` times in place: row r becomes rows r·copies … r·copies+copies−1
@@ -38,6 +60,9 @@ class StepModel {
       for (long c = 0; c < copies; ++c) rows.push_back(static_cast<int>(r));
     select(rows);
   }
+
+ private:
+  Tensor step_top_logprobs_;  // the default step_top()'s
 };
 
 // What search needs to know of a model's output columns, read once per search.

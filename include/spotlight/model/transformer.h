@@ -110,6 +110,7 @@ class Transformer {
     DecoderState decoder;
     Tensor x, h;   // [B, D] the step's embedded input and decoder output
     Tensor out_w;  // a shortlist's output weight [V′, D], gathered once in start()
+    Tensor logits;  // [B, V′] step_logits()'s, in float
 
     long rows() const { return decoder.batch; }
     void select(std::span<const int> rows) { decoder.select(rows); }
@@ -124,6 +125,13 @@ class Transformer {
   // Feeds one token per row (piece ids, BOS first) → log-probabilities of the next token over
   // the output columns [B, V′].
   void step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const;
+  // The same step up to the logits, handed to consume(r0, r1, logits of rows r0 … r1) instead
+  // of written out as log-probabilities: in float all rows at once (consume may split them over
+  // the threads); in int8 each chunk of rows of the output projection as it is computed, on
+  // the pool thread that computed it, in that thread's buffer (so a search that keeps a few
+  // columns per row never sends the [B, V′] scores through memory).
+  using LogitRows = std::function<void(long r0, long r1, const MatView& logits)>;
+  void step_logits(std::span<const int> tokens, DecodeState& st, const LogitRows& consume) const;
 
   // int8 decoding (decode.compute_type "int8", blas.h): every linear layer of both stacks and
   // the output projection multiply in int8, their weights quantized per row here, once (the
@@ -139,6 +147,8 @@ class Transformer {
   static Keys target_keys(const Batch& b) { return Keys::causal_padded(b.tgt_len); }
 
  private:
+  // A decoding step up to the decoder's output st.h [B, D].
+  void step_hidden(std::span<const int> tokens, DecodeState& st) const;
   // logits = h · wᵀ, or in int8 after set_int8 (w unused then); log_softmax'ed in place when
   // asked (int8: each chunk of rows as it is computed, while in cache).
   void project(const MatView& h, const MatView& w, const MatView& logits,
