@@ -402,8 +402,20 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
   thread_local std::vector<float> tls_x_inv;
   std::vector<uint8_t>& xq = tls_xq;
   std::vector<float>& x_inv = tls_x_inv;
-  const long chunk = chunk_rows(out), count = (n + chunk - 1) / chunk;
-  xq.resize(std::max(xq.size(), static_cast<size_t>(count * chunk * k)));
+  const double ops = 2.0 * static_cast<double>(n) * static_cast<double>(out) *
+                     static_cast<double>(k);
+  // Over the pool from 4 MOP, as gemm() splits: then chunks of at most one thread's share of
+  // the rows (a multiple of 16), so that every thread gets one (320 rows of a 128-wide layer
+  // on 2 threads: two chunks of 160, each padded to 192, instead of 256 and 64).
+  const bool split = ops >= 4e6 && threads() > 1;
+  long chunk = chunk_rows(out);
+  if (split) {
+    const long share = (n + threads() - 1) / threads();
+    chunk = std::min(chunk, std::max(16L, (share + 15) / 16 * 16));
+  }
+  const long count = (n + chunk - 1) / chunk, padded_chunk = bucket_rows(chunk);
+  // A chunk at r0 reads and writes bucket_rows(its rows) ≤ padded_chunk rows from r0.
+  xq.resize(std::max(xq.size(), static_cast<size_t>(((count - 1) * chunk + padded_chunk) * k)));
   x_inv.resize(std::max(x_inv.size(), static_cast<size_t>(n)));
   auto quantize = [&](long r0, long r1) {  // x as unsigned bytes: xq + 128
     for (long r = r0; r < r1; ++r)
@@ -429,9 +441,6 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
       }
     }
   };
-  const double ops = 2.0 * static_cast<double>(n) * static_cast<double>(out) *
-                     static_cast<double>(k);
-  const bool split = ops >= 16e6 && threads() > 1;
   // Packed: by chunks of rows (each: quantize, one product into the thread's int32 buffer, which
   // stays in L2, scale into c, rows_done), over the pool.
   const long last = n - (count - 1) * chunk;  // the last chunk's rows
@@ -441,7 +450,7 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
       thread_local std::vector<float> tls_rows;
       std::vector<int32_t>& acc = tls_acc;
       std::vector<float>& own = tls_rows;
-      acc.resize(std::max(acc.size(), static_cast<size_t>(chunk * out)));
+      acc.resize(std::max(acc.size(), static_cast<size_t>(padded_chunk * out)));
       if (c.data == nullptr) own.resize(std::max(own.size(), static_cast<size_t>(chunk * out)));
       for (long b = b0; b < b1; ++b) {
         const long r0 = b * chunk, r1 = std::min(n, r0 + chunk);
