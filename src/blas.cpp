@@ -395,9 +395,9 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
 #ifdef SPOTLIGHT_HAVE_ONEDNN
   const long n = x.rows, k = x.cols, out = w.rows;
   if (n == 0 || out == 0) return;
-  // Buffers of the calling thread, grown as needed and kept: no allocation per product. (Named
-  // through references: inside the lambdas below, a thread_local's own name would mean the
-  // worker's instance.)
+  // Buffers of the calling thread (the plain path's quantized x, the input rows' factors),
+  // grown as needed and kept: no allocation per product. (Named through references: inside the
+  // lambdas below, a thread_local's own name would mean the worker's instance.)
   thread_local std::vector<uint8_t> tls_xq;
   thread_local std::vector<float> tls_x_inv;
   std::vector<uint8_t>& xq = tls_xq;
@@ -414,12 +414,11 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
     chunk = std::min(chunk, std::max(16L, (share + 15) / 16 * 16));
   }
   const long count = (n + chunk - 1) / chunk, padded_chunk = bucket_rows(chunk);
-  // A chunk at r0 reads and writes bucket_rows(its rows) ≤ padded_chunk rows from r0.
-  xq.resize(std::max(xq.size(), static_cast<size_t>(((count - 1) * chunk + padded_chunk) * k)));
   x_inv.resize(std::max(x_inv.size(), static_cast<size_t>(n)));
-  auto quantize = [&](long r0, long r1) {  // x as unsigned bytes: xq + 128
+  // Rows r0 … r1 of x as unsigned bytes (x quantized + 128) into `to`, row r0 first.
+  auto quantize = [&](long r0, long r1, uint8_t* to) {
     for (long r = r0; r < r1; ++r)
-      x_inv[static_cast<size_t>(r)] = quantize_row(x.row(r), k, 127.0f, 128, xq.data() + r * k);
+      x_inv[static_cast<size_t>(r)] = quantize_row(x.row(r), k, 127.0f, 128, to + (r - r0) * k);
   };
   // c[r, i] = (acc[r, i] + compensation[i]) · sx[r] / s[i] (+ bias[i]): the +128 shift of x
   // taken back out, then both factors; acc's rows from r0, leading dimension ld, columns i0 ….
@@ -445,19 +444,25 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
   // stays in L2, scale into c, rows_done), over the pool.
   const long last = n - (count - 1) * chunk;  // the last chunk's rows
   if (w.packed && has_packed_kernel(w, chunk) && has_packed_kernel(w, last)) {
+    // Each thread quantizes its chunk into its own buffer: the kernel reads a chunk's padding
+    // rows too (bucket_rows), which in a shared buffer would be the next chunk's, being
+    // written by another thread.
     auto chunks = [&](long b0, long b1) {
+      thread_local std::vector<uint8_t> tls_chunk_x;
       thread_local std::vector<int32_t> tls_acc;
       thread_local std::vector<float> tls_rows;
+      std::vector<uint8_t>& xc = tls_chunk_x;
       std::vector<int32_t>& acc = tls_acc;
       std::vector<float>& own = tls_rows;
+      xc.resize(std::max(xc.size(), static_cast<size_t>(padded_chunk * k)));
       acc.resize(std::max(acc.size(), static_cast<size_t>(padded_chunk * out)));
       if (c.data == nullptr) own.resize(std::max(own.size(), static_cast<size_t>(chunk * out)));
       for (long b = b0; b < b1; ++b) {
         const long r0 = b * chunk, r1 = std::min(n, r0 + chunk);
         const MatView dst = c.data != nullptr ? c.block(r0, 0, r1 - r0, out)
                                               : MatView{own.data(), r1 - r0, out, out};
-        quantize(r0, r1);
-        packed_product(w, xq.data() + r0 * k, r1 - r0, acc.data());
+        quantize(r0, r1, xc.data());
+        packed_product(w, xc.data(), r1 - r0, acc.data());
         finish(r0, r1, acc.data(), out, 0, out, dst);
         if (rows_done) rows_done(r0, r1, dst);
       }
@@ -469,7 +474,8 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
     }
     return;
   }
-  quantize(0, n);
+  xq.resize(std::max(xq.size(), static_cast<size_t>(n * k)));
+  quantize(0, n, xq.data());
   // Plain: over the pool by columns of the output (rows of W), as gemm() splits.
   thread_local std::vector<int32_t> tls_acc;
   thread_local std::vector<float> tls_all;

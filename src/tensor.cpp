@@ -45,7 +45,7 @@ void Tensor::resize_like(const Tensor& other) {
 
 void Tensor::grow(long n) {
   if (static_cast<size_t>(n) <= buf_.size()) return;
-  buf_ = {};  // freed first: nothing is copied into the new storage
+  decltype(buf_)().swap(buf_);  // the old storage freed first, nothing copied into the new
   buf_.resize(static_cast<size_t>(n));
 #ifdef SPOTLIGHT_POISON_TENSORS
   std::fill(buf_.begin(), buf_.end(), std::numeric_limits<float>::quiet_NaN());

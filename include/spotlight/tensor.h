@@ -60,8 +60,9 @@ class Tensor {
 
   // Sets the shape. Storage only grows, so a steady-state step does not allocate; the
   // contents after a resize are unspecified (call zero() when they matter): growing does not
-  // keep them (nor zero the new storage; the sanitizer build fills it with NaN, so that a
-  // reader of unset values fails the suite).
+  // keep them, nor zero the new storage (the sanitizer build fills newly allocated storage with
+  // NaN, so that a read of values never written fails the suite; a resize within the storage
+  // keeps whatever was there).
   void resize(std::initializer_list<long> shape);
   void resize_like(const Tensor& other);
   void zero();

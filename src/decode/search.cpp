@@ -36,7 +36,7 @@ void TransformerStepModel::step_top(std::span<const int> pieces, const TopReques
   top.resize(rows, request.count);
   model_.step_logits(pieces, state_, [&](long r0, long r1, const MatView& logits) {
     parallel_for(r1 - r0, std::max(1L, 16384 / std::max(1L, logits.cols)), [&](long a, long b) {
-      for (long i = a; i < b; ++i) {  // nested in an int8 chunk: runs inline
+      for (long i = a; i < b; ++i) {  // inline when nested in an int8 chunk's worker
         const float* x = logits.row(i);
         top_of_row(x, logits.cols, row_log_sum_exp(x, logits.cols), request, r0 + i, top);
       }
