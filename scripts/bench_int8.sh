@@ -20,12 +20,13 @@ cd "$(dirname "$0")/.."
 ckpt=$1
 shift
 rounds=2 threads="2 1" latency=0 bin=build/spotlight
+need() { [ $# -ge 2 ] || { echo "bench_int8.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rounds) rounds=${2:-}; shift 2 ;;
-    --threads) threads=${2:-}; shift 2 ;;
+    --rounds) need "$@"; rounds=$2; shift 2 ;;
+    --threads) need "$@"; threads=$2; shift 2 ;;
     --latency) latency=1; shift ;;
-    --bin) bin=${2:-}; shift 2 ;;
+    --bin) need "$@"; bin=$2; shift 2 ;;
     *) echo "bench_int8.sh: unknown option '$1' (see scripts/bench_int8.sh without arguments)" >&2
        exit 2 ;;
   esac

@@ -277,8 +277,12 @@ TEST_CASE("gemm_int8 adds the bias and hands over every row once, final, to rows
           long bad_bias = 0, bad_rows = 0;
           for (long r = 0; r < n; ++r) {
             for (long i = 0; i < out; ++i) {
-              const float want = y.view().at(r, i) + bias[i], got = handed.view().at(r, i);
-              bad_bias += std::fabs(got - want) > 1e-6f + 1e-6f * std::fabs(want);
+              // z·sx + b in one pass against (z·sx) + b: a rounding or two of the operands'
+              // size apart (the sum may cancel: bounded by the operands, not the result).
+              const float yi = y.view().at(r, i), want = yi + bias[i];
+              const float got = handed.view().at(r, i);
+              bad_bias += std::fabs(got - want) >
+                          1e-6f * (std::fabs(yi) + std::fabs(bias[i]) + 1.0f);
               if (into_c) bad_rows += got != y_bias.view().at(r, i);  // final when handed over
             }
             bad_rows += seen[static_cast<size_t>(r)] != 1;

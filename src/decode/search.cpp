@@ -1,9 +1,6 @@
 #include "spotlight/decode/search.h"
 
-#include <algorithm>
-
 #include "spotlight/check.h"
-#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -30,17 +27,9 @@ void TransformerStepModel::step(std::span<const int> pieces, Tensor& logprobs) {
 
 void TransformerStepModel::step_top(std::span<const int> pieces, const TopRequest& request,
                                     RowTop& top) {
-  const long rows = static_cast<long>(pieces.size());
-  require(request.forced.empty() || static_cast<long>(request.forced.size()) == rows,
-          "step_top: one forced flag per row expected");
-  top.resize(rows, request.count);
-  model_.step_logits(pieces, state_, [&](long r0, long r1, const MatView& logits) {
-    parallel_for(r1 - r0, std::max(1L, 16384 / std::max(1L, logits.cols)), [&](long a, long b) {
-      for (long i = a; i < b; ++i) {  // inline when nested in an int8 chunk's worker
-        const float* x = logits.row(i);
-        top_of_row(x, logits.cols, row_log_sum_exp(x, logits.cols), request, r0 + i, top);
-      }
-    });
+  start_top(static_cast<long>(pieces.size()), request, top);
+  model_.step_logits(pieces, state_, [&](long r0, long, const MatView& logits) {
+    top_of_rows(logits, Scores::logits, r0, request, top);
   });
 }
 

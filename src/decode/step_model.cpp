@@ -18,6 +18,8 @@ SearchColumns::SearchColumns(const StepModel& model) {
   }
 }
 
+namespace {
+// Row r of top from one row x of n scores minus shift.
 void top_of_row(const float* x, long n, float shift, const TopRequest& request, long r,
                 RowTop& top) {
   const bool forced = !request.forced.empty() && request.forced[static_cast<size_t>(r)] != 0;
@@ -33,15 +35,29 @@ void top_of_row(const float* x, long n, float shift, const TopRequest& request, 
   size = 1;
 }
 
+}  // namespace
+
+void start_top(long rows, const TopRequest& request, RowTop& top) {
+  require(request.forced.empty() || static_cast<long>(request.forced.size()) == rows,
+          "step_top: one forced flag per row expected");
+  top.resize(rows, request.count);
+}
+
+void top_of_rows(const MatView& x, Scores scores, long r0, const TopRequest& request,
+                 RowTop& top) {
+  parallel_for(x.rows, std::max(1L, 16384 / std::max(1L, x.cols)), [&](long a, long b) {
+    for (long i = a; i < b; ++i) {
+      const float* row = x.row(i);
+      const float shift = scores == Scores::logits ? row_log_sum_exp(row, x.cols) : 0.0f;
+      top_of_row(row, x.cols, shift, request, r0 + i, top);
+    }
+  });
+}
+
 void StepModel::step_top(std::span<const int> pieces, const TopRequest& request, RowTop& top) {
   step(pieces, step_top_logprobs_);
-  const MatView lp = step_top_logprobs_.view();
-  require(request.forced.empty() || static_cast<long>(request.forced.size()) == lp.rows,
-          "step_top: one forced flag per row expected");
-  top.resize(lp.rows, request.count);
-  parallel_for(lp.rows, std::max(1L, 16384 / std::max(1L, lp.cols)), [&](long r0, long r1) {
-    for (long r = r0; r < r1; ++r) top_of_row(lp.row(r), lp.cols, 0.0f, request, r, top);
-  });
+  start_top(step_top_logprobs_.rows(), request, top);
+  top_of_rows(step_top_logprobs_.view(), Scores::logprobs, 0, request, top);
 }
 
 }  // namespace spotlight

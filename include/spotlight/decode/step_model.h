@@ -30,11 +30,14 @@ struct TopRequest {
   long eos = -1;
 };
 
-// Row r of top (sized by the caller: top.resize(rows, request.count)) from one row x of V′
-// log-probabilities, or of logits with shift their row_log_sum_exp: the best x[j] − shift as
-// TopRequest says.
-void top_of_row(const float* x, long n, float shift, const TopRequest& request, long r,
-                RowTop& top);
+// Sizes top for `rows` rows of `request` (checking its forced flags against them).
+void start_top(long rows, const TopRequest& request, RowTop& top);
+// Rows r0 … r0 + x.rows of top (sized by start_top) from x: rows of V′ log-probabilities, or of
+// logits (then each row's row_log_sum_exp is subtracted first, as log_softmax does), reduced as
+// TopRequest says; rows split over the threads (inline when nested in a pool thread).
+enum class Scores { logprobs, logits };
+void top_of_rows(const MatView& x, Scores scores, long r0, const TopRequest& request,
+                 RowTop& top);
 
 class StepModel {
  public:
