@@ -55,9 +55,11 @@ void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long he
     for (long b = b0; b < b1; ++b) {
       const float* qb = q.view().row(b);
       const long first = key_block(b) * stride;
+      const int* gathered = keys.gather.empty() ? nullptr : keys.gather.data() + b * stride;
+      auto key_row = [&](long j) { return gathered != nullptr ? gathered[j] : first + j; };
       float* p = probs.data() + b * heads * tk;  // [H, tk]
       for (long j = 0; j < tk; ++j) {            // scores of every head against key j
-        const float* kj = k.view().row(first + j);
+        const float* kj = k.view().row(key_row(j));
         for (long h = 0; h < heads; ++h) p[h * tk + j] = dot(qb + h * dh, kj + h * dh, dh);
       }
       for (long h = 0; h < heads; ++h)  // each head's row is query 0 of block b
@@ -65,7 +67,7 @@ void attend_one_query(const Tensor& q, const Tensor& k, const Tensor& v, long he
       float* c = ctx.view().row(b);
       std::fill_n(c, d, 0.0f);
       for (long j = 0; j < tk; ++j) {  // ctx_h = Σ_j P_hj · v_j (columns of head h)
-        const float* vj = v.view().row(first + j);
+        const float* vj = v.view().row(key_row(j));
         for (long h = 0; h < heads; ++h) add_scaled(c + h * dh, p[h * tk + j], vj + h * dh, dh);
       }
     }
@@ -91,14 +93,25 @@ void attend(const Heads& in, const Keys& kb, float dropout_p, Rng* rng, Attended
   require(tk <= stride, "attend: more keys used than stored per block");
   require(kb.block.empty() || static_cast<long>(kb.block.size()) == batch,
           "attend: one key block per query block expected");
-  for (int blk : kb.block)
-    require(blk >= 0 && (blk + 1) * stride <= k.rows(), "attend: key block outside k");
-  if (kb.block.empty()) require(batch * stride <= k.rows(), "attend: k holds too few rows");
+  const bool drop = rng != nullptr && dropout_p > 0.0f;
+  if (!kb.gather.empty()) {  // scattered keys (a StepCache): one query per block
+    require(tq == 1 && !drop && kb.block.empty() &&
+                static_cast<long>(kb.gather.size()) >= batch * stride,
+            "attend: gathered keys need one query per block and a row for every key");
+    for (long b = 0; b < batch; ++b)
+      for (long j = 0; j < tk; ++j) {
+        const int row = kb.gather[static_cast<size_t>(b * stride + j)];
+        require(row >= 0 && row < k.rows(), "attend: gathered key row outside k");
+      }
+  } else {
+    for (int blk : kb.block)
+      require(blk >= 0 && (blk + 1) * stride <= k.rows(), "attend: key block outside k");
+    if (kb.block.empty()) require(batch * stride <= k.rows(), "attend: k holds too few rows");
+  }
   auto key_block = [&](long b) { return kb.block.empty() ? b : kb.block[static_cast<size_t>(b)]; };
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   probs.resize({batch, heads, tq, tk});
   ctx.resize({q.rows(), d});
-  const bool drop = rng != nullptr && dropout_p > 0.0f;
   if (tq == 1 && !drop) {  // a decoding step (greedy's cross-attention too)
     attend_one_query(q, k, v, heads, kb, scale, stride, tk, key_block, probs, ctx);
     drop_mask.clear();
@@ -187,28 +200,52 @@ void MultiHeadAttention::forward(const Tensor& xq, const Tensor& xkv, long batch
   out_proj.forward(c.ctx, y);
 }
 
-void KVCache::reorder(std::span<const int> rows, Tensor& spare) {
-  const long n = static_cast<long>(rows.size()), nb = blocks();
-  for (int r : rows) require(r >= 0 && r < nb, "KVCache::reorder: block out of range");
-  auto gather = [&](Tensor& t) {  // the filled rows of each kept block, then swap
-    spare.resize({n * capacity, t.cols()});
-    const long width = length * t.cols();
-    parallel_for(n, 16, [&](long r0, long r1) {
-      for (long r = r0; r < r1; ++r)
-        std::copy_n(t.view().row(rows[static_cast<size_t>(r)] * capacity), width,
-                    spare.view().row(r * capacity));
-    });
-    std::swap(t, spare);
-  };
-  gather(k);
-  gather(v);
+void StepCache::start(long n, long cap, long d) {
+  require(n > 0 && cap > 0 && d > 0, "StepCache::start: rows, capacity and width must be positive");
+  k.resize({n * cap, d});  // room for every token of these rows; more only if rows are added
+  v.resize({n * cap, d});
+  path.resize(static_cast<size_t>(n * cap));
+  rows = n;
+  capacity = cap;
+  length = 0;
+  stored = 0;
 }
 
-void MultiHeadAttention::start_cache(long rows, long capacity, KVCache& kv) const {
-  kv.k.resize({rows * capacity, dim()});
-  kv.v.resize({rows * capacity, dim()});
-  kv.capacity = capacity;
-  kv.length = 0;
+void StepCache::append(const Tensor& kn, const Tensor& vn) {
+  const long n = kn.rows(), d = k.cols();
+  require(n == rows && kn.same_shape(vn) && kn.cols() == d,
+          "StepCache::append: one key and value row of the cache's width per row expected");
+  require(length < capacity, "attention step: the cache is full");
+  if (stored + n > k.rows()) {  // rows were added (beams): room for them until the capacity
+    const long need = stored + n * (capacity - length);
+    for (Tensor* t : {&k, &v}) {
+      Tensor bigger;
+      bigger.resize({need, d});
+      std::copy_n(t->data(), stored * d, bigger.data());
+      std::swap(*t, bigger);
+    }
+  }
+  std::copy_n(kn.data(), n * d, k.view().row(stored));  // this step's rows, stored together
+  std::copy_n(vn.data(), n * d, v.view().row(stored));
+  for (long r = 0; r < n; ++r)
+    path[static_cast<size_t>(r * capacity + length)] = static_cast<int>(stored + r);
+  stored += n;
+  ++length;
+}
+
+void StepCache::reorder(std::span<const int> keep) {
+  const long n = static_cast<long>(keep.size());
+  for (int r : keep) require(r >= 0 && r < rows, "StepCache::reorder: row out of range");
+  spare_.resize(static_cast<size_t>(n * capacity));
+  for (long r = 0; r < n; ++r)  // only the paths move; the keys and values stay where they are
+    std::copy_n(path.data() + keep[static_cast<size_t>(r)] * capacity, length,
+                spare_.data() + r * capacity);
+  path.swap(spare_);
+  rows = n;
+}
+
+void MultiHeadAttention::start_cache(long rows, long capacity, StepCache& kv) const {
+  kv.start(rows, capacity, dim());
 }
 
 void MultiHeadAttention::cache_memory(const Tensor& memory, long batch, KVCache& kv) const {
@@ -218,22 +255,19 @@ void MultiHeadAttention::cache_memory(const Tensor& memory, long batch, KVCache&
   kv.capacity = kv.length = memory.rows() / batch;
 }
 
-void MultiHeadAttention::step(const Tensor& x, KVCache& kv, Cache& c, Tensor& y) const {
-  const long rows = x.rows(), d = x.cols(), t = kv.length;
-  require(rows == kv.blocks(), "attention step: one token per cache block expected");
-  require(t < kv.capacity, "attention step: the cache is full");
+void MultiHeadAttention::step(const Tensor& x, StepCache& kv, Cache& c, Tensor& y) const {
+  const long rows = x.rows();
+  require(rows == kv.rows, "attention step: one token per cache row expected");
+  require(kv.length < kv.capacity, "attention step: the cache is full");
   k_proj.forward(x, c.k);  // this token's key and value enter the cache
   v_proj.forward(x, c.v);
-  for (long b = 0; b < rows; ++b) {
-    std::copy_n(c.k.view().row(b), d, kv.k.view().row(b * kv.capacity + t));
-    std::copy_n(c.v.view().row(b), d, kv.v.view().row(b * kv.capacity + t));
-  }
-  kv.length = t + 1;
+  kv.append(c.k, c.v);
   q_proj.forward(x, c.q);
   c.batch = rows;
-  Keys keys;  // every token so far
+  Keys keys;  // every token so far, wherever each row's history is stored
   keys.stride = kv.capacity;
   keys.len = kv.length;
+  keys.gather = kv.path;
   attend({c.q, kv.k, kv.v, rows, heads}, keys, 0.0f, nullptr, c);
   out_proj.forward(c.ctx, y);
 }

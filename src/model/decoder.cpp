@@ -126,7 +126,7 @@ void DecoderState::select(std::span<const int> rows, long new_group) {
   }
   mem_block.swap(spare_block);
   mem_len.swap(spare_len);
-  for (KVCache& kv : self) kv.reorder(rows, spare);  // the memory stays where it is
+  for (StepCache& kv : self) kv.reorder(rows);  // the memory stays where it is
   batch = n;
   group = g_new;
 }

@@ -113,45 +113,68 @@ TEST_CASE("Embedding and its tied OutputProjection: gradients from both uses acc
   CHECK_THROWS_WITH_AS(out.set_pieces({1, 2, 3}), doctest::Contains("neither PAD nor BOS"), Error);
 }
 
-TEST_CASE("KVCache: attention steps equal the causal forward, and reorder moves whole blocks") {
+TEST_CASE("StepCache: attention steps equal the causal forward over each row's history, through reorders") {
   Rng rng(21);
-  const long d = 8, heads = 2, t = 5, rows = 3;
+  const long d = 8, heads = 2, cap = 6;
   MultiHeadAttention mha("attn", d, heads, 0.0f);
   mha.init(rng);
-  Tensor x({rows * t, d}), full;
-  fill_uniform(x, rng, -2, 2);
-  MultiHeadAttention::Cache c, sc;
   Keys causal;  // every key of the block, none after the query
   causal.causal = true;
-  mha.forward(x, x, rows, causal, c, full, nullptr);
-  KVCache kv;
-  mha.start_cache(rows, t, kv);
-  Tensor xs({rows, d}), ys;
-  // Other products than the full pass (one query row, no gemm): equal to rounding.
-  const Tol tol = scaled_tol(full, 1e-5, 64);
-  for (long s = 0; s < t; ++s) {
-    for (long r = 0; r < rows; ++r) std::copy_n(x.view().row(r * t + s), d, xs.view().row(r));
-    mha.step(xs, kv, sc, ys);
-    CHECK(kv.length == s + 1);
+  // Each row's inputs so far; a step's output for a row must be the full causal pass over
+  // that row's history alone (the training path: other products, equal to rounding).
+  std::vector<std::vector<std::vector<float>>> hist(3);
+  StepCache kv;
+  mha.start_cache(3, cap, kv);
+  MultiHeadAttention::Cache sc, fc;
+  Tensor xs, ys, full;
+  auto step = [&] {
+    const long rows = static_cast<long>(hist.size());
+    xs.resize({rows, d});
+    fill_uniform(xs, rng, -2, 2);
     for (long r = 0; r < rows; ++r)
-      for (long j = 0; j < d; ++j)
-        CHECK(near(ys.view().at(r, j), full.view().at(r * t + s, j), tol));
-  }
+      hist[static_cast<size_t>(r)].emplace_back(xs.view().row(r), xs.view().row(r) + d);
+    mha.step(xs, kv, sc, ys);
+    for (long r = 0; r < rows; ++r) {
+      const auto& h = hist[static_cast<size_t>(r)];
+      const long t = static_cast<long>(h.size());
+      Tensor x({t, d});
+      for (long i = 0; i < t; ++i) std::copy_n(h[static_cast<size_t>(i)].data(), d, x.view().row(i));
+      mha.forward(x, x, 1, causal, fc, full, nullptr);
+      const Tol tol = scaled_tol(full, 1e-5, 64);
+      for (long j = 0; j < d; ++j) CHECK(near(ys.view().at(r, j), full.view().at(t - 1, j), tol));
+    }
+  };
+  auto reorder = [&](const std::vector<int>& keep) {
+    kv.reorder(keep);
+    std::vector<std::vector<std::vector<float>>> next;
+    for (int r : keep) next.push_back(hist[static_cast<size_t>(r)]);
+    hist = next;
+  };
+  step();
+  step();
+  const long room = kv.k.rows();
+  reorder({2, 0, 0, 1, 1, 2});  // beams: more rows than the cache started with
+  step();
+  step();
+  reorder({5, 1});  // finished sentences dropped, the rest reordered
+  step();
+  step();
+  CHECK(kv.length == cap);
+  CHECK(kv.stored == 3 + 3 + 6 + 6 + 2 + 2);  // each step's keys stored once, never copied
+  CHECK(kv.k.rows() > room);  // so the storage grew, keeping what it held
   CHECK_THROWS_WITH_AS(mha.step(xs, kv, sc, ys), doctest::Contains("cache is full"), Error);
-  // Beams reordered: block 2 first, then block 0 twice; the filled rows move with their block.
-  const KVCache before = kv;
-  Tensor spare;
-  const std::vector<int> order = {2, 0, 0};
-  kv.reorder(order, spare);
-  REQUIRE(kv.blocks() == 3);
-  for (size_t b = 0; b < order.size(); ++b)
-    for (long r = 0; r < t; ++r)
-      for (long j = 0; j < d; ++j) {
-        CHECK(kv.k.view().at(static_cast<long>(b) * t + r, j) == before.k.view().at(order[b] * t + r, j));
-        CHECK(kv.v.view().at(static_cast<long>(b) * t + r, j) == before.v.view().at(order[b] * t + r, j));
-      }
-  const std::vector<int> outside = {3};
-  CHECK_THROWS_WITH_AS(kv.reorder(outside, spare), doctest::Contains("out of range"), Error);
+  const std::vector<int> outside = {2};
+  CHECK_THROWS_WITH_AS(kv.reorder(outside), doctest::Contains("out of range"), Error);
+  // attend() checks a gathered row against k.
+  kv.path[0] = static_cast<int>(kv.k.rows());
+  Keys bad;
+  bad.stride = kv.capacity;
+  bad.len = kv.length;
+  bad.gather = kv.path;
+  Tensor q({2, d});
+  Attended out;
+  CHECK_THROWS_WITH_AS(attend({q, kv.k, kv.v, 2, heads}, bad, 0.0f, nullptr, out),
+                       doctest::Contains("outside k"), Error);
 }
 
 TEST_CASE("sinusoidal positions follow the interleaved sin/cos formula") {

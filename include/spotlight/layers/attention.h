@@ -1,7 +1,8 @@
 // attention.h — the one multi-head attention of the model. It serves encoder self-attention
 // (kv = x, padding), decoder causal self-attention (kv = x, causal) and decoder cross-attention
 // (kv = encoder memory, padding), in training and in decoding, where keys and values sit in a
-// KVCache; only the key/value source and the Keys description differ.
+// KVCache (the memory's) or a StepCache (the tokens decoded so far); only the key/value source
+// and the Keys description differ.
 //
 //   q = xq·Wqᵀ + bq   k = xkv·Wkᵀ + bk   v = xkv·Wvᵀ + bv          [N, D], heads = column blocks
 //   for each sentence b and head h:
@@ -27,13 +28,16 @@ namespace spotlight {
 // lengths[b] of those (the rest is padding), and with `causal` none after its own position.
 // Training uses the defaults (block[b] = b, stride = len = k.rows()/B); decoding reads a
 // KVCache with room for `stride` tokens filled up to `len`, and the beams of a sentence share
-// their sentence's memory block, so reordering beams moves no memory.
+// their sentence's memory block, so reordering beams moves no memory. A decoding step's
+// self-attention reads a StepCache, whose rows are scattered: `gather` names the row of k and v
+// that holds key j of block b (one query per block only).
 struct Keys {
   std::span<const int> lengths;  // [B] real (unpadded) keys per block; empty: all of them
   bool causal = false;           // query i sees keys j ≤ i only (the decoder in training)
   std::span<const int> block;    // [B] the key block of each query block; empty: block[b] = b
   long stride = -1;              // rows per key block; < 0: k.rows() / B
   long len = -1;                 // keys stored per block; < 0: stride
+  std::span<const int> gather;   // [B·stride] if given: key j of block b is row gather[b·stride + j]
 
   // The first lengths[b] keys of each block (padding after them), with or without the causal
   // limit.
@@ -57,19 +61,40 @@ struct Keys {
   }
 };
 
-// Keys and values projected once and attended over by later queries while decoding: rows in
-// blocks of `capacity`, every block filled up to `length`. A decoder layer's self-attention
-// cache holds one block per decoded row and grows by one token per step; the encoder memory's
-// cache holds one block of S rows per sentence, filled once.
+// The encoder memory's keys and values, projected once per sentence and attended over by every
+// decoding step: one block of `capacity` = S rows per sentence, all filled (`length`).
 struct KVCache {
   Tensor k, v;        // [blocks·capacity, D]
   long capacity = 0;  // rows per block
   long length = 0;    // rows filled in every block
 
   long blocks() const { return capacity > 0 ? k.rows() / capacity : 0; }
-  // Keeps only these blocks, in this order (beams reordered, finished sentences dropped),
-  // copying their filled rows through `spare` (swapped in: nothing is allocated once grown).
-  void reorder(std::span<const int> blocks, Tensor& spare);
+};
+
+// A decoder layer's self-attention keys and values of the tokens decoded so far, for rows that
+// beams reorder and finished sentences leave. Each step's keys and values are stored once,
+// where that step wrote them, and never move: row r's token t is storage row
+// path[r·capacity + t], and reordering rows moves only their paths (rows × tokens ints, where
+// copying the cached keys and values, as fairseq, CTranslate2 and Marian do, moves
+// 2 × rows × tokens × D floats per layer and step).
+struct StepCache {
+  Tensor k, v;             // [storage rows, D]; the first `stored` are in use
+  std::vector<int> path;   // [rows·capacity]: storage row of each row's tokens so far
+  long rows = 0;           // rows being decoded
+  long capacity = 0;       // tokens per row at most
+  long length = 0;         // tokens so far (in every row)
+  long stored = 0;         // storage rows in use
+
+  // Empty, for `rows` rows of at most `capacity` tokens each, of width d.
+  void start(long rows, long capacity, long d);
+  // Token `length` of every row: key and value rows kn, vn [rows, D] (row r for row r).
+  void append(const Tensor& kn, const Tensor& vn);
+  // Keeps only these rows, in this order (beams reordered, finished sentences dropped, rows
+  // repeated to add beams), with their histories.
+  void reorder(std::span<const int> rows);
+
+ private:
+  std::vector<int> spare_;  // reorder's gather buffer
 };
 
 // The attention core's operands: q holds `batch` query blocks (sentences, or in decoding the
@@ -134,13 +159,14 @@ struct MultiHeadAttention {
                Tensor& y, Rng* rng) const;
 
   // Decoding (no dropout; c receives q, probs and ctx).
-  // An empty self-attention cache: `rows` blocks of `capacity` tokens.
-  void start_cache(long rows, long capacity, KVCache& kv) const;
+  // An empty self-attention cache for `rows` rows of at most `capacity` tokens.
+  void start_cache(long rows, long capacity, StepCache& kv) const;
   // The keys and values of memory [B·S, D] into kv, once per sentence: B blocks of S rows.
   void cache_memory(const Tensor& memory, long batch, KVCache& kv) const;
-  // One step of self-attention: x [B, D], one new token per block, enters kv (its key and value
-  // appended at kv.length); y [B, D] attends over every token so far. kv.length grows by one.
-  void step(const Tensor& x, KVCache& kv, Cache& c, Tensor& y) const;
+  // One step of self-attention: x [B, D], one new token per row, enters kv (its key and value
+  // appended as token kv.length); y [B, D] attends over every token so far. kv.length grows by
+  // one.
+  void step(const Tensor& x, StepCache& kv, Cache& c, Tensor& y) const;
   // Queries xq [G·Tq, D] over the cached keys (the memory): query block g reads the cache block
   // keys.block[g] with keys.lengths[g] real keys (stride and len come from the cache).
   void attend_cached(const Tensor& xq, const KVCache& kv, long groups, Keys keys, Cache& c,

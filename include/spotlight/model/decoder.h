@@ -44,12 +44,11 @@ struct DecoderLayer {
 
 };
 
-// The decoder's state while generating: per layer, a KVCache of the self-attention keys/values
-// of every token so far (one block of `capacity` rows per decoded row) and one of the
-// cross-attention keys/values of the memory (one block per sentence, filled once in start()).
-// Rows come in groups of `group` (the beams of one sentence) that share one memory block:
-// reordering beams or dropping finished sentences moves self-attention cache rows but never
-// the memory.
+// The decoder's state while generating: per layer, a StepCache of the self-attention
+// keys/values of every token so far and a KVCache of the cross-attention keys/values of the
+// memory (one block per sentence, filled once in start()). Rows come in groups of `group` (the
+// beams of one sentence) that share one memory block: reordering beams or dropping finished
+// sentences moves the self-attention caches' paths, no keys or values and never the memory.
 struct DecoderState {
   long batch = 0;                      // B rows being decoded (sentences, or sentences × beams)
   long group = 1;                      // rows per memory block (the beam size; 1 for greedy)
@@ -57,12 +56,12 @@ struct DecoderState {
   long length = 0;                     // tokens decoded so far (the next token's position)
   std::vector<int> mem_block;          // [B / group] the memory block each group reads
   std::vector<int> mem_len;            // [B / group] its source length
-  std::vector<KVCache> self, memory;   // [L] each
+  std::vector<StepCache> self;         // [L]
+  std::vector<KVCache> memory;         // [L]
   std::vector<DecoderLayer::Cache> layers;  // per-layer scratch
   Workspace ws;                             // the layers' shared scratch
   std::vector<Tensor> outs;                 // [L] × [B, D]
   LayerNorm::Cache ln;
-  Tensor spare;                // select()'s gather buffer, swapped with the tensor it rebuilds
   std::vector<int> spare_block, spare_len;  // select()'s buffers for mem_block and mem_len
 
   // Keeps only these rows, in this order (finished sentences dropped, beams reordered), in
