@@ -35,12 +35,21 @@ void masked_softmax(const MatView& s, float scale, long keys, bool causal) {
     float* r = s.row(i);
     long n = std::max(std::min(keys, s.cols), 0L);
     if (causal) n = std::min(n, i + 1);
-    float mx = -INFINITY;
-    for (long j = 0; j < n; ++j) mx = std::max(mx, r[j]);
     float sum = 0.0f;
-    for (long j = 0; j < n; ++j) {
-      r[j] = std::exp(scale * (r[j] - mx));
-      sum += r[j];
+    if (n > 0) {  // e^(scale·(r − max)), eight lanes at a time
+      const float mx = row_max(r, n);
+      f8 lanes = f8{};
+      long j = 0;
+      for (; j + 8 <= n; j += 8) {
+        const f8 e = exp_nonpositive<f8, i8>(scale * (load8(r + j) - mx));
+        store8(r + j, e);
+        lanes += e;
+      }
+      for (int l = 0; l < 8; ++l) sum += lanes[l];
+      for (; j < n; ++j) {
+        r[j] = exp_nonpositive<float, int32_t>(scale * (r[j] - mx));
+        sum += r[j];
+      }
     }
     const float inv = n > 0 ? 1.0f / sum : 0.0f;
     for (long j = 0; j < n; ++j) r[j] *= inv;
@@ -97,15 +106,23 @@ void row_top(const float* x, long n, float shift, const char* skip, RowTop& top,
   };
   long j = 0;
   if (cap > 0) {
-    for (; j + 8 <= n; j += 8) {
-      if (size == cap) {  // a block enters only if one of its values beats the last entry
-        const f8 v = load8(x + j) - shift;
-        const i8 above = v > val[cap - 1];
-        bool any = false;
-        for (int l = 0; l < 8; ++l) any |= above[l] != 0;
-        if (!any) continue;
+    for (; j + 32 <= n; j += 32) {
+      if (size == cap) {
+        // A block of 32 enters only if one of its values beats the last entry. x − shift
+        // rounds monotonically in x, so that is exactly when (the block's max) − shift does.
+        // Each max keeps its second operand for a NaN, which could never enter.
+        const f8 ninf = f8{} - INFINITY;
+        f8 a = load8(x + j), b = load8(x + j + 8), c = load8(x + j + 16), d = load8(x + j + 24);
+        a = a > ninf ? a : ninf;
+        a = b > a ? b : a;
+        c = c > ninf ? c : ninf;
+        c = d > c ? d : c;
+        a = c > a ? c : a;
+        float m = a[0];
+        for (int l = 1; l < 8; ++l) m = a[l] > m ? a[l] : m;
+        if (!(m - shift > val[cap - 1])) continue;
       }
-      for (long l = j; l < j + 8; ++l) offer(l);
+      for (long l = j; l < j + 32; ++l) offer(l);
     }
     for (; j < n; ++j) offer(j);
   }
@@ -118,12 +135,12 @@ void layer_norm(const MatView& x, const float* gamma, const float* beta, float e
   for_rows(x.rows, d, [&](long i) {
     const float* xr = x.row(i);
     float* yr = y.row(i);
-    float m = 0.0f;
-    for (long j = 0; j < d; ++j) m += xr[j];
-    m /= static_cast<float>(d);
-    float v = 0.0f;
-    for (long j = 0; j < d; ++j) v += (xr[j] - m) * (xr[j] - m);
-    v /= static_cast<float>(d);
+    const float m = lane_sum(d, [&](auto j) { return load_as(xr, j); }) / static_cast<float>(d);
+    const float v = lane_sum(d, [&](auto j) {
+                      const auto c = load_as(xr, j) - m;
+                      return c * c;
+                    }) /
+                    static_cast<float>(d);
     const float rs = 1.0f / std::sqrt(v + eps);
     for (long j = 0; j < d; ++j) yr[j] = (xr[j] - m) * rs * gamma[j] + beta[j];
     mean[i] = m;
@@ -153,15 +170,14 @@ void layer_norm_backward(const MatView& x, const float* gamma, const float* mean
     const float* dyr = dy.row(i);
     float* dxr = dx.row(i);
     const float m = mean[i], rs = rstd[i];
-    float g_mean = 0.0f, gx_mean = 0.0f;
-    for (long j = 0; j < d; ++j) {
-      const float xhat = (xr[j] - m) * rs;
-      const float g = dyr[j] * gamma[j];
-      g_mean += g;
-      gx_mean += g * xhat;
-    }
-    g_mean /= static_cast<float>(d);
-    gx_mean /= static_cast<float>(d);
+    const float g_mean =
+        lane_sum(d, [&](auto j) { return load_as(dyr, j) * load_as(gamma, j); }) /
+        static_cast<float>(d);
+    const float gx_mean = lane_sum(d, [&](auto j) {
+                            return load_as(dyr, j) * load_as(gamma, j) *
+                                   ((load_as(xr, j) - m) * rs);
+                          }) /
+                          static_cast<float>(d);
     for (long j = 0; j < d; ++j) {
       const float xhat = (xr[j] - m) * rs;
       dxr[j] = rs * (dyr[j] * gamma[j] - g_mean - xhat * gx_mean);

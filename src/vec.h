@@ -43,34 +43,73 @@ inline T exp_nonpositive(T x) {
   }
 }
 
-// max_j x[j] over n ≥ 1 values.
-inline float row_max(const float* x, long n) {
-  f8 m = f8{} + x[0];
+// Eight floats from p + j when j is a lane index (Lanes), one float when it is a plain index:
+// lets one expression serve a loop's vector body and its scalar tail (lane_sum).
+struct Lanes {
+  long j;
+};
+inline f8 load_as(const float* p, Lanes l) { return load8(p + l.j); }
+inline float load_as(const float* p, long j) { return p[j]; }
+
+// Σ_{j<n} term(j) in eight float lanes (term(Lanes{j}) → f8 for j, …, j+7), then the tail one
+// by one (term(long) → float): the adds run side by side instead of one after another.
+template <class Term>
+inline float lane_sum(long n, Term&& term) {
+  f8 acc = f8{};
   long j = 0;
+  for (; j + 8 <= n; j += 8) acc += term(Lanes{j});
+  float sum = 0.0f;
+  for (int l = 0; l < 8; ++l) sum += acc[l];
+  for (; j < n; ++j) sum += term(j);
+  return sum;
+}
+
+// max_j x[j] over n ≥ 1 values. Four accumulators, so that the loop runs at the max
+// instruction's throughput rather than its latency (the maximum is exact in any order).
+inline float row_max(const float* x, long n) {
+  f8 m0 = f8{} + x[0], m1 = m0, m2 = m0, m3 = m0;
+  long j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const f8 a = load8(x + j), b = load8(x + j + 8), c = load8(x + j + 16), d = load8(x + j + 24);
+    m0 = m0 > a ? m0 : a;
+    m1 = m1 > b ? m1 : b;
+    m2 = m2 > c ? m2 : c;
+    m3 = m3 > d ? m3 : d;
+  }
   for (; j + 8 <= n; j += 8) {
     const f8 v = load8(x + j);
-    m = m > v ? m : v;
+    m0 = m0 > v ? m0 : v;
   }
+  m0 = m0 > m1 ? m0 : m1;
+  m2 = m2 > m3 ? m2 : m3;
+  m0 = m0 > m2 ? m0 : m2;
   float mx = x[0];
-  for (int k = 0; k < 8; ++k) mx = std::max(mx, m[k]);
+  for (int k = 0; k < 8; ++k) mx = std::max(mx, m0[k]);
   for (; j < n; ++j) mx = std::max(mx, x[j]);
   return mx;
 }
 
-// max_j |x[j]| over n ≥ 0 values (0 for none); NaN if any value is NaN or infinite.
+// max_j |x[j]| over n ≥ 0 values (0 for none); NaN if any value is NaN or infinite. Two
+// accumulators of each kind, for the same reason as row_max.
 inline float row_max_abs(const float* x, long n) {
-  f8 m = f8{}, bad = f8{};
+  f8 m0 = f8{}, m1 = f8{}, bad0 = f8{}, bad1 = f8{};
   long j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const f8 v = load8(x + j);
+  auto take = [](f8 v, f8& m, f8& bad) {
     const f8 a = v < 0 ? -v : v;
     m = m > a ? m : a;
     bad += v * 0.0f;  // 0, or NaN from a NaN or an infinity
+  };
+  for (; j + 16 <= n; j += 16) {
+    take(load8(x + j), m0, bad0);
+    take(load8(x + j + 8), m1, bad1);
   }
+  for (; j + 8 <= n; j += 8) take(load8(x + j), m0, bad0);
+  m0 = m0 > m1 ? m0 : m1;
+  bad0 += bad1;
   float mx = 0.0f, b = 0.0f;
   for (int k = 0; k < 8; ++k) {
-    mx = std::max(mx, m[k]);
-    b += bad[k];
+    mx = std::max(mx, m0[k]);
+    b += bad0[k];
   }
   for (; j < n; ++j) {
     mx = std::max(mx, std::fabs(x[j]));

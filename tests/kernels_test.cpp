@@ -142,23 +142,30 @@ TEST_CASE("dropout: expected scale, backward uses the same mask, p = 0 is identi
 
 TEST_CASE("row_top keeps the best entries, ties to the lower column, never NaN or a skipped one") {
   // Against sorting every (value, column) pair: values from a small set, so ties are common;
-  // NaN, −∞ and skipped columns mixed in; lengths on and off the eight-lane blocks.
+  // NaN, −∞ and skipped columns mixed in; lengths on and off the 32-wide blocks. Then rising
+  // values, so that blocks after the list is full must still enter, with NaN among them.
   Rng rng(31);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   long compared = 0;
   for (const long n : {1L, 7L, 8L, 9L, 64L, 100L, 5798L}) {
     for (const long count : {1L, 3L, 10L, 16L}) {
-      for (const bool with_skip : {false, true}) {
+      for (const int mode : {0, 1, 2, 3}) {
+        const bool with_skip = (mode & 1) != 0, rising = (mode & 2) != 0;
         CAPTURE(n);
         CAPTURE(count);
         CAPTURE(with_skip);
+        CAPTURE(rising);
         std::vector<float> x(static_cast<size_t>(n));
         std::vector<char> skip(static_cast<size_t>(n), 0);
         for (long j = 0; j < n; ++j) {
           const float u = rng.uniform(0.0f, 1.0f);
           x[static_cast<size_t>(j)] = u < 0.05f ? nan : (u < 0.1f ? -inf : std::floor(u * 20.0f));
           skip[static_cast<size_t>(j)] = with_skip && rng.uniform(0.0f, 1.0f) < 0.3f;
+        }
+        if (rising) {  // every later block beats the list, and its first value is NaN
+          for (long j = 0; j < n; ++j)
+            x[static_cast<size_t>(j)] = j % 32 == 0 || j % 32 == 9 || j % 32 == 23 ? nan : static_cast<float>(j / 4);
         }
         const float shift = 2.5f;
         RowTop top;
@@ -182,6 +189,20 @@ TEST_CASE("row_top keeps the best entries, ties to the lower column, never NaN o
     }
   }
   CHECK(compared > 200);
+  // The one value that enters a later block sits behind a NaN in every lane position of the
+  // block's four eight-lane parts.
+  for (long lane = 0; lane < 32; ++lane) {
+    CAPTURE(lane);
+    std::vector<float> x(64, 0.0f);
+    x[0] = 5.0f;  // fills the list from the first block
+    for (long part = 0; part < 4; ++part)
+      if (part * 8 + lane % 8 != lane) x[static_cast<size_t>(32 + part * 8 + lane % 8)] = nan;
+    x[static_cast<size_t>(32 + lane)] = 9.0f;
+    RowTop top;
+    top.resize(1, 1);
+    row_top(x.data(), 64, 0.0f, nullptr, top, 0);
+    CHECK(top.columns(0)[0] == 32 + lane);
+  }
 }
 
 TEST_SUITE_END();

@@ -40,7 +40,7 @@ struct RowTop {
 };
 // Row r of `top` := the `top.count` largest x[j] − shift over j < n with skip[j] == 0 (skip
 // may be null), largest first, ties to the lower j; NaN never enters. Reads the row once,
-// eight lanes at a time, skipping blocks that cannot enter once the list is full.
+// skipping blocks of 32 that cannot enter once the list is full.
 void row_top(const float* x, long n, float shift, const char* skip, RowTop& top, long r);
 
 // y = (x − mean) · rstd · gamma + beta per row, biased variance. mean, rstd: [rows].
