@@ -178,6 +178,9 @@ constexpr float kTiny = 1e-30f;
 // ±range; returns 1/s, the factor back to float (0 for a row of zeros or below kTiny; NaN for a
 // row that holds NaN or infinity, whose outputs are then written as offset and come out NaN).
 // Rounds to nearest by adding and subtracting 1.5·2^23, which vectorises where nearbyint does not.
+using U8x8 = uint8_t __attribute__((vector_size(8)));
+using S8x8 = int8_t __attribute__((vector_size(8)));
+
 template <class T>
 float quantize_row(const float* x, long n, float range, int offset, T* out) {
   const float amax = row_max_abs(x, n);
@@ -187,7 +190,18 @@ float quantize_row(const float* x, long n, float range, int offset, T* out) {
   }
   const float s = range / amax;
   constexpr float kShifter = 12582912.0f;
-  for (long j = 0; j < n; ++j) {
+  // Eight lanes at a time, then the tail: the same arithmetic in both (the lanes narrow to
+  // bytes in one conversion, where the plain loop compiled to masked blends and permutes).
+  using Bytes = std::conditional_t<std::is_same_v<T, uint8_t>, U8x8, S8x8>;
+  const f8 lo = f8{} - range, hi = f8{} + range;
+  long j = 0;
+  for (; j + 8 <= n; j += 8) {
+    f8 v = (load8(x + j) * s + kShifter) - kShifter;
+    v = v > hi ? hi : (v < lo ? lo : v);
+    const Bytes b = __builtin_convertvector(__builtin_convertvector(v, i8) + offset, Bytes);
+    std::memcpy(out + j, &b, sizeof b);
+  }
+  for (; j < n; ++j) {
     float v = (x[j] * s + kShifter) - kShifter;
     v = v > range ? range : (v < -range ? -range : v);
     out[j] = static_cast<T>(static_cast<int>(v) + offset);

@@ -232,6 +232,39 @@ TEST_CASE("gemm_int8 approximates the float product within its quantization boun
                        doctest::Contains("gemm_int8: shape mismatch"), Error);
 }
 
+TEST_CASE("quantize_rows rounds each weight to its nearest step, on and off the eight lanes") {
+  // q[i, j] is the step nearest W[i, j] · R / max|W[i,:]| (within half a step of it, computed in
+  // double; a tie may go either way, as the product rounds or not before), |q| ≤ R; rows of
+  // every length around the eight-lane blocks.
+  for (const long k : {1L, 7L, 8L, 9L, 15L, 16L, 17L, 130L}) {
+    CAPTURE(k);
+    Rng rng(static_cast<uint64_t>(300 + k));
+    Tensor w({3, k});
+    testing::fill_uniform(w, rng);
+    for (long j = 0; j < k; ++j) w.view().row(2)[j] = static_cast<float>(j % 5) - 2.0f;
+    const Int8Matrix q = quantize_rows(w.view(), false);
+    long wrong = 0;
+    for (long i = 0; i < 3; ++i) {
+      const float* wr = w.view().row(i);
+      float amax = 0.0f;
+      for (long j = 0; j < k; ++j) amax = std::max(amax, std::fabs(wr[j]));
+      const float s = static_cast<float>(q.range) / amax;
+      int32_t sum = 0;
+      for (long j = 0; j < k; ++j) {
+        const double exact = static_cast<double>(wr[j]) * static_cast<double>(s);
+        const int8_t got = q.q[static_cast<size_t>(i * k + j)];
+        wrong += std::fabs(got - exact) > 0.5 + 1e-5 || std::abs(got) > q.range;
+        sum += got;
+      }
+      CHECK(q.compensation[static_cast<size_t>(i)] == -128 * sum);
+      CHECK(q.inv_scale[static_cast<size_t>(i)] == amax / static_cast<float>(q.range));
+    }
+    CHECK(wrong == 0);
+    // The activations' side (uint8 with the +128 shift), through a product with this k.
+    if (int8_available()) check_int8(5, k, 24, 400 + static_cast<uint64_t>(k));
+  }
+}
+
 TEST_CASE("gemm_int8 adds the bias and hands over every row once, final, to rows_done") {
   if (!int8_available()) {
     MESSAGE("skipped: this build has no oneDNN");

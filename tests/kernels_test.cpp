@@ -42,6 +42,23 @@ TEST_CASE("masked softmax: hand-computed values, masks, zero rows") {
   for (long j = 0; j < 4; ++j) CHECK(t[j] == 0.25f);
 }
 
+TEST_CASE("masked softmax: a row holding NaN comes out all NaN, in the lanes and in the tail") {
+  // A diverged score row must stay visibly diverged (training stops on a NaN loss), and the
+  // exponent of a NaN is never converted to an integer (undefined; UBSan reports it).
+  for (long n : {5L, 8L, 13L, 20L}) {
+    for (long at = 0; at < n; ++at) {
+      Tensor t({1, n});
+      for (long j = 0; j < n; ++j) t[j] = 0.1f * static_cast<float>(j % 7);
+      t[at] = std::numeric_limits<float>::quiet_NaN();
+      masked_softmax(t.view(), 1.0f, n, false);
+      for (long j = 0; j < n; ++j) {
+        INFO("n = ", n, ", NaN at ", at, ", column ", j);
+        CHECK(std::isnan(t[j]));
+      }
+    }
+  }
+}
+
 TEST_CASE("masked softmax backward matches finite differences (causal, padded, scaled)") {
   Rng rng(3);
   const long tq = 5, tk = 6;
