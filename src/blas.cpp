@@ -178,8 +178,8 @@ constexpr float kTiny = 1e-30f;
 // ±range; returns 1/s, the factor back to float (0 for a row of zeros or below kTiny; NaN for a
 // row that holds NaN or infinity, whose outputs are then written as offset and come out NaN).
 // Rounds to nearest by adding and subtracting 1.5·2^23, which vectorises where nearbyint does not.
-using U8x8 = uint8_t __attribute__((vector_size(8)));
-using S8x8 = int8_t __attribute__((vector_size(8)));
+using Bytes32 = int8_t __attribute__((vector_size(32)));
+using Bytes8 = int8_t __attribute__((vector_size(8)));
 
 template <class T>
 float quantize_row(const float* x, long n, float range, int offset, T* out) {
@@ -190,15 +190,18 @@ float quantize_row(const float* x, long n, float range, int offset, T* out) {
   }
   const float s = range / amax;
   constexpr float kShifter = 12582912.0f;
-  // Eight lanes at a time, then the tail: the same arithmetic in both (the lanes narrow to
-  // bytes in one conversion, where the plain loop compiled to masked blends and permutes).
-  using Bytes = std::conditional_t<std::is_same_v<T, uint8_t>, U8x8, S8x8>;
+  // Eight lanes at a time, then the tail: the same arithmetic in both. The clamped integers
+  // fit a byte (signed, or unsigned after the offset), so each lane's low byte is its value:
+  // one byte shuffle keeps those (a converting narrow is scalarised on AVX2, where the plain
+  // loop compiled to masked blends).
+  static_assert(sizeof(T) == 1 && std::endian::native == std::endian::little);
   const f8 lo = f8{} - range, hi = f8{} + range;
   long j = 0;
   for (; j + 8 <= n; j += 8) {
     f8 v = (load8(x + j) * s + kShifter) - kShifter;
     v = v > hi ? hi : (v < lo ? lo : v);
-    const Bytes b = __builtin_convertvector(__builtin_convertvector(v, i8) + offset, Bytes);
+    const Bytes32 lanes = (Bytes32)(__builtin_convertvector(v, i8) + offset);
+    const Bytes8 b = __builtin_shufflevector(lanes, lanes, 0, 4, 8, 12, 16, 20, 24, 28);
     std::memcpy(out + j, &b, sizeof b);
   }
   for (; j < n; ++j) {
