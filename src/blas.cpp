@@ -174,13 +174,14 @@ std::string blas_description(GemmBackend backend) {
 // Rows whose largest magnitude is below this quantize to zeros (127/amax would overflow).
 constexpr float kTiny = 1e-30f;
 
+// Thirty-two and eight bytes, for narrowing eight int32 lanes to their low bytes.
+using Bytes32 = int8_t __attribute__((vector_size(32)));
+using Bytes8 = int8_t __attribute__((vector_size(8)));
+
 // Quantizes one row: out[j] = round(x[j]·s) + offset with s = range / max|x|, clamped to
 // ±range; returns 1/s, the factor back to float (0 for a row of zeros or below kTiny; NaN for a
 // row that holds NaN or infinity, whose outputs are then written as offset and come out NaN).
 // Rounds to nearest by adding and subtracting 1.5·2^23, which vectorises where nearbyint does not.
-using Bytes32 = int8_t __attribute__((vector_size(32)));
-using Bytes8 = int8_t __attribute__((vector_size(8)));
-
 template <class T>
 float quantize_row(const float* x, long n, float range, int offset, T* out) {
   const float amax = row_max_abs(x, n);

@@ -23,9 +23,9 @@ inline f8 load8(const float* p) {
 }
 inline void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
 
-// e^x for x ≤ 0 (x below −87 gives ~0; NaN gives NaN): x = n·ln 2 + r with n an integer and |r| ≤ ln(2)/2,
-// e^r by its degree-6 Taylor polynomial (relative error about 1e-7, float's own), 2^n put into
-// the exponent bits. T is float or f8; the same arithmetic either way.
+// e^x for x ≤ 0 (x below −87 gives ~0; NaN gives NaN): x = n·ln 2 + r with n an integer and
+// |r| ≤ ln(2)/2, e^r by its degree-6 Taylor polynomial (relative error about 1e-7, float's own),
+// 2^n put into the exponent bits. T is float or f8; the same arithmetic either way.
 template <class T, class I>
 inline T exp_nonpositive(T x) {
   const T lo = T{} - 87.0f;
@@ -38,7 +38,7 @@ inline T exp_nonpositive(T x) {
       r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r / 720)))));
   // x NaN (a diverged row) makes p NaN; n is then NaN too, and converting it to an integer
   // would be undefined, so the exponent added is 0 wherever n is out of range and p stays NaN.
-  const T e = (n > T{} - 128.0f) & (n < T{} + 128.0f) ? n : T{};
+  const T e = ((n > T{} - 128.0f) & (n < T{} + 128.0f)) ? n : T{};
   if constexpr (std::is_same_v<T, float>) {
     return std::bit_cast<float>(std::bit_cast<int32_t>(p) + (static_cast<int32_t>(e) << 23));
   } else {
