@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -58,7 +59,11 @@ class Pool {
   void run(long n, long min_chunk, detail::ChunkFn fn, void* ctx) {
     const long by_size = min_chunk > 0 ? n / min_chunk : n;
     const long parts = std::min<long>(size(), std::max<long>(1, by_size));
-    if (parts <= 1 || in_parallel) {
+    // One job at a time: a loop started by another thread while the pool is busy (a server's
+    // request thread while the batcher decodes, a test computing its reference meanwhile) runs
+    // inline on its own thread rather than overwrite the job the workers are reading.
+    bool idle = false;
+    if (parts <= 1 || in_parallel || !busy_.compare_exchange_strong(idle, true)) {
       fn(ctx, 0, n);
       return;
     }
@@ -79,7 +84,9 @@ class Pool {
     in_parallel = false;
     for (long spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins)
       if (spins > 2000) sched_yield();
-    if (error_) std::rethrow_exception(error_);
+    const std::exception_ptr error = error_;
+    busy_.store(false);
+    if (error) std::rethrow_exception(error);
   }
 
  private:
@@ -134,6 +141,7 @@ class Pool {
   std::atomic<long> pending_{0};
   std::atomic<int> sleeping_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> busy_{false};  // a job is running (run() is not reentrant across threads)
   detail::ChunkFn fn_ = nullptr;
   void* ctx_ = nullptr;
   long n_ = 0, parts_ = 1;
@@ -157,6 +165,40 @@ void set_threads(int n) {
 }
 
 int threads() { return pool().size(); }
+
+void run_workers(int workers, long jobs, const std::function<void(int, long)>& job) {
+  if (workers <= 1 || jobs <= 1 || in_parallel) {
+    for (long j = 0; j < jobs; ++j) job(0, j);
+    return;
+  }
+  std::atomic<long> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&](int w) {
+    in_parallel = true;
+    for (long j; !failed.load() && (j = next.fetch_add(1)) < jobs;) {
+      try {
+        job(w, j);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true);
+      }
+    }
+    in_parallel = false;
+  };
+  std::vector<std::thread> others;
+  const int n = static_cast<int>(std::min<long>(workers, jobs));
+  for (int w = 1; w < n; ++w)
+    others.emplace_back([&, w] {
+      pthread_setname_np(pthread_self(), ("worker " + std::to_string(w)).c_str());
+      work(w);
+    });
+  work(0);
+  for (auto& t : others) t.join();
+  if (error) std::rethrow_exception(error);
+}
 
 namespace detail {
 void run_parallel(long n, long min_chunk, ChunkFn fn, void* ctx) {

@@ -8,7 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "spotlight/blas.h"
@@ -82,6 +86,91 @@ TEST_CASE("parallel_for: nested loops run inline and an exception reaches the ca
   parallel_for(1000, 1, [&](long b, long e) { total += e - b; });
   CHECK(total == 1000);
   CHECK_THROWS_AS(set_threads(0), Error);
+}
+
+TEST_CASE("parallel_for from two threads at once: each loop covers its own range exactly once") {
+  ThreadsGuard guard;
+  set_threads(2);
+  std::atomic<bool> wrong{false};
+  auto loops = [&] {
+    for (int round = 0; round < 5000 && !wrong; ++round) {
+      std::vector<int> hits(257, 0);  // each index written by one chunk only
+      parallel_for(257, 1, [&](long b, long e) {
+        for (long i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+      });
+      for (int h : hits) wrong = wrong || h != 1;
+    }
+  };
+  std::thread other(loops);
+  loops();
+  other.join();
+  CHECK(!wrong);
+}
+
+TEST_CASE("run_workers: every job once, on that many threads at once, loops inline, errors back") {
+  ThreadsGuard guard;
+  set_threads(2);
+  const auto caller = std::this_thread::get_id();
+  SUBCASE("one worker: the jobs in order, on the calling thread, their loops over the pool") {
+    std::vector<long> seen;
+    run_workers(1, 5, [&](int w, long j) {
+      CHECK(w == 0);
+      CHECK(std::this_thread::get_id() == caller);
+      seen.push_back(j);
+      std::atomic<int> chunks{0};
+      parallel_for(1000, 1, [&](long, long) { ++chunks; });
+      CHECK(chunks == 2);
+    });
+    CHECK(seen == std::vector<long>{0, 1, 2, 3, 4});
+  }
+  SUBCASE("two workers: both run jobs at the same time; each job once; loops run inline") {
+    std::vector<std::atomic<int>> done(50);
+    std::atomic<int> inside{0};
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    std::set<int> workers;
+    run_workers(2, 50, [&](int w, long j) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ids.insert(std::this_thread::get_id());
+        workers.insert(w);
+      }
+      if (j < 2) {  // the first two jobs wait for each other: they run at once or time out
+        ++inside;
+        const auto t0 = std::chrono::steady_clock::now();
+        while (inside < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+          std::this_thread::yield();
+        CHECK(inside == 2);
+      }
+      std::atomic<int> chunks{0};
+      parallel_for(1000, 1, [&](long b, long e) {
+        ++chunks;
+        CHECK(b == 0);
+        CHECK(e == 1000);
+      });
+      CHECK(chunks == 1);
+      ++done[static_cast<size_t>(j)];
+    });
+    for (auto& d : done) CHECK(d == 1);
+    CHECK(ids.size() == 2);
+    CHECK(ids.count(caller) == 1);
+    CHECK(workers == std::set<int>{0, 1});
+  }
+  SUBCASE("an exception stops the jobs not yet started and reaches the caller") {
+    std::atomic<long> ran{0};
+    CHECK_THROWS_WITH(run_workers(2, 1000,
+                                  [&](int, long j) {
+                                    ++ran;
+                                    if (j == 3) throw Error("job 3 failed");
+                                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                                  }),
+                      "job 3 failed");
+    CHECK(ran < 1000);
+    // The pool still works afterwards.
+    std::atomic<int> chunks{0};
+    parallel_for(1000, 1, [&](long, long) { ++chunks; });
+    CHECK(chunks == 2);
+  }
 }
 
 TEST_CASE("split GEMMs equal the single-threaded product and kernels do not depend on threads") {

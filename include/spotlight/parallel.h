@@ -7,6 +7,7 @@
 // the workers; the others wait spinning briefly, then sleep on a futex.
 #pragma once
 
+#include <functional>
 #include <type_traits>
 
 namespace spotlight {
@@ -16,6 +17,15 @@ namespace spotlight {
 void set_threads(int n);
 int threads();
 
+// Runs job(worker, j) for every j in [0, jobs), in order of j, on `workers` threads that each
+// take the next job when done with their last (the calling thread is worker 0): whole jobs in
+// parallel, as CTranslate2's inter_threads translates whole batches at once. The loops a job
+// runs (parallel_for, the GEMMs' splits) run inline on its worker, so the compute pool is not
+// used and its size does not matter. An exception stops the jobs not yet started and is
+// rethrown here (the first one, after every worker has finished). With workers ≤ 1 or one job,
+// the jobs run here, in order, their loops over the pool as anywhere else.
+void run_workers(int workers, long jobs, const std::function<void(int worker, long job)>& job);
+
 namespace detail {
 using ChunkFn = void (*)(void* ctx, long begin, long end);
 void run_parallel(long n, long min_chunk, ChunkFn fn, void* ctx);
@@ -23,7 +33,8 @@ void run_parallel(long n, long min_chunk, ChunkFn fn, void* ctx);
 
 // Calls fn(begin, end) on contiguous chunks covering [0, n), at most one chunk per thread and
 // none smaller than min_chunk (so small loops run inline), and returns when all are done.
-// Chunk t of P is [n·t/P, n·(t+1)/P). Nested calls run inline. An exception thrown by fn is
+// Chunk t of P is [n·t/P, n·(t+1)/P). Nested calls run inline, and so does a loop another
+// thread starts while the pool runs one (one job at a time; any thread may call). An exception thrown by fn is
 // rethrown here (the first one, after every chunk has finished).
 template <class F>
 void parallel_for(long n, long min_chunk, F&& fn) {

@@ -44,6 +44,7 @@ struct BenchArgs {
   bool json = false, no_train = false, no_decode = false, no_sgemm = false;
   std::string compute_type;  // decoding; empty: the checkpoint's decode.compute_type
   bool latency = false;
+  int workers = 1;  // decoding: batches at once (TranslateOptions::workers)
 };
 
 double seconds_since(Clock::time_point t0) {
@@ -195,7 +196,9 @@ DecodeResult bench_decode(const OpenCheckpoint& ck, const std::vector<std::strin
   for (long run = 0; run < a.runs; ++run) {
     TranslateReport report;
     const auto t0 = Clock::now();
-    translate_lines(*ck.model, *ck.vocab, lines, d, 1, &report);
+    TranslateOptions o;
+    o.workers = a.workers;
+    translate_lines(*ck.model, *ck.vocab, lines, d, o, &report);
     const double wall = seconds_since(t0);
     sps.push_back(static_cast<double>(lines.size()) / wall);
     tps.push_back(static_cast<double>(report.output_tokens) / wall);
@@ -333,7 +336,9 @@ int run_bench(const BenchArgs& a) {
       if (static_cast<long>(lines.size()) > a.sentences) lines.resize(static_cast<size_t>(a.sentences));
       json dj;
       table += "decoding (" + std::to_string(lines.size()) + " sentences of " + a.src +
-               ", batches of " + std::to_string(a.batch_size) + ", limit 1.5·len + 10)\n";
+               ", batches of " + std::to_string(a.batch_size) +
+               (a.workers > 1 ? ", " + std::to_string(a.workers) + " at once" : "") +
+               ", limit 1.5·len + 10)\n";
       for (long beam : {1L, 5L}) {
         const char* name = beam == 1 ? "greedy" : "beam5";
         say(std::string("decoding: ") + name + ", " + std::to_string(a.runs) + " runs");
@@ -358,6 +363,7 @@ int run_bench(const BenchArgs& a) {
       dj["latency"] = a.latency;
       dj["batch_size"] = a.batch_size;
       dj["threads"] = a.threads;
+      dj["workers"] = a.workers;
       j["decode"] = dj;
     }
   }
@@ -406,6 +412,10 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--latency", a->latency,
                 "decoding: also translate each sentence alone and report the median, p90 and "
                 "max ms per sentence (one-sentence latency; use with --sentences 200 --threads 1)");
+  cmd->add_option("--workers", a->workers,
+                  "decoding: batches decoded at once, one thread each (translate --workers; "
+                  "default 1)")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--runs", a->runs, "timed runs per measurement (default 3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--steps", a->steps, "training steps per run (default 20)")
@@ -428,6 +438,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   spotlight bench -c runs/multi30k_en_fr/checkpoints/best --json   # + greedy and beam 5
   spotlight bench -c runs/multi30k_en_fr/checkpoints/best --no-train --no-sgemm --threads 1 \
       --sentences 200 --batch-size 1 --latency --compute-type int8   # one sentence at a time
+  spotlight bench -c CKPT --no-train --no-sgemm --threads 2 --workers 2   # two batches at once
   spotlight bench --no-train --no-decode --gemm openblas   # the sgemm roof of one backend
   scripts/bench.sh --peer                            # side by side with the PyTorch peer
 

@@ -143,6 +143,14 @@ void add_decode_options(CLI::App* cmd, DecodeArgs& a) {
   add_compute_type_option(cmd, a.compute_type);
 }
 
+void add_workers_option(CLI::App* cmd, int& workers) {
+  cmd->add_option("--workers", workers,
+                  "batches decoded at once, each on one thread of its own, as CTranslate2's "
+                  "inter_threads (default 1: one batch at a time over --threads; 2 on 2 cores "
+                  "translates a file faster, one line alone no faster)")
+      ->check(CLI::Range(1, 64));
+}
+
 DecodeConfig decode_config(const Config& c, const DecodeArgs& a) {
   DecodeConfig d = c.decode;
   if (a.greedy) d.beam = 1;

@@ -53,8 +53,11 @@ struct DecodeArgs {
   long batch_size = 0;
   int threads = 0;
   std::string compute_type;  // empty: the checkpoint's decode.compute_type
+  int workers = 1;           // batches decoded at once (translate and eval: add_workers_option)
 };
 void add_decode_options(CLI::App* cmd, DecodeArgs& a);
+// --workers N on translate and eval: N batches at once, one thread each (TranslateOptions).
+void add_workers_option(CLI::App* cmd, int& workers);
 // --compute-type float|int8 (also on score and bench).
 void add_compute_type_option(CLI::App* cmd, std::string& compute_type);
 // Quantizes the checkpoint's model for int8 decoding when compute_type says so (blas.h).

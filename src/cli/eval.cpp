@@ -40,6 +40,7 @@ int run_eval(const CLI::App* cmd, EvalArgs& a) {
   const std::string tokenize = a.tokenize.empty() ? ck.config.train.bleu_tokenize : a.tokenize;
   TranslateOptions o;
   o.split = split_lines(ck.config, a.split, a.no_split);
+  o.workers = a.workers;
   Translator tr(*ck.model, *ck.vocab, d, o);
   Progress progress(::isatty(STDERR_FILENO), static_cast<long>(src.size()));
   Warnings warnings(ck);
@@ -98,6 +99,7 @@ void add_eval_command(CLI::App& app, CommandAction& action) {
   CLI::App* cmd =
       app.add_subcommand("eval", "Translate a test set and score it: BLEU and chrF (sacreBLEU)");
   add_decode_options(cmd, *a);
+  add_workers_option(cmd, a->workers);
   cmd->add_option("--src", a->src, "source file")->required();
   cmd->add_option("--ref", a->ref, "reference translations, line N for source line N")->required();
   cmd->add_option("--hyp-out", a->hyp_out, "also write the translations here");

@@ -88,6 +88,7 @@ int run_translate(const CLI::App* cmd, TranslateArgs& a) {
   o.nbest = nbest;
   o.split = split_lines(ck.config, a.split, a.no_split);
   o.alignment_layer = a.alignment ? layer : -1;
+  o.workers = a.workers;
   Translator tr(*ck.model, *ck.vocab, d, o);
   // A file is checked whole (UTF-8) and counted before any work; a stream as it arrives.
   const long total = in.regular() ? in.count_and_check() : -1;
@@ -168,6 +169,7 @@ void add_translate_command(CLI::App& app, CommandAction& action) {
   auto a = std::make_shared<TranslateArgs>();
   CLI::App* cmd = app.add_subcommand("translate", "Translate text, one line in, one line out");
   add_decode_options(cmd, *a);
+  add_workers_option(cmd, a->workers);
   cmd->add_option("-i,--input", a->input, "input file (default stdin)");
   cmd->add_option("-o,--output", a->output,
                   "output file (default stdout; written under a temporary name, renamed when "
@@ -186,6 +188,7 @@ void add_translate_command(CLI::App& app, CommandAction& action) {
   cmd->footer(R"(Examples:
   echo "A man is riding a bike." | spotlight translate --checkpoint runs/quickstart/checkpoints/best
   spotlight translate -c runs/multi30k_en_fr/checkpoints/best -i test.en -o test.fr --beam 5
+  spotlight translate -c CKPT -i big.en -o big.fr --workers 2 --compute-type int8   # throughput
   spotlight translate -c CKPT -i test.en --nbest 3 --beam 5
   echo "a dog runs ." | spotlight translate -c CKPT --alignment    # un chien court . ||| 0-0 1-1 2-2 3-3
   tail -f requests.txt | spotlight translate -c CKPT               # answers as lines arrive

@@ -35,25 +35,36 @@ void TransformerStepModel::step_top(std::span<const int> pieces, const TopReques
 
 std::vector<Hypothesis> greedy_translate(const Transformer& model,
                                          const std::vector<std::vector<int>>& sources,
-                                         const DecodeConfig& d) {
-  TransformerStepModel stepper(model);
+                                         const DecodeConfig& d, int workers) {
+  std::vector<TransformerStepModel> steppers(static_cast<size_t>(std::max(1, workers)),
+                                             TransformerStepModel(model));
   const long cap = output_limit_cap(model.cfg, Search::greedy);
-  return decode_in_batches<Hypothesis>(sources, d, cap, [&](const DecodeBatch& b) {
-    stepper.start(b.sources, b.max_limit);
-    return greedy_search(stepper, b.limits);
-  });
+  return decode_in_batches<Hypothesis>(
+      sources, d, cap,
+      [&](const DecodeBatch& b, int w) {
+        TransformerStepModel& stepper = steppers[static_cast<size_t>(w)];
+        stepper.start(b.sources, b.max_limit);
+        return greedy_search(stepper, b.limits);
+      },
+      workers);
 }
 
 std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
                                                     const std::vector<std::vector<int>>& sources,
-                                                    const DecodeConfig& d, long nbest) {
+                                                    const DecodeConfig& d, long nbest,
+                                                    int workers) {
   const BeamOptions o{d.beam, d.alpha, nbest, d.patience};
-  TransformerStepModel stepper(model);
+  std::vector<TransformerStepModel> steppers(static_cast<size_t>(std::max(1, workers)),
+                                             TransformerStepModel(model));
   const long cap = output_limit_cap(model.cfg, Search::beam);
-  return decode_in_batches<std::vector<Hypothesis>>(sources, d, cap, [&](const DecodeBatch& b) {
-    stepper.start(b.sources, b.max_limit + 1);  // the forced EOS step feeds token max_len
-    return beam_search(stepper, static_cast<long>(b.sources.size()), b.limits, o);
-  });
+  return decode_in_batches<std::vector<Hypothesis>>(
+      sources, d, cap,
+      [&](const DecodeBatch& b, int w) {
+        TransformerStepModel& stepper = steppers[static_cast<size_t>(w)];
+        stepper.start(b.sources, b.max_limit + 1);  // the forced EOS step feeds token max_len
+        return beam_search(stepper, static_cast<long>(b.sources.size()), b.limits, o);
+      },
+      workers);
 }
 
 }  // namespace spotlight

@@ -34,6 +34,8 @@ void check_translate_options(const ModelConfig& model, const DecodeConfig& d,
           "--nbest " + std::to_string(o.nbest) +
               " needs patience·beam of at least that (patience " + std::to_string(d.patience) +
               ", beam " + std::to_string(d.beam) + ")");
+  require(o.workers >= 1 && o.workers <= 64,
+          "--workers " + std::to_string(o.workers) + ": expected 1 to 64 batches at once");
   require(o.alignment_layer <= model.decoder_layers,
           "--alignment-layer " + std::to_string(o.alignment_layer) + ": the model has " +
               std::to_string(model.decoder_layers) + " decoder layers (0 averages them all)");
@@ -134,9 +136,9 @@ std::vector<std::vector<Translation>> Translator::translate_queued() {
   std::vector<std::vector<Hypothesis>> hyps;
   if (!src.empty()) {
     if (d_.beam == 1) {
-      for (auto& h : greedy_translate(model_, src, d_)) hyps.push_back({std::move(h)});
+      for (auto& h : greedy_translate(model_, src, d_, o_.workers)) hyps.push_back({std::move(h)});
     } else {
-      hyps = beam_translate(model_, src, d_, o_.nbest);
+      hyps = beam_translate(model_, src, d_, o_.nbest, o_.workers);
     }
   }
   // Each hypothesis as a Translation; greedy's score is Σ log p, beam's the normalised one.

@@ -283,6 +283,41 @@ TEST_CASE("translate and eval: flags and output paths are checked before any wor
   CHECK(!fs::exists(d / "never.fr"));
 }
 
+TEST_CASE("translate and eval --workers: batches decoded at once give one thread's translations") {
+  Trained& t = trained();
+  std::vector<std::string> lines;
+  for (const std::string a : {"the dog", "a red cat", "the man sits in the park", ""})
+    for (const std::string b : {"runs", "with the ball", "on the big street"})
+      lines.push_back(a.empty() ? "" : a + " " + b);
+  const std::vector<std::string> small = {"--batch-size", "2"};  // 9 sentences: 5 batches
+  std::vector<std::string> one = small, two = small;
+  one.insert(one.end(), {"--threads", "1"});
+  two.insert(two.end(), {"--workers", "2"});
+  const auto expected = translate_file(lines, one);
+  REQUIRE(expected.size() == lines.size());
+  CHECK(translate_file(lines, two) == expected);
+  // eval: the same hypotheses, so the same scores.
+  auto eval = [&](const std::vector<std::string>& extra, const std::string& hyp) {
+    std::vector<std::string> args = {"eval", "-c", t.ck(), "--src", t.toy.path("valid.en"),
+                                     "--ref", t.toy.path("valid.fr"), "--hyp-out",
+                                     (t.toy.dir / hyp).string(), "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Result r = run(args, "", t.toy.dir);
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    return nlohmann::json::parse(r.out);
+  };
+  const auto j1 = eval(one, "hyp1.fr"), j2 = eval(two, "hyp2.fr");
+  CHECK(slurp(t.toy.dir / "hyp2.fr") == slurp(t.toy.dir / "hyp1.fr"));
+  CHECK(j2["bleu"] == j1["bleu"]);
+  for (const char* bad : {"0", "65", "two"}) {
+    CAPTURE(bad);
+    const Result r = run({"translate", "-c", t.ck(), "--workers", bad}, "the dog\n", t.toy.dir);
+    CHECK(r.code != 0);
+    CHECK(r.err.find("--workers") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+}
+
 TEST_CASE("translate --nbest: Moses/Marian lines with F0 and the ranking score") {
   Trained& t = trained();
   const std::vector<std::string> lines = {"the dog runs", "", "the cat sits on the street"};

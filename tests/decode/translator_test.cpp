@@ -7,12 +7,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "spotlight/check.h"
 #include "spotlight/decode/search.h"
+#include "spotlight/parallel.h"
 #include "spotlight/decode/scorer.h"
 #include "spotlight/train/checkpoint.h"
 #include "spotlight/train/trainer.h"
@@ -219,6 +221,50 @@ TEST_CASE("Translator: nbest and the alignment layer are checked against the sea
   o.alignment_layer = m.ck.model->cfg.decoder_layers + 1;
   CHECK_THROWS_WITH_AS(Translator(*m.ck.model, *m.ck.vocab, d, o),
                        doctest::Contains("decoder layers"), Error);
+  for (int workers : {0, 65}) {
+    TranslateOptions w;
+    w.workers = workers;
+    CHECK_THROWS_WITH_AS(Translator(*m.ck.model, *m.ck.vocab, d, w),
+                         doctest::Contains(("--workers " + std::to_string(workers)).c_str()),
+                         Error);
+  }
+}
+
+TEST_CASE("Translator: workers decode several batches at once and give one worker's translations") {
+  Model& m = model();
+  const int saved = threads();  // the reference: one batch at a time on one thread
+  std::vector<std::string> lines;
+  for (int r = 0; r < 6; ++r)
+    for (const auto& l : kLines) lines.push_back(r % 2 ? l + " with the ball" : l);
+  for (long beam : {1L, 3L}) {
+    CAPTURE(beam);
+    DecodeConfig d = m.ck.config.decode;
+    d.beam = beam;
+    d.batch_size = 4;  // 42 lines (39 sentences): 10 batches
+    TranslateOptions o;
+    o.nbest = beam;
+    set_threads(1);
+    const auto one = translate_lines(*m.ck.model, *m.ck.vocab, lines, d, o);
+    set_threads(2);  // a worker's loops run inline whatever the pool's size
+    for (int workers : {2, 3}) {
+      CAPTURE(workers);
+      o.workers = workers;
+      TranslateReport report;
+      const auto many = translate_lines(*m.ck.model, *m.ck.vocab, lines, d, o, &report);
+      REQUIRE(many.size() == one.size());
+      for (size_t i = 0; i < one.size(); ++i) {
+        REQUIRE(many[i].size() == one[i].size());
+        for (size_t k = 0; k < one[i].size(); ++k) {
+          CHECK(many[i][k].text == one[i][k].text);
+          CHECK(many[i][k].ids == one[i][k].ids);
+          CHECK(many[i][k].log_prob == one[i][k].log_prob);  // the same sums, bit for bit
+        }
+      }
+      CHECK(report.sentences ==
+            std::count_if(lines.begin(), lines.end(), [](const auto& l) { return !l.empty(); }));
+    }
+  }
+  set_threads(saved);
 }
 
 TEST_CASE("training_text_kind: lowercased from the vocabulary, tokenized from the config") {

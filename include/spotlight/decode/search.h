@@ -14,6 +14,7 @@
 #include "spotlight/decode/greedy.h"
 #include "spotlight/decode/step_model.h"
 #include "spotlight/model/transformer.h"
+#include "spotlight/parallel.h"
 
 namespace spotlight {
 
@@ -67,44 +68,52 @@ inline long max_output_length(const DecodeConfig& d, long source_tokens) {
       1L, static_cast<long>(d.max_len_a * static_cast<double>(source_tokens + 1)) + d.max_len_b);
 }
 
-// decode(const DecodeBatch&) returns one R per sentence of the batch, in batch order. Limits are
-// capped at max_limit_cap (output_limit_cap: the positions the model has room for).
+// decode(const DecodeBatch&, int worker) returns one R per sentence of the batch, in batch
+// order. Limits are capped at max_limit_cap (output_limit_cap: the positions the model has room
+// for). With workers > 1 that many batches are decoded at once (run_workers: whole batches in
+// parallel, each on one thread); `worker` (0 … workers − 1) names the decoder state a call may
+// use, never used by two calls at once. The batches are the same whatever the workers.
 template <class R, class Decode>
 std::vector<R> decode_in_batches(const std::vector<std::vector<int>>& sources,
-                                 const DecodeConfig& d, long max_limit_cap, Decode&& decode) {
+                                 const DecodeConfig& d, long max_limit_cap, Decode&& decode,
+                                 int workers = 1) {
   std::vector<size_t> order(sources.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return sources[a].size() < sources[b].size(); });
-  std::vector<R> out(sources.size());
   const size_t bs = static_cast<size_t>(std::max(1L, d.batch_size));
-  DecodeBatch batch;
+  std::vector<DecodeBatch> batches((order.size() + bs - 1) / bs);
   for (size_t k = 0; k < order.size(); k += bs) {
-    batch.sources.clear();
-    batch.limits.clear();
-    batch.max_limit = 0;
+    DecodeBatch& batch = batches[k / bs];
     for (size_t i = k; i < std::min(order.size(), k + bs); ++i) {
       batch.sources.push_back(sources[order[i]]);
       batch.limits.push_back(std::min(
           max_limit_cap, max_output_length(d, static_cast<long>(sources[order[i]].size()))));
       batch.max_limit = std::max(batch.max_limit, batch.limits.back());
     }
-    auto results = decode(batch);
-    for (size_t i = 0; i < results.size(); ++i) out[order[k + i]] = std::move(results[i]);
   }
+  std::vector<R> out(sources.size());
+  run_workers(workers, static_cast<long>(batches.size()), [&](int w, long j) {
+    auto results = decode(batches[static_cast<size_t>(j)], w);
+    const size_t k = static_cast<size_t>(j) * bs;
+    for (size_t i = 0; i < results.size(); ++i) out[order[k + i]] = std::move(results[i]);
+  });
   return out;
 }
 
-// Greedy translation of token sequences in batches of d.batch_size sentences.
+// Greedy translation of token sequences in batches of d.batch_size sentences, `workers` batches
+// at once (decode_in_batches).
 std::vector<Hypothesis> greedy_translate(const Transformer& model,
                                          const std::vector<std::vector<int>>& sources,
-                                         const DecodeConfig& d);
+                                         const DecodeConfig& d, int workers = 1);
 
 // Beam translation of token sequences in batches of d.batch_size sentences with d.beam and
 // d.alpha and d.patience; per sentence the `nbest` best hypotheses, in input order. d.beam = 1
 // gives greedy's tokens (the score also counts EOS when the limit forced it; greedy's does not).
+// `workers` batches at once (decode_in_batches).
 std::vector<std::vector<Hypothesis>> beam_translate(const Transformer& model,
                                                     const std::vector<std::vector<int>>& sources,
-                                                    const DecodeConfig& d, long nbest = 1);
+                                                    const DecodeConfig& d, long nbest = 1,
+                                                    int workers = 1);
 
 }  // namespace spotlight

@@ -49,6 +49,10 @@ struct TranslateOptions {
   // Word alignments (align_pairs): -1 none, 0 all decoder layers averaged, 1…L one layer. A
   // split line's alignment joins its sentences', source and target words numbered across them.
   long alignment_layer = -1;
+  // Batches decoded at once, each on one thread of its own (decode_in_batches; CTranslate2's
+  // inter_threads): throughput for files, where one batch split over the compute pool waits on
+  // its small products. The translations are those of one worker with one compute thread.
+  int workers = 1;
 };
 
 // Throws Error unless these options fit the search and the model: nbest within the beam and
