@@ -166,6 +166,9 @@ void set_threads(int n) {
 
 int threads() { return pool().size(); }
 
+InlineLoops::InlineLoops() : saved_(in_parallel) { in_parallel = true; }
+InlineLoops::~InlineLoops() { in_parallel = saved_; }
+
 void run_workers(int workers, long jobs, const std::function<void(int, long)>& job) {
   if (workers <= 1 || jobs <= 1 || in_parallel) {
     for (long j = 0; j < jobs; ++j) job(0, j);
@@ -176,7 +179,7 @@ void run_workers(int workers, long jobs, const std::function<void(int, long)>& j
   std::exception_ptr error;
   std::mutex error_mutex;
   auto work = [&](int w) {
-    in_parallel = true;
+    const InlineLoops inline_loops;
     for (long j; !failed.load() && (j = next.fetch_add(1)) < jobs;) {
       try {
         job(w, j);
@@ -186,7 +189,6 @@ void run_workers(int workers, long jobs, const std::function<void(int, long)>& j
         failed.store(true);
       }
     }
-    in_parallel = false;
   };
   std::vector<std::thread> others;
   const int n = static_cast<int>(std::min<long>(workers, jobs));

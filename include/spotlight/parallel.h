@@ -26,6 +26,20 @@ int threads();
 // the jobs run here, in order, their loops over the pool as anywhere else.
 void run_workers(int workers, long jobs, const std::function<void(int worker, long job)>& job);
 
+// While one lives, the loops this thread starts (parallel_for, the GEMMs' splits) run inline on
+// it: for threads that compute side by side, each on its own work (run_workers' workers, a
+// server's decoding threads).
+class InlineLoops {
+ public:
+  InlineLoops();
+  ~InlineLoops();
+  InlineLoops(const InlineLoops&) = delete;
+  InlineLoops& operator=(const InlineLoops&) = delete;
+
+ private:
+  bool saved_;
+};
+
 namespace detail {
 using ChunkFn = void (*)(void* ctx, long begin, long end);
 void run_parallel(long n, long min_chunk, ChunkFn fn, void* ctx);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "spotlight/parallel.h"
+
 namespace spotlight {
 
 using Clock = std::chrono::steady_clock;
@@ -27,8 +29,16 @@ RequestBatcher::RequestBatcher(const Transformer& model, const Vocab& vocab,
     : model_(model), vocab_(vocab), decode_(decode), o_(o), on_batch_(std::move(on_batch)) {
   require(o.max_batch_tokens >= 1 && o.max_queued >= 1 && o.max_wait.count() >= 0,
           "batcher: the token budget and the queue must hold at least one, the wait be >= 0");
+  require(o.workers >= 1 && o.workers <= 64,
+          "--workers " + std::to_string(o.workers) + ": expected 1 to 64 batches at once");
   if (o.split) splitter_ = std::make_unique<SentenceSplitter>();
-  worker_ = std::thread([this] { run(); });
+  translators_.resize(static_cast<size_t>(o.workers));
+  for (size_t w = 0; w < translators_.size(); ++w)
+    workers_.emplace_back([this, w] {
+      if (translators_.size() == 1) return run(w);
+      const InlineLoops inline_loops;
+      run(w);
+    });
 }
 
 RequestBatcher::~RequestBatcher() { drain(); }
@@ -91,7 +101,8 @@ void RequestBatcher::drain() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (std::thread& w : workers_)
+    if (w.joinable()) w.join();
 }
 
 long RequestBatcher::queued() const {
@@ -108,7 +119,7 @@ void RequestBatcher::enqueue(std::function<void()> task) {
   cv_.notify_all();
 }
 
-void RequestBatcher::run() {
+void RequestBatcher::run(size_t worker) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !tasks_.empty(); });
@@ -120,10 +131,14 @@ void RequestBatcher::run() {
       lock.lock();
       continue;
     }
-    if (waiting_.empty()) return;  // stopping, and nothing left
+    if (waiting_.empty()) {
+      if (stopping_) return;  // nothing left
+      continue;               // another worker took it all
+    }
     std::vector<Item> batch = next_batch(lock);
+    if (batch.empty()) continue;  // taken by another worker while this one waited
     lock.unlock();
-    translate(batch);
+    translate(worker, batch);
     lock.lock();
   }
 }
@@ -134,6 +149,7 @@ std::vector<RequestBatcher::Item> RequestBatcher::next_batch(std::unique_lock<st
   const Clock::time_point deadline = waiting_.front()->arrived + o_.max_wait;
   cv_.wait_until(lock, deadline,
                  [&] { return stopping_ || queued_tokens_ >= o_.max_batch_tokens; });
+  if (waiting_.empty()) return {};  // another worker took everything meanwhile
   const DecodeSettings key = waiting_.front()->settings;
   std::vector<Item> batch;
   long tokens = 0;
@@ -169,12 +185,12 @@ RequestBatcher::Result RequestBatcher::finish(Request& r) const {
   return out;
 }
 
-void RequestBatcher::translate(const std::vector<Item>& batch) {
+void RequestBatcher::translate(size_t worker, const std::vector<Item>& batch) {
   const Clock::time_point start = Clock::now();
   const DecodeSettings& s = batch.front().request->settings;
   BatchReport report;
   try {
-    std::unique_ptr<Translator>& tr = translators_[s.key()];
+    std::unique_ptr<Translator>& tr = translators_[worker][s.key()];
     if (!tr) {  // sentences in, so the translator splits nothing
       DecodeConfig d = decode_;
       d.beam = s.beam;
@@ -185,6 +201,7 @@ void RequestBatcher::translate(const std::vector<Item>& batch) {
     for (const Item& it : batch) tr->add(it.request->sentences[it.index]);
     std::vector<std::vector<Translation>> out = tr->translate_queued();
     report.output_tokens = tr->report().output_tokens - before;
+    std::lock_guard<std::mutex> lock(route_mu_);
     for (size_t k = 0; k < batch.size(); ++k) {
       Request& r = *batch[k].request;
       if (r.failed) continue;
@@ -192,6 +209,7 @@ void RequestBatcher::translate(const std::vector<Item>& batch) {
       if (++r.done == r.sentences.size()) r.promise.set_value(finish(r));
     }
   } catch (...) {  // every request of the batch gets the error, once
+    std::lock_guard<std::mutex> lock(route_mu_);
     for (const Item& it : batch) {
       Request& r = *it.request;
       if (r.failed || r.done == r.sentences.size()) continue;

@@ -5,7 +5,11 @@
 // and then refuses.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
 #include <latch>
+#include <mutex>
 #include <thread>
 
 #include "spotlight/serve/batcher.h"
@@ -129,6 +133,63 @@ TEST_CASE("batcher: concurrent requests share batches and each gets its own tran
   CHECK(batches[1].requests == 1);
   CHECK(batches[1].sentences == 7);
   CHECK(b.queued() == 0);
+}
+
+TEST_CASE("batcher: two workers decode two batches at once, and each request gets its own translations") {
+  Model& m = model();
+  const DecodeSettings greedy{1, 1, -1}, beam{4, 2, 1};
+  const auto want_greedy = alone(kTexts, greedy), want_beam = alone(kTexts, beam);
+  RequestBatcherOptions o;
+  o.workers = 2;
+  o.max_batch_tokens = 1;  // one sentence per batch: each decoded as alone() decodes it
+  std::mutex mu;
+  long sentences = 0;
+  RequestBatcher b(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o, [&](const BatchReport& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    sentences += r.sentences;
+  });
+  // Two exclusive() calls meet only if two workers run them at the same time.
+  std::atomic<int> arrived{0};
+  auto meet = [&] {
+    return b.exclusive([&] {
+      ++arrived;
+      const auto t0 = std::chrono::steady_clock::now();
+      while (arrived < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+        std::this_thread::yield();
+      return arrived.load() == 2;
+    });
+  };
+  std::future<bool> other = std::async(std::launch::async, meet);
+  CHECK(meet());
+  CHECK(other.get());
+  // Four clients at once, each with every text as a greedy request of its own and all of them
+  // as one beam request.
+  std::vector<std::thread> clients;
+  std::vector<std::vector<RequestBatcher::Result>> got(4);
+  for (size_t c = 0; c < got.size(); ++c)
+    clients.emplace_back([&, c] {
+      std::vector<std::future<RequestBatcher::Result>> f;
+      for (const std::string& t : kTexts) f.push_back(b.submit({t}, greedy));
+      f.push_back(b.submit(kTexts, beam));
+      for (auto& x : f) got[c].push_back(x.get());
+    });
+  for (auto& t : clients) t.join();
+  for (size_t c = 0; c < got.size(); ++c) {
+    CAPTURE(c);
+    REQUIRE(got[c].size() == kTexts.size() + 1);
+    for (size_t i = 0; i < kTexts.size(); ++i) CHECK(texts_of(got[c][i]) == texts_of({want_greedy[i]}));
+    const RequestBatcher::Result& r = got[c].back();
+    CHECK(texts_of(r) == texts_of(want_beam));
+    for (size_t i = 0; i < kTexts.size(); ++i) {
+      REQUIRE(r[i].size() == want_beam[i].size());
+      for (size_t k = 0; k < r[i].size(); ++k) CHECK(r[i][k].alignment == want_beam[i][k].alignment);
+    }
+  }
+  b.drain();
+  CHECK(sentences == 4 * 2 * static_cast<long>(kTexts.size()));  // the empty text too
+  o.workers = 0;
+  CHECK_THROWS_WITH_AS(RequestBatcher(*m.ck.model, *m.ck.vocab, m.ck.config.decode, o),
+                       doctest::Contains("--workers 0"), Error);
 }
 
 TEST_CASE("batcher: a request of many texts is spread over batches, a small one goes first") {

@@ -1,5 +1,5 @@
 // batcher.h — translation of concurrent requests in shared batches. A request's texts are cut
-// into sentences (when splitting is on) and queued; one worker thread gathers sentences from
+// into sentences (when splitting is on) and queued; a worker thread gathers sentences from
 // every waiting request, up to a token budget or until the oldest has waited a few
 // milliseconds, and decodes them together with the batched search (Translator: sorted by
 // length, decoded), then routes each result back and joins a text's sentences again
@@ -8,6 +8,9 @@
 // cannot hold back a small request that came after it. Sentences with different decoding
 // settings (beam, n-best, alignment) never share a batch; the oldest request's settings go
 // first. The queue is bounded: a request that would overfill it is refused at once (QueueFull).
+// With several workers (RequestBatcherOptions::workers) that many batches are decoded at once,
+// each on its worker's thread alone (InlineLoops); with one, a batch's products are split over
+// the compute pool.
 #pragma once
 
 #include <chrono>
@@ -48,6 +51,7 @@ struct RequestBatcherOptions {
   std::chrono::microseconds max_wait{5000};  // how long the oldest sentence waits for company
   long max_queued = 1024;        // sentences waiting at most; a request beyond it is refused
   bool split = false;            // cut texts into sentences (SentenceSplitter)
+  int workers = 1;               // batches decoded at once, one thread each (1 … 64)
 };
 
 // The queue is full (HTTP 429) or the batcher is stopping (HTTP 503).
@@ -72,7 +76,7 @@ class RequestBatcher {
   using Result = std::vector<std::vector<Translation>>;  // per text, best first
 
   // model, vocab and decode must outlive the batcher. on_batch is called on the worker thread
-  // after each batch.
+  // after each batch (with several workers, from each of them).
   RequestBatcher(const Transformer& model, const Vocab& vocab, const DecodeConfig& decode,
                  const RequestBatcherOptions& o,
                  std::function<void(const BatchReport&)> on_batch = {});
@@ -87,8 +91,9 @@ class RequestBatcher {
   // translations of texts[i]. Throws Error for bad settings, QueueFull when they do not fit in
   // the queue, Stopping after drain() began. An empty list is answered at once.
   std::future<Result> submit(std::vector<std::string> texts, const DecodeSettings& s);
-  // Runs f() on the worker thread between batches (the model computes on one thread at a time)
-  // and returns its result or throws its exception. Throws Stopping after drain() began.
+  // Runs f() on a worker thread between its batches (with one worker, nothing else computes
+  // meanwhile; with several, f's loops run inline as the batches' do) and returns its result or
+  // throws its exception. Throws Stopping after drain() began.
   template <class F>
   auto exclusive(F&& f) -> decltype(f()) {
     auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::forward<F>(f));
@@ -109,9 +114,9 @@ class RequestBatcher {
     size_t index;
   };
   void enqueue(std::function<void()> task);
-  void run();
+  void run(size_t worker);
   std::vector<Item> next_batch(std::unique_lock<std::mutex>& lock);
-  void translate(const std::vector<Item>& batch);
+  void translate(size_t worker, const std::vector<Item>& batch);
   Result finish(Request& r) const;
 
   const Transformer& model_;
@@ -119,7 +124,9 @@ class RequestBatcher {
   const DecodeConfig decode_;
   const RequestBatcherOptions o_;
   std::function<void(const BatchReport&)> on_batch_;
-  std::map<std::tuple<long, long, long>, std::unique_ptr<Translator>> translators_;  // worker's
+  // Each worker's translators, one per decoding settings.
+  std::vector<std::map<std::tuple<long, long, long>, std::unique_ptr<Translator>>> translators_;
+  std::mutex route_mu_;  // results going back to their requests (a request spans batches)
   std::mutex split_mu_;                        // the splitter keeps state: one caller at a time
   std::unique_ptr<SentenceSplitter> splitter_;  // when o_.split
 
@@ -129,7 +136,7 @@ class RequestBatcher {
   std::deque<std::function<void()>> tasks_;       // exclusive() calls, run before the next batch
   long queued_ = 0, queued_tokens_ = 0;
   bool stopping_ = false;
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace spotlight
