@@ -48,8 +48,8 @@ void run_parallel(long n, long min_chunk, ChunkFn fn, void* ctx);
 // Calls fn(begin, end) on contiguous chunks covering [0, n), at most one chunk per thread and
 // none smaller than min_chunk (so small loops run inline), and returns when all are done.
 // Chunk t of P is [n·t/P, n·(t+1)/P). Nested calls run inline, and so does a loop another
-// thread starts while the pool runs one (one job at a time; any thread may call). An exception thrown by fn is
-// rethrown here (the first one, after every chunk has finished).
+// thread starts while the pool runs one (one job at a time; any thread may call). An exception
+// thrown by fn is rethrown here (the first one, after every chunk has finished).
 template <class F>
 void parallel_for(long n, long min_chunk, F&& fn) {
   using Fn = std::remove_reference_t<F>;

@@ -232,7 +232,10 @@ TEST_CASE("Translator: nbest and the alignment layer are checked against the sea
 
 TEST_CASE("Translator: workers decode several batches at once and give one worker's translations") {
   Model& m = model();
-  const int saved = threads();  // the reference: one batch at a time on one thread
+  struct RestoreThreads {  // also when a REQUIRE ends the case early
+    int saved = threads();
+    ~RestoreThreads() { set_threads(saved); }
+  } restore;  // the reference: one batch at a time on one thread
   std::vector<std::string> lines;
   for (int r = 0; r < 6; ++r)
     for (const auto& l : kLines) lines.push_back(r % 2 ? l + " with the ball" : l);
@@ -264,7 +267,6 @@ TEST_CASE("Translator: workers decode several batches at once and give one worke
             std::count_if(lines.begin(), lines.end(), [](const auto& l) { return !l.empty(); }));
     }
   }
-  set_threads(saved);
 }
 
 TEST_CASE("training_text_kind: lowercased from the vocabulary, tokenized from the config") {

@@ -135,7 +135,8 @@ TEST_CASE("batcher: concurrent requests share batches and each gets its own tran
   CHECK(b.queued() == 0);
 }
 
-TEST_CASE("batcher: two workers decode two batches at once, and each request gets its own translations") {
+TEST_CASE("batcher: two workers decode two batches at once, and each request gets its own "
+          "translations") {
   Model& m = model();
   const DecodeSettings greedy{1, 1, -1}, beam{4, 2, 1};
   const auto want_greedy = alone(kTexts, greedy), want_beam = alone(kTexts, beam);
@@ -177,12 +178,14 @@ TEST_CASE("batcher: two workers decode two batches at once, and each request get
   for (size_t c = 0; c < got.size(); ++c) {
     CAPTURE(c);
     REQUIRE(got[c].size() == kTexts.size() + 1);
-    for (size_t i = 0; i < kTexts.size(); ++i) CHECK(texts_of(got[c][i]) == texts_of({want_greedy[i]}));
+    for (size_t i = 0; i < kTexts.size(); ++i)
+      CHECK(texts_of(got[c][i]) == texts_of({want_greedy[i]}));
     const RequestBatcher::Result& r = got[c].back();
     CHECK(texts_of(r) == texts_of(want_beam));
     for (size_t i = 0; i < kTexts.size(); ++i) {
       REQUIRE(r[i].size() == want_beam[i].size());
-      for (size_t k = 0; k < r[i].size(); ++k) CHECK(r[i][k].alignment == want_beam[i][k].alignment);
+      for (size_t k = 0; k < r[i].size(); ++k)
+        CHECK(r[i][k].alignment == want_beam[i][k].alignment);
     }
   }
   b.drain();
