@@ -27,8 +27,9 @@ pkgs=(build-essential cmake pkg-config libopenblas-dev libsentencepiece-dev sent
 [ "$want_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 # chromium (headless) and python3-websocket drive the server's page in tests/browser/page_test.py.
 pkgs+=(chromium python3-websocket)
-# python3-torch runs tests/torch_parity.py; numpy comes with it.
-[ "$want_torch" = 1 ] && pkgs+=(python3 python3-torch python3-numpy)
+# python3-torch runs tests/torch_parity.py; numpy comes with it. python3-sentencepiece is for
+# the PyTorch peer of scripts/bench.sh --peer (not needed by the tests).
+[ "$want_torch" = 1 ] && pkgs+=(python3 python3-torch python3-numpy python3-sentencepiece)
 
 missing=()
 for p in "${pkgs[@]}"; do

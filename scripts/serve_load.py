@@ -8,7 +8,7 @@
       batch, from /metrics), errors.
   serve_load.py soak URL SRC --clients C --seconds S
       The same, cycling through SRC for S seconds; prints requests done and errors.
-  serve_load.py alone CKPT SRC --sentences N [--threads T]
+  serve_load.py alone CKPT SRC --sentences N [--threads T] [--compute-type float|int8]
       The time `spotlight translate` takes for each sentence alone: one process (the model
       loaded once), fed one line at a time on a pipe as a user types, each answer awaited
       before the next line. Prints the per-sentence times (ms) and their median."""
@@ -134,8 +134,10 @@ def main():
         ckpt, src = args[1], args[2]
         binary = os.environ.get("SPOTLIGHT", "build/spotlight")
         sentences = [l.rstrip("\n") for l in open(src, encoding="utf-8")][:opt("--sentences", 100)]
-        p = subprocess.Popen([binary, "translate", "-c", ckpt, "--threads",
-                              str(opt("--threads", 2))], stdin=subprocess.PIPE,
+        cmd = [binary, "translate", "-c", ckpt, "--threads", str(opt("--threads", 2))]
+        if "--compute-type" in args:
+            cmd += ["--compute-type", opt("--compute-type", "float")]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         p.stdin.write("a dog .\n")  # the first answer waits for the model to load
         p.stdin.flush()

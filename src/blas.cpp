@@ -425,10 +425,11 @@ void gemm_int8(const MatView& x, const Int8Matrix& w, const MatView& c, const fl
   // Over the pool from 4 MOP, as gemm() splits: then chunks of at most one thread's share of
   // the rows (a multiple of 16), so that every thread gets one (320 rows of a 128-wide layer
   // on 2 threads: two chunks of 160, each padded to 192, instead of 256 and 64).
-  const bool split = ops >= 4e6 && threads() > 1;
+  const int pool_threads = loop_threads();
+  const bool split = ops >= 4e6 && pool_threads > 1;
   long chunk = chunk_rows(out);
   if (split) {
-    const long share = (n + threads() - 1) / threads();
+    const long share = (n + pool_threads - 1) / pool_threads;
     chunk = std::min(chunk, std::max(16L, (share + 15) / 16 * 16));
   }
   const long count = (n + chunk - 1) / chunk, padded_chunk = bucket_rows(chunk);
@@ -546,7 +547,7 @@ void gemm(const MatView& a, Op op_a, const MatView& b, Op op_b, const MatView& c
   constexpr long kBlock = 32;  // split points are multiples of the kernels' register blocking
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) *
                        static_cast<double>(k);
-  if (flops < 4e6 || threads() == 1 || std::max(m, n) < 2 * kBlock) {
+  if (flops < 4e6 || loop_threads() == 1 || std::max(m, n) < 2 * kBlock) {
     call(backend, a, op_a, b, op_b, c, k, alpha, beta);
   } else if (m >= n) {  // split the rows of c (and of op(a))
     parallel_for((m + kBlock - 1) / kBlock, 1, [&](long b0, long b1) {

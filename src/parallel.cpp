@@ -165,6 +165,7 @@ void set_threads(int n) {
 }
 
 int threads() { return pool().size(); }
+int loop_threads() { return in_parallel ? 1 : threads(); }
 
 InlineLoops::InlineLoops() : saved_(in_parallel) { in_parallel = true; }
 InlineLoops::~InlineLoops() { in_parallel = saved_; }

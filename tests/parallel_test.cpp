@@ -117,8 +117,12 @@ TEST_CASE("run_workers: every job once, on that many threads at once, loops inli
       CHECK(w == 0);
       CHECK(std::this_thread::get_id() == caller);
       seen.push_back(j);
+      CHECK(loop_threads() == 2);  // what the products split by: the pool
       std::atomic<int> chunks{0};
-      parallel_for(1000, 1, [&](long, long) { ++chunks; });
+      parallel_for(1000, 1, [&](long, long) {
+        ++chunks;
+        CHECK(loop_threads() == 1);  // nested: inline
+      });
       CHECK(chunks == 2);
     });
     CHECK(seen == std::vector<long>{0, 1, 2, 3, 4});
@@ -142,6 +146,7 @@ TEST_CASE("run_workers: every job once, on that many threads at once, loops inli
           std::this_thread::yield();
         CHECK(inside == 2);
       }
+      CHECK(loop_threads() == 1);  // the products do not split for a pool they do not use
       std::atomic<int> chunks{0};
       parallel_for(1000, 1, [&](long b, long e) {
         ++chunks;
@@ -155,6 +160,7 @@ TEST_CASE("run_workers: every job once, on that many threads at once, loops inli
     CHECK(ids.size() == 2);
     CHECK(ids.count(caller) == 1);
     CHECK(workers == std::set<int>{0, 1});
+    CHECK(loop_threads() == 2);  // the caller's loops go over the pool again
   }
   SUBCASE("an exception stops the jobs not yet started and reaches the caller") {
     std::atomic<long> ran{0};

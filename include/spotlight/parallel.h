@@ -16,6 +16,9 @@ namespace spotlight {
 // per core (at most 8).
 void set_threads(int n);
 int threads();
+// The threads a loop started here would run on: 1 inside a loop or while an InlineLoops lives
+// on this thread (a --workers worker), else threads(). What a product splits by.
+int loop_threads();
 
 // Runs job(worker, j) for every j in [0, jobs), in order of j, on `workers` threads that each
 // take the next job when done with their last (the calling thread is worker 0): whole jobs in

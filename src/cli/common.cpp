@@ -120,7 +120,10 @@ void add_compute_type_option(CLI::App* cmd, std::string& compute_type) {
 }
 
 void apply_compute_type(const OpenCheckpoint& ck, const std::string& compute_type) {
-  if (compute_type == "int8") ck.model->set_int8(true);  // a loaded model is float
+  if (compute_type == "int8")
+    ck.model->set_int8(true);  // a loaded model is float
+  else
+    ck.model->keep_output_rows();
 }
 
 void add_decode_options(CLI::App* cmd, DecodeArgs& a) {

@@ -60,7 +60,8 @@ void add_decode_options(CLI::App* cmd, DecodeArgs& a);
 void add_workers_option(CLI::App* cmd, int& workers);
 // --compute-type float|int8 (also on score and bench).
 void add_compute_type_option(CLI::App* cmd, std::string& compute_type);
-// Quantizes the checkpoint's model for int8 decoding when compute_type says so (blas.h).
+// Quantizes the checkpoint's model for int8 decoding when compute_type says so (blas.h);
+// in float, keeps the output layer's rows gathered once (Transformer::keep_output_rows).
 void apply_compute_type(const OpenCheckpoint& ck, const std::string& compute_type);
 // The checkpoint's decode section with the options given on the command line applied.
 DecodeConfig decode_config(const Config& c, const DecodeArgs& a);

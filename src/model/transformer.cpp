@@ -83,6 +83,7 @@ void Transformer::set_output_ids(std::vector<int> ids) {
           "output ids given to a model whose model.output_vocab is \"all\"");
   output_.set_pieces(std::move(ids));
   if (int8_) set_int8(true);  // W′ changed: quantize its rows again
+  if (keep_rows_) keep_output_rows();  // and gather them again
 }
 
 void Transformer::save_weights(const std::string& path,
@@ -149,6 +150,7 @@ void Transformer::load_weights(const std::string& path) {
                                (tensors.empty() ? "" : tensors.begin()->first) +
                                "' — the checkpoint is for a different model shape");
   if (int8_) set_int8(true);  // the quantized copies follow the new weights
+  if (keep_rows_) keep_output_rows();  // and so do the kept rows of W′
 }
 
 void validate_batch(const Batch& b, const ModelConfig& cfg) {
@@ -199,7 +201,10 @@ void Transformer::embed_tokens(std::span<const int> ids, long batch, long len, l
 void Transformer::forward(const Batch& b, Cache& c, Rng* rng) const {
   forward_hidden(b, c, rng);
   c.logits.resize({c.h.rows(), output_.size()});
-  project(c.h.view(), output_int8_ ? MatView{} : output_.weight(c.out_w), c.logits.view());
+  const MatView w = output_int8_ ? MatView{}
+                   : keep_rows_   ? decoding_weight(c.out_w)
+                                  : output_.weight(c.out_w);
+  project(c.h.view(), w, c.logits.view());
 }
 
 void Transformer::forward_hidden(const Batch& b, Cache& c, Rng* rng) const {
@@ -232,22 +237,23 @@ void Transformer::encode(std::span<const int> src, long batch, std::span<const i
 void Transformer::start(const Cache& c, std::span<const int> src_len, long capacity,
                         DecodeState& st) const {
   decoder.start(c.memory, static_cast<long>(src_len.size()), src_len, capacity, st.decoder);
-  // A shortlist's rows, gathered once: fixed while decoding (int8 has its own copy of them).
-  if (!output_int8_) output_.weight(st.out_w);
+  // A shortlist's rows, gathered once: fixed while decoding (int8 and keep_output_rows have
+  // their own copy of them).
+  if (!output_int8_ && !keep_rows_) output_.weight(st.out_w);
 }
 
 void Transformer::step_hidden(std::span<const int> tokens, DecodeState& st) const {
   require(static_cast<long>(tokens.size()) == st.rows(), "step: one token per row expected");
   embed_tokens(tokens, st.rows(), 1, st.decoder.length, st.x);
   decoder.step(st.x, st.decoder, st.h);
-  require(!output_.shortlist() || output_int8_ || st.out_w.rows() == output_.size(),
+  require(!output_.shortlist() || output_int8_ || keep_rows_ || st.out_w.rows() == output_.size(),
           "step: the decoder state was not started");
 }
 
 void Transformer::step(std::span<const int> tokens, DecodeState& st, Tensor& logprobs) const {
   step_hidden(tokens, st);
   logprobs.resize({st.rows(), output_.size()});
-  project(st.h.view(), output_.weight_as_gathered(st.out_w), logprobs.view(), true);
+  project(st.h.view(), decoding_weight(st.out_w), logprobs.view(), true);
 }
 
 void Transformer::step_logits(std::span<const int> tokens, DecodeState& st,
@@ -260,12 +266,13 @@ void Transformer::step_logits(std::span<const int> tokens, DecodeState& st,
     return;
   }
   st.logits.resize({rows, output_.size()});
-  project(st.h.view(), output_.weight_as_gathered(st.out_w), st.logits.view());
+  project(st.h.view(), decoding_weight(st.out_w), st.logits.view());
   consume(0, rows, st.logits.view());
 }
 
 void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
   require(!int8_, "backward: the model is set for int8 decoding (set_int8); train it in float");
+  require(!keep_rows_, "backward: the model keeps W′'s rows for decoding (keep_output_rows)");
   require(dlogits.rows() == c.h.rows() && dlogits.cols() == output_.size(),
           "backward: logits gradient shape mismatch");
   const MatView w = output_.weight(c.out_w);
@@ -279,6 +286,7 @@ void Transformer::backward(const Batch& b, Cache& c, const Tensor& dlogits) {
 void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh,
                                   const GradientsReady& ready) {
   require(!int8_, "backward: the model is set for int8 decoding (set_int8); train it in float");
+  require(!keep_rows_, "backward: the model keeps W′'s rows for decoding (keep_output_rows)");
   Workspace& ws = c.ws;
   size_t next = 0;  // the next range of grad_ranges_ to report
   const auto report = [&](size_t) {
@@ -295,6 +303,11 @@ void Transformer::backward_hidden(const Batch& b, Cache& c, const Tensor& dh,
   embed.backward(b.src, ws.demb);                                 // undo source lookup
   if (ready)
     while (next < grad_ranges_.size()) report(0);  // layerless stacks' norms, the embedding
+}
+
+void Transformer::keep_output_rows() {
+  output_.weight(output_rows_);
+  keep_rows_ = true;
 }
 
 void Transformer::set_int8(bool on) {

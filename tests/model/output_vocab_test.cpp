@@ -183,6 +183,64 @@ TEST_CASE("output vocabulary: a decoding step equals the teacher-forced forward 
   }
 }
 
+TEST_CASE("output vocabulary: kept rows decode the same, follow new pieces, refuse training") {
+  const std::vector<int> src{5, 9, 4, 12, shortlist_config().eos_id}, tgt{6, 8, 4};
+  const std::vector<int> len{static_cast<int>(src.size())};
+  // Greedy-fed steps' log-probabilities, then the teacher-forced logits: the same products on
+  // the same rows of E whether gathered per batch or once, so equal bit for bit.
+  auto run = [&](const Transformer& m) {
+    Transformer::Cache ec;
+    m.encode(src, 1, len, ec);
+    Transformer::DecodeState st;
+    m.start(ec, len, 8, st);
+    std::vector<float> out;
+    Tensor lp;
+    std::vector<int> feed{m.cfg.bos_id};
+    for (size_t t = 0; t <= tgt.size(); ++t) {
+      m.step(feed, st, lp);
+      REQUIRE(lp.cols() == m.output_size());
+      out.insert(out.end(), lp.view().row(0), lp.view().row(0) + lp.cols());
+      if (t < tgt.size()) feed = {tgt[t]};
+    }
+    Transformer::Cache c;
+    m.forward(make_batch({src}, {tgt}, m.cfg.pad_id, m.cfg.bos_id, m.cfg.eos_id), c, nullptr);
+    out.insert(out.end(), c.logits.view().row(0), c.logits.view().row(0) + c.logits.size());
+    return out;
+  };
+  auto make = [](Transformer& m, const std::vector<int>& ids) {
+    Rng rng(19);
+    m.init(rng);
+    m.set_output_ids(ids);
+  };
+  Transformer kept(shortlist_config()), plain(shortlist_config());
+  make(kept, every_other(kept.cfg));
+  make(plain, every_other(plain.cfg));
+  kept.keep_output_rows();
+  CHECK(run(kept) == run(plain));
+  // Another shortlist: the kept rows are gathered again.
+  std::vector<int> fewer = every_other(kept.cfg);
+  fewer.pop_back();
+  kept.set_output_ids(fewer);
+  plain.set_output_ids(fewer);
+  CHECK(run(kept) == run(plain));
+  // New weights, one of them in a kept row: load_weights gathers the rows again.
+  const std::vector<float> before = run(kept);
+  const fs::path dir = fs::temp_directory_path() / "spotlight_kept_rows_test";
+  fs::create_directories(dir);
+  plain.embed.weight.value[static_cast<long>(fewer.back()) * plain.cfg.d_model] += 0.5f;
+  plain.save_weights((dir / "w.safetensors").string());
+  kept.load_weights((dir / "w.safetensors").string());
+  fs::remove_all(dir);
+  CHECK(run(kept) == run(plain));
+  CHECK(run(kept) != before);
+  // Training would leave the kept rows behind the weights: refused.
+  const Batch b = make_batch({src}, {tgt}, kept.cfg.pad_id, kept.cfg.bos_id, kept.cfg.eos_id);
+  Transformer::Cache c;
+  kept.forward(b, c, nullptr);
+  const Tensor dlogits({c.logits.rows(), c.logits.cols()});
+  CHECK_THROWS_WITH_AS(kept.backward(b, c, dlogits), doctest::Contains("keep_output_rows"), Error);
+}
+
 TEST_CASE("output vocabulary: saved as output_mask and restored, bad masks are errors") {
   const fs::path dir = fs::temp_directory_path() / "spotlight_output_vocab_test";
   fs::remove_all(dir);
