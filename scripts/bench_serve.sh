@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
     --alone) alone=$2; shift 2 ;;
     --soak-minutes) soak=$2; shift 2 ;;
     --json) json_out=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench_serve.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +61,10 @@ bin=build/spotlight
 for w in $workers; do
   case "$w" in ''|*[!0-9]*|0) echo "bench_serve.sh: --workers takes counts of 1 or more, not '$w'" >&2; exit 2 ;; esac
 done
+case "$compute_type" in
+  ''|float|int8) ;;
+  *) echo "bench_serve.sh: --compute-type takes float or int8, not '$compute_type'" >&2; exit 2 ;;
+esac
 ct_flag=()
 [ -n "$compute_type" ] && ct_flag=(--compute-type "$compute_type")
 py=/usr/bin/python3

@@ -139,8 +139,8 @@ void Transformer::load_weights(const std::string& path) {
       require(x == 0.0f || x == 1.0f, path + ": 'output_mask' holds a value other than 0 or 1");
       if (x == 1.0f) ids.push_back(static_cast<int>(i));
     }
-    try {
-      set_output_ids(std::move(ids));
+    try {  // the pieces only: the copies of W′ (int8, kept rows) follow below, once
+      output_.set_pieces(std::move(ids));
     } catch (const Error& e) {
       require(false, path + ": 'output_mask': " + e.what());
     }

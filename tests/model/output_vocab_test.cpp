@@ -186,8 +186,9 @@ TEST_CASE("output vocabulary: a decoding step equals the teacher-forced forward 
 TEST_CASE("output vocabulary: kept rows decode the same, follow new pieces, refuse training") {
   const std::vector<int> src{5, 9, 4, 12, shortlist_config().eos_id}, tgt{6, 8, 4};
   const std::vector<int> len{static_cast<int>(src.size())};
-  // Greedy-fed steps' log-probabilities, then the teacher-forced logits: the same products on
-  // the same rows of E whether gathered per batch or once, so equal bit for bit.
+  // Greedy-fed steps' log-probabilities, then the teacher-forced logits: the same products, one
+  // library call each, on equal operands whether W′ was gathered per batch or once, so equal bit
+  // for bit (as translations are whatever the --workers, translator_test.cpp).
   auto run = [&](const Transformer& m) {
     Transformer::Cache ec;
     m.encode(src, 1, len, ec);
