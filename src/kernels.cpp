@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "spotlight/check.h"
 #include "spotlight/parallel.h"
@@ -109,8 +111,9 @@ void row_top(const float* x, long n, float shift, const char* skip, RowTop& top,
     for (; j + 32 <= n; j += 32) {
       if (size == cap) {
         // A block of 32 enters only if one of its values beats the last entry. x − shift
-        // rounds monotonically in x, so that is exactly when (the block's max) − shift does.
-        // Each max keeps its second operand for a NaN, which could never enter.
+        // rounds monotonically in x, so that is exactly when a lane's max − shift does (tested
+        // in the lanes, with no reduction to one max). Each max keeps its second operand for a
+        // NaN, which could never enter.
         const f8 ninf = f8{} - INFINITY;
         f8 a = load8(x + j), b = load8(x + j + 8), c = load8(x + j + 16), d = load8(x + j + 24);
         a = a > ninf ? a : ninf;
@@ -118,9 +121,10 @@ void row_top(const float* x, long n, float shift, const char* skip, RowTop& top,
         c = c > ninf ? c : ninf;
         c = d > c ? d : c;
         a = c > a ? c : a;
-        float m = a[0];
-        for (int l = 1; l < 8; ++l) m = a[l] > m ? a[l] : m;
-        if (!(m - shift > val[cap - 1])) continue;
+        const i8 above = (a - shift) > (f8{} + val[cap - 1]);
+        uint64_t words[4];
+        std::memcpy(words, &above, sizeof words);
+        if ((words[0] | words[1] | words[2] | words[3]) == 0) continue;
       }
       for (long l = j; l < j + 32; ++l) offer(l);
     }

@@ -113,9 +113,14 @@ TEST_CASE("Embedding and its tied OutputProjection: gradients from both uses acc
   CHECK_THROWS_WITH_AS(out.set_pieces({1, 2, 3}), doctest::Contains("neither PAD nor BOS"), Error);
 }
 
-TEST_CASE("StepCache: attention steps equal the causal forward over each row's history, through reorders") {
+namespace {
+// A step's output for each row equals the full causal pass over that row's history alone, for a
+// model of width d and `heads` heads, through reorders that add and drop rows.
+void check_step_cache(long d, long heads) {
+  CAPTURE(d);
+  CAPTURE(heads);
   Rng rng(21);
-  const long d = 8, heads = 2, cap = 6;
+  const long cap = 6;
   MultiHeadAttention mha("attn", d, heads, 0.0f);
   mha.init(rng);
   Keys causal;  // every key of the block, none after the query
@@ -175,6 +180,16 @@ TEST_CASE("StepCache: attention steps equal the causal forward over each row's h
   Attended out;
   CHECK_THROWS_WITH_AS(attend({q, kv.k, kv.v, 2, heads}, bad, 0.0f, nullptr, out),
                        doctest::Contains("outside k"), Error);
+}
+}  // namespace
+
+TEST_CASE("StepCache: attention steps equal the causal forward over each row's history, through reorders") {
+  // Heads 4 wide (one dot at a time), and 8, 16 or 32 wide (the dots of eight (key, head) pairs
+  // reduced together, with a remainder of pairs: 3 heads, odd numbers of keys).
+  check_step_cache(8, 2);
+  check_step_cache(24, 3);
+  check_step_cache(32, 2);
+  check_step_cache(128, 4);
 }
 
 TEST_CASE("sinusoidal positions follow the interleaved sin/cos formula") {
