@@ -33,8 +33,8 @@ void for_heads(long batch, long heads, F&& fn) {
 // head's tail), instead of 2·H one-row products on column blocks. When a head's width is a
 // multiple of 8, the lane sums of eight (key, head) dots are reduced together (lane_sums8: a
 // fifth of a step's attention time, one thread, 4 heads of 32, on the Ice Lake Xeon; what is
-// left is mostly reading the cached keys and values). Same
-// arithmetic as the general path up to summation order.
+// left is mostly reading the cached keys and values). Same arithmetic as the general path up
+// to summation order.
 float dot(const float* a, const float* b, long n) {
   f8 acc = f8{};
   long e = 0;
