@@ -16,12 +16,19 @@ namespace spotlight {
 // Eight floats at a time (GCC/Clang vector extensions; AVX2 or better with -march=native).
 using f8 = float __attribute__((vector_size(32)));
 using i8 = int32_t __attribute__((vector_size(32)));
-inline f8 load8(const float* p) {
-  f8 v;
+// A vector V of floats from p on, and back (no alignment needed).
+template <class V>
+inline V load_lanes(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
+template <class V>
+inline void store_lanes(float* p, V v) {
+  std::memcpy(p, &v, sizeof v);
+}
+inline f8 load8(const float* p) { return load_lanes<f8>(p); }
+inline void store8(float* p, f8 v) { store_lanes(p, v); }
 
 // The eight lane sums of a[0] … a[7] as one vector (lane i: Σ a[i]), by three rounds of
 // pairwise adds of interleaved halves: 7 vector adds for 8 sums instead of 56 scalar ones.
@@ -145,12 +152,6 @@ inline float row_max_abs(const float* x, long n) {
 // scaling pass was slower in sixteen lanes (1.54 against 1.15 µs a 5,798-wide row).
 using f16x = float __attribute__((vector_size(64)));
 using i16x = int32_t __attribute__((vector_size(64)));
-inline f16x load16(const float* p) {
-  f16x v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store16(float* p, f16x v) { std::memcpy(p, &v, sizeof v); }
 
 // Σ_j e^(x[j] − shift) for shift ≥ max x, in sixteen float lanes, then eight, added in double;
 // each term is also written to out[j] when out is given (out may be x). sum_x (if given)
@@ -159,11 +160,11 @@ inline double sum_exp(const float* x, long n, float shift, float* out, double* s
   f16x wide_se = f16x{}, wide_sx = f16x{};
   long j = 0;
   for (; j + 16 <= n; j += 16) {
-    const f16x v = load16(x + j);
+    const f16x v = load_lanes<f16x>(x + j);
     const f16x e = exp_nonpositive<f16x, i16x>(v - shift);
     wide_sx += v;
     wide_se += e;
-    if (out != nullptr) store16(out + j, e);
+    if (out != nullptr) store_lanes(out + j, e);
   }
   f8 se = __builtin_shufflevector(wide_se, wide_se, 0, 1, 2, 3, 4, 5, 6, 7) +
           __builtin_shufflevector(wide_se, wide_se, 8, 9, 10, 11, 12, 13, 14, 15);
